@@ -1,0 +1,55 @@
+# iuran — one command for each thing an operator or a developer does.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+export PREFECT_HOME ?= $(CURDIR)/var/prefect
+export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
+export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 90
+export PREFECT_LOGGING_LEVEL ?= INFO
+
+.PHONY: help install demo test test-fast lint bench up down clean
+
+help:
+	@echo "make demo   - create .venv and run a whole monthly cycle on demo data"
+	@echo "make test   - run the test suite"
+	@echo "make lint   - ruff + mypy"
+	@echo "make bench  - performance benchmarks (bench/results.json)"
+	@echo "make up     - local Prefect server + worker + deployments; make down stops them"
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "needs $(PYTHON)"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/iuran demo
+
+test: $(STAMP)
+	$(BIN)/pytest
+
+test-fast: $(STAMP)
+	$(BIN)/pytest --ignore=tests/flows -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy iuran flows tasks deployments
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+up: $(STAMP)
+	$(BIN)/python -m deployments.local up
+
+down:
+	-$(BIN)/python -m deployments.local down
+
+clean:
+	rm -rf var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""The registry: participants, memberships, cycles, contribution lines, invoices, notifications, payments."""

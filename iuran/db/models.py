@@ -1,0 +1,306 @@
+"""SQLAlchemy models. Unique constraints, not application checks, are what stop double billing.
+
+Every record that drives a side effect (document, e-mail, payment) says what was done, when, how many
+attempts it took and the last error, so an operator reading a row knows what happens next.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+Money = BigInteger  # integer Rupiah
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {dict[str, Any]: JSON}
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Participant(Base):
+    """One person per NIK, whatever program pays for them."""
+
+    __tablename__ = "participant"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    nik: Mapped[str] = mapped_column(String(16), unique=True)
+    nama: Mapped[str] = mapped_column(String(200))
+    tanggal_lahir: Mapped[dt.date] = mapped_column(Date)
+    jenis_kelamin: Mapped[str] = mapped_column(String(1))
+    bpjs_status: Mapped[str] = mapped_column(String(20), default="aktif")  # aktif|nonaktif|meninggal|pindah_pu
+    bpjs_status_date: Mapped[dt.date | None] = mapped_column(Date)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), default=_now, onupdate=_now
+    )
+
+
+class Membership(Base):
+    """A participant in one program: where, since when, until when and why it ended."""
+
+    __tablename__ = "membership"
+    __table_args__ = (UniqueConstraint("program", "participant_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    program: Mapped[str] = mapped_column(String(40), index=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participant.id"))
+    kode_desa: Mapped[str] = mapped_column(String(13))
+    pekerjaan: Mapped[str] = mapped_column(String(100), default="")
+    first_period: Mapped[str] = mapped_column(String(7))
+    last_period: Mapped[str] = mapped_column(String(7))
+    end_period: Mapped[str | None] = mapped_column(String(7))
+    end_reason: Mapped[str | None] = mapped_column(String(40))  # tidak_di_roster|meninggal|pindah_pu|…
+
+
+class Cycle(Base):
+    """One (program, period): the key every rerun lands on."""
+
+    __tablename__ = "cycle"
+    __table_args__ = (UniqueConstraint("program", "period"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    program: Mapped[str] = mapped_column(String(40))
+    period: Mapped[str] = mapped_column(String(7))
+    status: Mapped[str] = mapped_column(String(20), default="open")  # open|issued|settled
+    input_hash: Mapped[str | None] = mapped_column(String(64))
+    runs: Mapped[int] = mapped_column(Integer, default=0)
+    locked_by: Mapped[str | None] = mapped_column(String(100))
+    locked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    summary: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), default=_now, onupdate=_now
+    )
+
+
+class RosterFile(Base):
+    """A file read for a cycle, with its hash (reruns compare them) and why it was refused, if it was."""
+
+    __tablename__ = "roster_file"
+    __table_args__ = (UniqueConstraint("cycle_id", "path"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    cycle_id: Mapped[int] = mapped_column(ForeignKey("cycle.id"))
+    path: Mapped[str] = mapped_column(String(500))
+    sha256: Mapped[str] = mapped_column(String(64))
+    rows: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(20))  # read|rejected
+    code: Mapped[str | None] = mapped_column(String(40))
+    message: Mapped[str | None] = mapped_column(Text)
+
+
+class Rejection(Base):
+    """A roster row refused this cycle, with a reason the village operator understands."""
+
+    __tablename__ = "rejection"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    cycle_id: Mapped[int] = mapped_column(ForeignKey("cycle.id"), index=True)
+    source_file: Mapped[str] = mapped_column(String(500))
+    source_row: Mapped[int] = mapped_column(Integer)
+    kode_desa: Mapped[str | None] = mapped_column(String(13))
+    nik_masked: Mapped[str | None] = mapped_column(String(20))
+    nama: Mapped[str | None] = mapped_column(String(200))
+    column: Mapped[str | None] = mapped_column(String(40))
+    code: Mapped[str] = mapped_column(String(40))
+    message: Mapped[str] = mapped_column(Text)
+
+
+class InvoiceCounter(Base):
+    """Last invoice sequence number used per program and year: numbers are never reused."""
+
+    __tablename__ = "invoice_counter"
+
+    program: Mapped[str] = mapped_column(String(40), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Invoice(Base):
+    """A tagihan to one payer for one period; a revision keeps the number and bumps `revision`."""
+
+    __tablename__ = "invoice"
+    __table_args__ = (
+        UniqueConstraint("number", "revision"),
+        UniqueConstraint("program", "year", "seq", "revision"),
+        # At most one live (not superseded/cancelled) regular invoice per payer and period.
+        Index(
+            "uq_invoice_live",
+            "program",
+            "period",
+            "payer_key",
+            "kind",
+            unique=True,
+            sqlite_where=text("document_state IN ('draft', 'issued') AND kind = 'regular'"),
+            postgresql_where=text("document_state IN ('draft', 'issued') AND kind = 'regular'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    program: Mapped[str] = mapped_column(String(40))
+    period: Mapped[str] = mapped_column(String(7))
+    year: Mapped[int] = mapped_column(Integer)
+    seq: Mapped[int] = mapped_column(Integer)
+    number: Mapped[str] = mapped_column(String(60))
+    revision: Mapped[int] = mapped_column(Integer, default=0)
+    kind: Mapped[str] = mapped_column(String(20), default="regular")  # regular|supplementary
+    payer_key: Mapped[str] = mapped_column(String(20))  # "kabupaten" or a kode_desa
+    payer_name: Mapped[str] = mapped_column(String(200))
+    cycle_id: Mapped[int] = mapped_column(ForeignKey("cycle.id"))
+    supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("invoice.id"))
+    document_state: Mapped[str] = mapped_column(String(20), default="draft")
+    payment_state: Mapped[str] = mapped_column(String(20), default="unpaid")
+    participants: Mapped[int] = mapped_column(Integer)
+    total: Mapped[int] = mapped_column(Money)
+    paid: Mapped[int] = mapped_column(Money, default=0)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    issue_date: Mapped[dt.date] = mapped_column(Date)
+    due_date: Mapped[dt.date] = mapped_column(Date)
+    pdf_path: Mapped[str | None] = mapped_column(String(500))
+    xlsx_path: Mapped[str | None] = mapped_column(String(500))
+    rendered_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    change_note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+    lines: Mapped[list[ContributionLine]] = relationship(back_populates="invoice")
+
+
+class ContributionLine(Base):
+    """The premium due for one worker in one period, and the rule that priced it."""
+
+    __tablename__ = "contribution_line"
+    __table_args__ = (
+        UniqueConstraint("invoice_id", "participant_id"),
+        # A worker is billed once per program and period, whatever the reruns.
+        Index(
+            "uq_line_current",
+            "program",
+            "period",
+            "participant_id",
+            unique=True,
+            sqlite_where=text("is_current"),
+            postgresql_where=text("is_current"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoice.id"), index=True)
+    program: Mapped[str] = mapped_column(String(40))
+    period: Mapped[str] = mapped_column(String(7))
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participant.id"))
+    kode_desa: Mapped[str] = mapped_column(String(13))
+    pekerjaan: Mapped[str] = mapped_column(String(100), default="")
+    category: Mapped[str] = mapped_column(String(20))  # baru|lanjutan
+    penghasilan: Mapped[int] = mapped_column(Money)
+    jkk: Mapped[int] = mapped_column(Money)
+    jkm: Mapped[int] = mapped_column(Money)
+    jht: Mapped[int] = mapped_column(Money, default=0)
+    discount: Mapped[int] = mapped_column(Money, default=0)
+    total: Mapped[int] = mapped_column(Money)
+    rule_id: Mapped[str] = mapped_column(String(60))
+    discount_id: Mapped[str | None] = mapped_column(String(60))
+    is_current: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    invoice: Mapped[Invoice] = relationship(back_populates="lines")
+
+
+class Notification(Base):
+    """Transactional outbox: written with the event it reports, delivered at most once."""
+
+    __tablename__ = "notification"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    event: Mapped[str] = mapped_column(String(40))  # invoice_issued|invoice_revised|…
+    program: Mapped[str] = mapped_column(String(40), index=True)
+    period: Mapped[str | None] = mapped_column(String(7))
+    invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoice.id"))
+    to_addrs: Mapped[list[str]] = mapped_column(JSON)
+    cc_addrs: Mapped[list[str]] = mapped_column(JSON, default=list)
+    template: Mapped[str] = mapped_column(String(60))
+    context: Mapped[dict[str, Any]] = mapped_column(JSON)
+    attachments: Mapped[list[str]] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending|sent|failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    message_id: Mapped[str | None] = mapped_column(String(200))
+    next_attempt_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Payment(Base):
+    """An SP2D received from BKAD (or a payment recorded by hand)."""
+
+    __tablename__ = "payment"
+    __table_args__ = (UniqueConstraint("nomor_sp2d"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    nomor_sp2d: Mapped[str] = mapped_column(String(100))
+    tanggal_sp2d: Mapped[dt.date] = mapped_column(Date)
+    jumlah: Mapped[int] = mapped_column(Money)
+    nomor_tagihan: Mapped[str | None] = mapped_column(String(60))
+    program: Mapped[str | None] = mapped_column(String(40))
+    payer_key: Mapped[str | None] = mapped_column(String(20))
+    keterangan: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str | None] = mapped_column(String(500))
+    unallocated: Mapped[int] = mapped_column(Money, default=0)  # credit or unmatched amount
+    status: Mapped[str] = mapped_column(String(20), default="matched")  # matched|partial|unmatched|credit
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class PaymentAllocation(Base):
+    __tablename__ = "payment_allocation"
+    __table_args__ = (UniqueConstraint("payment_id", "invoice_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    payment_id: Mapped[int] = mapped_column(ForeignKey("payment.id"))
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoice.id"))
+    amount: Mapped[int] = mapped_column(Money)
+
+
+__all__ = [
+    "Base",
+    "Participant",
+    "Membership",
+    "Cycle",
+    "RosterFile",
+    "Rejection",
+    "InvoiceCounter",
+    "Invoice",
+    "ContributionLine",
+    "Notification",
+    "Payment",
+    "PaymentAllocation",
+    "func",
+]
