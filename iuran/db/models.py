@@ -57,7 +57,9 @@ class Participant(Base):
     nama: Mapped[str] = mapped_column(String(200))
     tanggal_lahir: Mapped[dt.date] = mapped_column(Date)
     jenis_kelamin: Mapped[str] = mapped_column(String(1))
-    bpjs_status: Mapped[str] = mapped_column(String(20), default="aktif")  # aktif|nonaktif|meninggal|pindah_pu
+    bpjs_status: Mapped[str] = mapped_column(
+        String(20), default="aktif"
+    )  # aktif|nonaktif|meninggal|pindah_pu
     bpjs_status_date: Mapped[dt.date | None] = mapped_column(Date)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
     updated_at: Mapped[dt.datetime] = mapped_column(
@@ -79,7 +81,9 @@ class Membership(Base):
     first_period: Mapped[str] = mapped_column(String(7))
     last_period: Mapped[str] = mapped_column(String(7))
     end_period: Mapped[str | None] = mapped_column(String(7))
-    end_reason: Mapped[str | None] = mapped_column(String(40))  # tidak_di_roster|meninggal|pindah_pu|…
+    end_reason: Mapped[str | None] = mapped_column(
+        String(40)
+    )  # tidak_di_roster|meninggal|pindah_pu|…
 
 
 class Cycle(Base):
@@ -275,7 +279,9 @@ class Payment(Base):
     keterangan: Mapped[str | None] = mapped_column(Text)
     source: Mapped[str | None] = mapped_column(String(500))
     unallocated: Mapped[int] = mapped_column(Money, default=0)  # credit or unmatched amount
-    status: Mapped[str] = mapped_column(String(20), default="matched")  # matched|partial|unmatched|credit
+    status: Mapped[str] = mapped_column(
+        String(20), default="matched"
+    )  # matched|partial|unmatched|credit
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
 
 
@@ -291,16 +297,16 @@ class PaymentAllocation(Base):
 
 __all__ = [
     "Base",
-    "Participant",
-    "Membership",
-    "Cycle",
-    "RosterFile",
-    "Rejection",
-    "InvoiceCounter",
-    "Invoice",
     "ContributionLine",
+    "Cycle",
+    "Invoice",
+    "InvoiceCounter",
+    "Membership",
     "Notification",
+    "Participant",
     "Payment",
     "PaymentAllocation",
+    "Rejection",
+    "RosterFile",
     "func",
 ]

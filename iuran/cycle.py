@@ -1,0 +1,314 @@
+"""The month's bookkeeping: one database transaction records the registry, the invoices and the outbox.
+
+Whatever the cycle decides is written together or not at all, so a crash leaves either the previous
+state or the new one; the side effects (documents, e-mail) then follow records that say what is done.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from iuran import mail
+from iuran.db.models import Cycle, Invoice
+from iuran.db.session import session_scope
+from iuran.invoicing import InvoiceOutcome, apply_invoices
+from iuran.money import rupiah, terbilang
+from iuran.periods import Period
+from iuran.programs import Program
+from iuran.reconcile import Reconciled
+from iuran.registry import (
+    ensure_participants,
+    get_cycle,
+    participant_ids,
+    record_inputs,
+    record_memberships,
+)
+from iuran.wilayah import villages
+
+
+@dataclass(frozen=True)
+class Budget:
+    pagu: int
+    billed_to_date: int
+    projected_year: int
+    shortfall: int
+    months_covered: int
+    headcount_covered: int
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "pagu": self.pagu,
+            "billed_to_date": self.billed_to_date,
+            "projected_year": self.projected_year,
+            "shortfall": self.shortfall,
+            "months_covered": self.months_covered,
+            "headcount_covered": self.headcount_covered,
+        }
+
+
+@dataclass
+class Recorded:
+    cycle_id: int
+    status: str  # issued | revised | unchanged
+    invoices: list[InvoiceOutcome]
+    budget: Budget
+    total_due: int
+    queued: int
+    dry_run: bool = False
+    notes: list[str] = field(default_factory=list)
+
+
+def payer_names(program: Program) -> dict[str, str]:
+    if program.payer == "regency":
+        return {"kabupaten": program.payer_name}
+    v = villages(program.regency, desa_only=program.desa_only)
+    return dict(zip(v["kode_desa"], "Pemerintah Desa " + v["nama_desa"], strict=True))
+
+
+def compute_budget(
+    session: Session, program: Program, period: Period, period_total: int, billed_count: int
+) -> Budget:
+    """Billed to date counts every live invoice of the program year up to and including `period`."""
+    billed = session.scalar(
+        select(func.coalesce(func.sum(Invoice.total), 0)).where(
+            Invoice.program == program.code,
+            Invoice.document_state.in_(("draft", "issued")),
+            Invoice.period >= str(program.first_period),
+            Invoice.period <= str(period),
+        )
+    )
+    billed_to_date = int(billed or 0)
+    projected = billed_to_date + period_total * program.months_after(period)
+    months_total = program.last_period.index - program.first_period.index + 1
+    per_worker = period_total // billed_count if billed_count else 0
+    return Budget(
+        pagu=program.pagu,
+        billed_to_date=billed_to_date,
+        projected_year=projected,
+        shortfall=max(0, projected - program.pagu),
+        months_covered=program.pagu // period_total if period_total else 0,
+        headcount_covered=program.pagu // (per_worker * months_total) if per_worker else 0,
+    )
+
+
+def record_cycle(
+    database_url: str,
+    program: Program,
+    period: Period,
+    files: pd.DataFrame,
+    rejected: pd.DataFrame,
+    decided: Reconciled,
+    lines: pd.DataFrame,
+    out_dir: Path,
+    today: dt.date | None = None,
+    dry_run: bool = False,
+) -> Recorded:
+    today = today or dt.date.today()
+    with session_scope(database_url) as session:
+        cycle = get_cycle(session, program.code, str(period))
+        cycle.runs += 1
+        record_inputs(session, cycle, files, rejected)
+        billed = lines.copy()
+        ids = ensure_participants(session, billed) if len(billed) else pd.Series(dtype="int64")
+        billed["participant_id"] = billed["nik"].map(ids)
+        known = pd.concat([ids, participant_ids(session, decided.ended["nik"])])
+        known = known[~known.index.duplicated()]
+        record_memberships(session, program, period, decided.billed, decided.ended, known)
+        outcomes = apply_invoices(
+            session, cycle, program, period, billed, out_dir, payer_names(program), today
+        )
+        live = [o for o in outcomes if o.action != "cancelled"]
+        total_due = sum(o.total for o in live)
+        budget = compute_budget(session, program, period, total_due, len(billed))
+        queued = queue_invoice_mail(session, program, period, outcomes, budget)
+        changed = {o.action for o in outcomes} - {"unchanged"}
+        status = (
+            "revised"
+            if changed & {"revised", "cancelled", "supplementary"}
+            else "issued"
+            if "issued" in changed
+            else "unchanged"
+        )
+        cycle.status = "issued"
+        recorded = Recorded(cycle.id, status, outcomes, budget, total_due, queued, dry_run)
+        if dry_run:
+            session.rollback()
+        return recorded
+
+
+def queue_invoice_mail(
+    session: Session,
+    program: Program,
+    period: Period,
+    outcomes: list[InvoiceOutcome],
+    budget: Budget,
+) -> int:
+    """One message per new or revised invoice where the regency pays; one digest where villages pay."""
+    fresh = [o for o in outcomes if o.action in ("issued", "revised", "supplementary")]
+    if not fresh:
+        return 0
+    to, cc = list(program.recipients.bkad), list(program.recipients.disnaker)
+    base: dict[str, Any] = {
+        "program_name": program.name,
+        "regency_name": program.regency_name,
+        "period_label": period.label,
+        "budget": budget.as_dict(),
+        "payee": program.payee.model_dump(),
+    }
+    queued = 0
+    groups = [[o] for o in fresh] if program.payer == "regency" else [fresh]
+    for group in groups:
+        revised = [o for o in group if o.action == "revised"]
+        template = "invoice_revised" if revised and len(group) == 1 else "invoice_issued"
+        ident = (
+            f"{group[0].number}:r{group[0].revision}"
+            if len(group) == 1
+            else f"{program.code}:{period}:" + ",".join(f"{o.invoice_id}" for o in group)
+        )
+        total = sum(o.total for o in group)
+        context = base | {
+            "invoices": [
+                {
+                    "number": o.number,
+                    "revision": o.revision,
+                    "kind": o.kind,
+                    "payer": o.payer_key,
+                    "participants": o.participants,
+                    "total": o.total,
+                    "total_rupiah": rupiah(o.total),
+                    "due_date": o.due_date,
+                    "change_note": o.change_note,
+                }
+                for o in group
+            ],
+            "total": total,
+            "total_rupiah": rupiah(total),
+            "total_terbilang": terbilang(total),
+            "due_date": group[0].due_date,
+            "change_note": group[0].change_note,
+        }
+        attachments = [o.pdf for o in group if o.pdf] if len(group) <= 20 else []
+        if mail.queue(
+            session,
+            key=f"{template}:{ident}:bkad",
+            event=template,
+            program=program.code,
+            period=str(period),
+            to=to,
+            cc=cc,
+            template=template,
+            context=context,
+            attachments=attachments,
+            invoice_id=group[0].invoice_id if len(group) == 1 else None,
+        ):
+            queued += 1
+    return queued
+
+
+def cycle_row(database_url: str, program: str, period: str) -> Cycle | None:
+    with session_scope(database_url) as session:
+        return session.scalars(
+            select(Cycle).where(Cycle.program == program, Cycle.period == period)
+        ).one_or_none()
+
+
+def render_pending(database_url: str, program: Program, period: Period) -> list[str]:
+    """Write the PDF and detail sheet of every live invoice not rendered yet (a rerun after a crash
+    picks up exactly what is missing)."""
+    from iuran.db.models import ContributionLine, Participant
+    from iuran.documents import InvoiceDocument, VillageSummary, write_invoice_files
+
+    written: list[str] = []
+    with session_scope(database_url) as session:
+        pending = session.scalars(
+            select(Invoice).where(
+                Invoice.program == program.code,
+                Invoice.period == str(period),
+                Invoice.document_state.in_(("draft", "issued")),
+                Invoice.rendered_at.is_(None),
+            )
+        ).all()
+        if not pending:
+            return written
+        result = session.execute(
+            select(
+                ContributionLine.invoice_id,
+                Participant.nik,
+                Participant.nama,
+                Participant.tanggal_lahir,
+                Participant.jenis_kelamin,
+                ContributionLine.kode_desa,
+                ContributionLine.pekerjaan,
+                ContributionLine.penghasilan,
+                ContributionLine.jkk,
+                ContributionLine.jkm,
+                ContributionLine.jht,
+                ContributionLine.discount,
+                ContributionLine.total,
+                ContributionLine.rule_id,
+            )
+            .join(Participant, Participant.id == ContributionLine.participant_id)
+            .where(ContributionLine.invoice_id.in_([i.id for i in pending]))
+            .order_by(ContributionLine.invoice_id, ContributionLine.kode_desa, Participant.nama)
+        )
+        all_lines = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+        names = villages(program.regency).set_index("kode_desa")
+        all_lines["nama_desa"] = all_lines["kode_desa"].map(names["nama_desa"]).fillna("")
+        all_lines["nama_kecamatan"] = all_lines["kode_desa"].map(names["nama_kecamatan"]).fillna("")
+        by_invoice = dict(tuple(all_lines.groupby("invoice_id", sort=False)))
+        budget = compute_budget(
+            session,
+            program,
+            period,
+            sum(i.total for i in pending if i.kind == "regular"),
+            sum(i.participants for i in pending if i.kind == "regular"),
+        )
+        for inv in pending:
+            lines = by_invoice.get(inv.id, all_lines.iloc[0:0]).drop(columns="invoice_id")
+            per_village = (
+                lines.groupby(["kode_desa", "nama_desa", "nama_kecamatan"], sort=True)["total"]
+                .agg(["size", "sum"])
+                .reset_index()
+            )
+            doc = InvoiceDocument(
+                number=inv.number,
+                revision=inv.revision,
+                kind=inv.kind,
+                program_name=program.name,
+                regency_name=program.regency_name,
+                funding_source=program.funding_source,
+                payer_name=inv.payer_name,
+                period_label=period.label,
+                issue_date=inv.issue_date,
+                due_date=inv.due_date,
+                total=inv.total,
+                participants=inv.participants,
+                jkk_total=int(lines["jkk"].sum()),
+                jkm_total=int(lines["jkm"].sum()),
+                jht_total=int(lines["jht"].sum()),
+                discount_total=int(lines["discount"].sum()),
+                villages=tuple(
+                    VillageSummary(
+                        r.kode_desa, r.nama_desa, r.nama_kecamatan, int(r.size), int(r.sum)
+                    )
+                    for r in per_village.itertuples()
+                ),
+                lines=lines.reset_index(drop=True),
+                payee=program.payee,
+                signatory=program.signatory,
+                budget=budget.as_dict() if program.payer == "regency" else None,
+                change_note=inv.change_note,
+            )
+            pdf = Path(inv.pdf_path or "")
+            pdf.parent.mkdir(parents=True, exist_ok=True)
+            write_invoice_files(doc, pdf.parent, pdf.stem)
+            inv.rendered_at = dt.datetime.now(dt.UTC)
+            written.append(str(pdf))
+    return written

@@ -1,0 +1,272 @@
+"""Invoices: one per payer and period, numbered once, revised only when their lines change.
+
+- Numbering: sequential per program and calendar year (`InvoiceCounter`), never reused; a revision
+  keeps its number and bumps `revision`.
+- An unpaid invoice whose lines change is superseded by a revision; a paid (or partly paid) invoice
+  is never changed: added workers go on a supplementary invoice, removed ones are noted as a credit.
+- An unpaid invoice whose payer has nobody left to bill is cancelled.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import pandas as pd
+from sqlalchemy import insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from iuran.db.models import ContributionLine, Cycle, Invoice, InvoiceCounter
+from iuran.periods import Period
+from iuran.programs import Program
+
+LIVE = ("draft", "issued")
+HASHED = ["nik", "kode_desa", "pekerjaan", "penghasilan", "jkk", "jkm", "jht", "discount", "total", "rule_id", "discount_id"]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class InvoiceOutcome:
+    invoice_id: int
+    number: str
+    revision: int
+    kind: str
+    payer_key: str
+    action: str  # issued | revised | unchanged | cancelled | supplementary
+    total: int
+    participants: int
+    due_date: str
+    pdf: str | None
+    change_note: str | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def invoice_number(seq: int, program: Program, period: Period) -> str:
+    """`001/TAG-JKK-JKM/LBK/I/2026`: the form Indonesian finance offices file by."""
+    return f"{seq:03d}/TAG-JKK-JKM/{program.short}/{period.roman_month}/{period.year}"
+
+
+def document_stem(number: str, revision: int) -> str:
+    return number.replace("/", "-") + (f"-rev{revision}" if revision else "")
+
+
+def content_hashes(lines: pd.DataFrame) -> pd.Series:
+    """payer_key → sha256 of its lines, independent of row order."""
+    text = lines[HASHED].astype("string").fillna("").agg("|".join, axis=1)
+    keyed = pd.DataFrame({"payer_key": lines["payer_key"], "t": text}).sort_values(
+        ["payer_key", "t"]
+    )
+    return keyed.groupby("payer_key", sort=True)["t"].agg(
+        lambda s: hashlib.sha256("\n".join(s).encode()).hexdigest()
+    )
+
+
+def next_seq(session: Session, program: str, year: int) -> int:
+    dialect = session.get_bind().dialect.name
+    ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(InvoiceCounter)
+    session.execute(
+        ins.values(program=program, year=year, last=0).on_conflict_do_nothing(
+            index_elements=["program", "year"]
+        )
+    )
+    return session.execute(
+        update(InvoiceCounter)
+        .where(InvoiceCounter.program == program, InvoiceCounter.year == year)
+        .values(last=InvoiceCounter.last + 1)
+        .returning(InvoiceCounter.last)
+    ).scalar_one()
+
+
+def _describe_change(old: pd.DataFrame, new: pd.DataFrame, old_total: int, new_total: int) -> str:
+    added = len(set(new["nik"]) - set(old["nik"]))
+    removed = len(set(old["nik"]) - set(new["nik"]))
+    both = set(new["nik"]) & set(old["nik"])
+    o = old.set_index("nik").loc[sorted(both), ["total", "kode_desa", "pekerjaan"]]
+    n = new.set_index("nik").loc[sorted(both), ["total", "kode_desa", "pekerjaan"]]
+    changed = int((o.astype("string") != n.astype("string")).any(axis=1).sum())
+    parts = []
+    if added:
+        parts.append(f"{added} peserta ditambahkan")
+    if removed:
+        parts.append(f"{removed} peserta dikeluarkan")
+    if changed:
+        parts.append(f"{changed} peserta berubah data/iurannya")
+    return (
+        "Perbaikan data roster: "
+        + (", ".join(parts) or "rincian berubah")
+        + f"; total berubah dari {old_total:,} menjadi {new_total:,} rupiah.".replace(",", ".")
+    )
+
+
+def apply_invoices(
+    session: Session,
+    cycle: Cycle,
+    program: Program,
+    period: Period,
+    lines: pd.DataFrame,
+    out_dir: Path,
+    payer_names: dict[str, str],
+    today: dt.date,
+) -> list[InvoiceOutcome]:
+    """Bring the period's invoices in line with `lines` (needs participant_id and payer_key)."""
+    hashes = content_hashes(lines) if len(lines) else pd.Series(dtype="string")
+    live = session.scalars(
+        select(Invoice).where(
+            Invoice.program == program.code,
+            Invoice.period == str(period),
+            Invoice.document_state.in_(LIVE),
+        )
+    ).all()
+    regular = {inv.payer_key: inv for inv in live if inv.kind == "regular"}
+    supplements: dict[str, list[Invoice]] = {}
+    for inv in live:
+        if inv.kind == "supplementary":
+            supplements.setdefault(inv.payer_key, []).append(inv)
+
+    old_lines = _current_lines(session, program, period)
+    outcomes: list[InvoiceOutcome] = []
+    to_write: list[
+        tuple[str, pd.DataFrame, Invoice | None, str]
+    ] = []  # payer, lines, supersedes, kind
+
+    # Phase 1: decide, and retire what is replaced (before inserting, for the unique indexes).
+    for payer in sorted(set(hashes.index) | set(regular)):
+        inv = regular.get(payer)
+        new = lines.loc[lines["payer_key"] == payer]
+        if inv is not None and payer in hashes.index and inv.content_hash == hashes[payer]:
+            outcomes.append(_outcome(inv, "unchanged"))
+            continue
+        billed_before = old_lines.loc[old_lines["payer_key"] == payer]
+        if inv is not None and inv.payment_state != "unpaid":
+            extra = new.loc[~new["nik"].isin(billed_before["nik"])]
+            gone = billed_before.loc[~billed_before["nik"].isin(new["nik"])]
+            if len(gone):
+                inv.change_note = (
+                    f"{len(gone)} peserta tidak lagi ditagih; kelebihan bayar "
+                    f"{int(gone['total'].sum()):,} rupiah dicatat sebagai kredit.".replace(",", ".")
+                )
+            if len(extra):
+                to_write.append((payer, extra, None, "supplementary"))
+            outcomes.append(_outcome(inv, "unchanged"))
+            continue
+        if inv is not None:
+            inv.document_state = "superseded"
+            session.execute(
+                update(ContributionLine)
+                .where(ContributionLine.invoice_id == inv.id)
+                .values(is_current=False)
+            )
+            if len(new):
+                to_write.append((payer, new, inv, "regular"))
+            else:
+                inv.document_state = "cancelled"
+                outcomes.append(_outcome(inv, "cancelled"))
+        elif len(new):
+            to_write.append((payer, new, None, "regular"))
+    session.flush()
+
+    # Phase 2: write the new invoices and their lines.
+    for payer, new, old, kind in to_write:
+        total = int(new["total"].sum())
+        if old is not None:
+            seq, number, revision = old.seq, old.number, old.revision + 1
+            note = _describe_change(
+                old_lines.loc[old_lines["invoice_id"] == old.id], new, old.total, total
+            )
+        else:
+            seq = next_seq(session, program.code, period.year)
+            number, revision, note = invoice_number(seq, program, period), 0, None
+        stem = document_stem(number, revision)
+        inv = Invoice(
+            program=program.code,
+            period=str(period),
+            year=period.year,
+            seq=seq,
+            number=number,
+            revision=revision,
+            kind=kind,
+            payer_key=payer,
+            payer_name=payer_names.get(payer, payer),
+            cycle_id=cycle.id,
+            supersedes_id=old.id if old is not None else None,
+            document_state="issued",
+            payment_state="unpaid",
+            participants=len(new),
+            total=total,
+            content_hash=content_hashes(new).iloc[0],
+            issue_date=today,
+            due_date=period.due_date,
+            pdf_path=str(out_dir / f"{stem}.pdf"),
+            xlsx_path=str(out_dir / f"{stem}.xlsx"),
+            change_note=note,
+        )
+        session.add(inv)
+        session.flush()
+        _insert_lines(session, inv, new)
+        action = (
+            "revised"
+            if old is not None
+            else ("supplementary" if kind == "supplementary" else "issued")
+        )
+        outcomes.append(_outcome(inv, action))
+    return sorted(outcomes, key=lambda o: (o.number, o.revision))
+
+
+def _outcome(inv: Invoice, action: str) -> InvoiceOutcome:
+    return InvoiceOutcome(
+        invoice_id=inv.id,
+        number=inv.number,
+        revision=inv.revision,
+        kind=inv.kind,
+        payer_key=inv.payer_key,
+        action=action,
+        total=inv.total,
+        participants=inv.participants,
+        due_date=inv.due_date.isoformat(),
+        pdf=inv.pdf_path,
+        change_note=inv.change_note,
+    )
+
+
+def _current_lines(session: Session, program: Program, period: Period) -> pd.DataFrame:
+    from iuran.db.models import Participant
+
+    result = session.execute(
+        select(
+            ContributionLine.invoice_id,
+            Invoice.payer_key,
+            Participant.nik,
+            ContributionLine.kode_desa,
+            ContributionLine.pekerjaan,
+            ContributionLine.total,
+        )
+        .join(Invoice, Invoice.id == ContributionLine.invoice_id)
+        .join(Participant, Participant.id == ContributionLine.participant_id)
+        .where(
+            ContributionLine.program == program.code,
+            ContributionLine.period == str(period),
+            ContributionLine.is_current,
+        )
+    )
+    return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+
+
+LINE_FIELDS = ["participant_id", "kode_desa", "pekerjaan", "category", "penghasilan", "jkk", "jkm", "jht", "discount", "total", "rule_id", "discount_id"]  # fmt: skip
+
+
+def _insert_lines(session: Session, inv: Invoice, lines: pd.DataFrame) -> None:
+    rows = lines[LINE_FIELDS].astype(object).where(lines[LINE_FIELDS].notna(), None)
+    records = rows.to_dict("records")
+    for r in records:
+        r["invoice_id"] = inv.id
+        r["program"] = inv.program
+        r["period"] = inv.period
+        r["is_current"] = True
+        r["pekerjaan"] = r["pekerjaan"] or ""
+        for k in ("participant_id", "penghasilan", "jkk", "jkm", "jht", "discount", "total"):
+            r[k] = int(r[k])
+    session.execute(insert(ContributionLine), records)

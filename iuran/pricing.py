@@ -1,0 +1,75 @@
+"""Premiums: the rule in force for the period, applied to whole columns in integer Rupiah.
+
+Rounding rule (one, written down): every component computed from a percentage (JKK, JHT, a
+discount) is rounded once to whole Rupiah, half up; totals are sums of rounded components, never
+recomputed from percentages. Several discounts in force for the same worker do not stack: the largest
+one applies.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from iuran.periods import Period
+from iuran.programs import Discount, PremiumRule, Program
+
+LINE_COLUMNS = ["penghasilan", "jkk", "jkm", "jht", "discount", "total", "rule_id", "discount_id"]
+
+
+def percent_of(amount: np.ndarray, basis_points: int) -> np.ndarray:
+    """amount × bp / 10 000, rounded half up, in integers (never through floats)."""
+    return (amount.astype(np.int64) * basis_points + 5_000) // 10_000
+
+
+def declared_income(penghasilan: pd.Series, program: Program, rule: PremiumRule) -> np.ndarray:
+    """The roster's income, else the program's default; never below the rule's minimum."""
+    income = penghasilan.astype("Int64").fillna(program.default_income).to_numpy(dtype=np.int64)
+    income = np.maximum(income, rule.min_income)
+    if rule.max_income is not None:
+        income = np.minimum(income, rule.max_income)
+    return income
+
+
+def _discount_amount(d: Discount, parts: dict[str, np.ndarray]) -> np.ndarray:
+    return sum(
+        ((parts[c] * d.percent + 50) // 100 for c in d.components), np.zeros_like(parts["jkk"])
+    )
+
+
+def price_lines(workers: pd.DataFrame, program: Program, period: Period) -> pd.DataFrame:
+    """Add the premium columns (`LINE_COLUMNS`) to `workers` (needs `penghasilan`, `pekerjaan`)."""
+    rule = program.rule_for(period)
+    n = len(workers)
+    income = declared_income(workers["penghasilan"], program, rule)
+    if rule.kind == "flat":
+        assert rule.flat is not None
+        jkm = np.full(n, min(rule.jkm, rule.flat), dtype=np.int64)
+        jkk = np.full(n, rule.flat, dtype=np.int64) - jkm
+        jht = np.zeros(n, dtype=np.int64)
+    else:
+        jkk = percent_of(income, rule.jkk_bp)
+        jkm = np.full(n, rule.jkm, dtype=np.int64)
+        jht = percent_of(income, rule.jht_bp)
+    parts = {"jkk": jkk, "jkm": jkm, "jht": jht}
+
+    discount = np.zeros(n, dtype=np.int64)
+    discount_id = np.full(n, None, dtype=object)
+    pekerjaan = workers["pekerjaan"].astype("string").fillna("").str.lower().to_numpy()
+    for d in program.discounts_for(period):
+        eligible = np.isin(pekerjaan, list(d.sectors)) if d.sectors else np.ones(n, dtype=bool)
+        amount = np.where(eligible, _discount_amount(d, parts), 0)
+        better = amount > discount
+        discount = np.where(better, amount, discount)
+        discount_id = np.where(better, d.id, discount_id)
+
+    out = workers.copy()
+    out["penghasilan"] = income
+    out["jkk"] = jkk
+    out["jkm"] = jkm
+    out["jht"] = jht
+    out["discount"] = discount
+    out["total"] = jkk + jkm + jht - discount
+    out["rule_id"] = rule.id
+    out["discount_id"] = pd.Series(discount_id, index=out.index, dtype="object")
+    return out

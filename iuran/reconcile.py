@@ -1,0 +1,225 @@
+"""Reconciliation: who is billed this period, who is new, who continues, who ended, and why not.
+
+Pure functions over frames; the registry snapshot they need is read by `iuran.registry`. Categories are
+derived from the previous period's billed lines, so a rerun of the same period reaches the same answer.
+
+Documented rules:
+- The same NIK in two villages of the program is billed once: in the village where the person is
+  already a member; otherwise in the village with the lowest code, then the earliest file and row.
+  The other row is rejected naming the village that keeps the worker. The same NIK sent twice for the
+  same village (a village list and an OPD sector list) is one worker; the second row is reported as
+  merged.
+- The same NIK billed by another program for the same period is double funding: rejected.
+- A participant that BPJS reports deceased or moved to wage employment is never billed again.
+- Quota per village: continuing members first, then new rows in file order.
+- A village that sent no roster keeps last period's billed workers (carried forward), unless the
+  program requires fresh rosters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from iuran.periods import Period
+from iuran.programs import Program
+from iuran.rosters.codes import CODES
+
+PROVENANCE = ["source_file", "source_sheet", "source_row"]
+REJECTED_COLUMNS = [*PROVENANCE, "kode_desa", "nik", "nama", "column", "code", "message"]
+CARRIED_SOURCE = "(dibawa dari periode sebelumnya)"
+
+MERGED_CODE = "NIK_GANDA_SUMBER"
+
+
+@dataclass(frozen=True)
+class Registry:
+    """What the database knows that this period's decision needs."""
+
+    members: pd.DataFrame  # nik, kode_desa: memberships of this program
+    previous: pd.DataFrame  # last period's billed workers: nik, nama, tanggal_lahir, jenis_kelamin, pekerjaan, kode_desa, penghasilan
+    elsewhere: pd.DataFrame  # nik, program: billed by other programs this period
+    status: pd.DataFrame  # nik, bpjs_status: participants BPJS reports as not active
+
+    @classmethod
+    def empty(cls) -> Registry:
+        return cls(
+            members=pd.DataFrame({"nik": [], "kode_desa": []}, dtype="string"),
+            previous=pd.DataFrame(
+                {
+                    c: pd.Series(dtype="string")
+                    for c in ["nik", "nama", "jenis_kelamin", "pekerjaan", "kode_desa"]
+                }
+                | {
+                    "tanggal_lahir": pd.Series(dtype="datetime64[ns]"),
+                    "penghasilan": pd.Series(dtype="Int64"),
+                }
+            ),
+            elsewhere=pd.DataFrame({"nik": [], "program": []}, dtype="string"),
+            status=pd.DataFrame({"nik": [], "bpjs_status": []}, dtype="string"),
+        )
+
+
+@dataclass(frozen=True)
+class Reconciled:
+    billed: pd.DataFrame  # accepted + carried rows, with `category` (baru|lanjutan) and `payer_key`
+    rejected: pd.DataFrame  # REJECTED_COLUMNS
+    ended: pd.DataFrame  # nik, kode_desa, reason
+
+    def counts(self) -> dict[str, int]:
+        cat = self.billed["category"].value_counts()
+        return {
+            "billed": len(self.billed),
+            "new": int(cat.get("baru", 0)),
+            "continuing": int(cat.get("lanjutan", 0)),
+            "ended": len(self.ended),
+            "carried_forward": int(self.billed["carried"].sum()),
+        }
+
+
+def message(code: str, **values: pd.Series | str) -> pd.Series | str:
+    """Fill a code's Indonesian message; a placeholder may be a whole column (no per-row loop)."""
+    text = CODES[code]
+    for name, value in values.items():
+        if isinstance(value, str):
+            text = text.replace("{" + name + "}", value)
+    columns = {k: v for k, v in values.items() if not isinstance(v, str)}
+    if not columns:
+        return text
+    index = next(iter(columns.values())).index
+    result = pd.Series(text, index=index, dtype="string")
+    for name, value in columns.items():
+        parts = result.str.partition("{" + name + "}")
+        filled = parts[0] + value.astype("string").fillna("") + parts[2]
+        result = filled.where(parts[1] != "", result)
+    return result
+
+
+def _rejections(rows: pd.DataFrame, code: str, column: str, msg: pd.Series | str) -> pd.DataFrame:
+    out = rows.reindex(columns=[*PROVENANCE, "kode_desa", "nik", "nama"]).copy()
+    out["column"] = column
+    out["code"] = code
+    out["message"] = msg if isinstance(msg, str) else msg.to_numpy()
+    return out[REJECTED_COLUMNS]
+
+
+def reconcile(
+    accepted: pd.DataFrame,
+    received_villages: set[str],
+    registry: Registry,
+    program: Program,
+    period: Period,
+) -> Reconciled:
+    rows = accepted.reset_index(drop=True).copy()
+    rows["_order"] = np.arange(len(rows))
+    rows["carried"] = False
+    rejected: list[pd.DataFrame] = []
+
+    # 1. One NIK, one row: the home village first, else the lowest village code, then file order.
+    home = registry.members.set_index("nik")["kode_desa"]
+    rows["_home"] = rows["nik"].map(home).eq(rows["kode_desa"]).fillna(False).astype(bool)
+    rows = rows.sort_values(
+        ["nik", "_home", "kode_desa", "_order"], ascending=[True, False, True, True]
+    )
+    first = ~rows.duplicated("nik", keep="first")
+    keeper = rows.loc[first].set_index("nik")
+    dup = rows.loc[~first]
+    if len(dup):
+        kept_desa = dup["nik"].map(keeper["kode_desa"])
+        kept_file = dup["nik"].map(keeper["source_file"])
+        same = dup["kode_desa"].eq(kept_desa).to_numpy()
+        if same.any():
+            d = dup.loc[same]
+            rejected.append(
+                _rejections(
+                    d, MERGED_CODE, "nik", message(MERGED_CODE, berkas_lain=kept_file[same])
+                )
+            )
+        if (~same).any():
+            d = dup.loc[~same]
+            rejected.append(
+                _rejections(
+                    d,
+                    "NIK_DESA_GANDA",
+                    "nik",
+                    message("NIK_DESA_GANDA", desa_lain=kept_desa[~same]),
+                )
+            )
+    rows = rows.loc[first].sort_values("_order")
+
+    # 2. Carry forward the villages that sent nothing this period.
+    if not program.require_fresh_rosters and len(registry.previous):
+        prev = registry.previous
+        carried = prev.loc[
+            ~prev["kode_desa"].isin(received_villages) & ~prev["nik"].isin(rows["nik"])
+        ].copy()
+        if len(carried):
+            carried["source_file"] = CARRIED_SOURCE
+            carried["source_sheet"] = ""
+            carried["source_row"] = 0
+            carried["carried"] = True
+            carried["_order"] = np.arange(len(rows), len(rows) + len(carried))
+            rows = pd.concat([rows, carried.reindex(columns=rows.columns)], ignore_index=True)
+            rows["carried"] = rows["carried"].astype(bool)
+
+    # 3. Double funding, deceased, wage employment.
+    other = registry.elsewhere.drop_duplicates("nik").set_index("nik")["program"]
+    in_other = rows["nik"].isin(other.index).to_numpy()
+    if in_other.any():
+        d = rows.loc[in_other]
+        rejected.append(
+            _rejections(
+                d,
+                "NIK_PROGRAM_LAIN",
+                "nik",
+                message("NIK_PROGRAM_LAIN", program_lain=d["nik"].map(other)),
+            )
+        )
+    status = registry.status.drop_duplicates("nik").set_index("nik")["bpjs_status"]
+    st = rows["nik"].map(status).fillna("aktif").to_numpy()
+    for code, value in (("PESERTA_MENINGGAL", "meninggal"), ("PINDAH_PENERIMA_UPAH", "pindah_pu")):
+        hit = (st == value) & ~in_other
+        if hit.any():
+            rejected.append(_rejections(rows.loc[hit], code, "nik", message(code)))
+    out_mask = in_other | (st == "meninggal") | (st == "pindah_pu")
+    rows = rows.loc[~out_mask]
+
+    # 4. Quota per village: continuing members first in line.
+    continuing = rows["nik"].isin(registry.previous["nik"])
+    rows = rows.assign(_cont=continuing).sort_values(
+        ["kode_desa", "_cont", "_order"], ascending=[True, False, True]
+    )
+    over = rows.groupby("kode_desa", sort=False).cumcount().to_numpy() >= program.quota_per_village
+    if over.any():
+        d = rows.loc[over]
+        rejected.append(
+            _rejections(
+                d,
+                "KUOTA_DESA_PENUH",
+                "kode_desa",
+                message("KUOTA_DESA_PENUH", kuota=str(program.quota_per_village)),
+            )
+        )
+    billed = rows.loc[~over].sort_values("_order")
+    billed["category"] = np.where(billed["_cont"], "lanjutan", "baru")
+    billed["payer_key"] = "kabupaten" if program.payer == "regency" else billed["kode_desa"]
+    billed = billed.drop(columns=["_order", "_home", "_cont"]).reset_index(drop=True)
+
+    # 5. Who ended: billed last period, not billed now.
+    prev = registry.previous
+    gone = prev.loc[~prev["nik"].isin(billed["nik"]), ["nik", "kode_desa"]].copy()
+    gone_status = gone["nik"].map(status).fillna("")
+    gone["reason"] = np.select(
+        [gone_status.eq("meninggal"), gone_status.eq("pindah_pu")],
+        ["meninggal", "pindah_pu"],
+        default="tidak_di_roster",
+    )
+
+    rej = (
+        pd.concat(rejected, ignore_index=True)
+        if rejected
+        else pd.DataFrame({c: pd.Series(dtype="object") for c in REJECTED_COLUMNS})
+    )
+    return Reconciled(billed=billed, rejected=rej, ended=gone.reset_index(drop=True))

@@ -1,0 +1,274 @@
+"""Reading and writing the registry in bulk: whole frames in, a handful of statements out."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+import pandas as pd
+from sqlalchemy import Connection, Select, and_, delete, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from iuran.db.models import ContributionLine, Cycle, Membership, Participant, Rejection, RosterFile
+from iuran.nik import mask_series
+from iuran.periods import Period
+from iuran.programs import Program
+from iuran.reconcile import Registry
+
+CHUNK = 5_000
+
+
+def chunks(values: Iterable[str], size: int = CHUNK) -> Iterator[list[str]]:
+    batch: list[str] = []
+    for v in values:
+        batch.append(v)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _frame(conn: Connection, query: Select, dtypes: dict[str, str] | None = None) -> pd.DataFrame:
+    result = conn.execute(query)
+    df = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+    return df.astype(dtypes) if dtypes and len(df.columns) else df
+
+
+def _by_nik(
+    conn: Connection, base: Select, niks: Iterable[str], columns: list[str]
+) -> pd.DataFrame:
+    parts = [_frame(conn, base.where(Participant.nik.in_(batch))) for batch in chunks(niks)]
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        return pd.DataFrame({c: pd.Series(dtype="string") for c in columns})
+    return pd.concat(parts, ignore_index=True).astype("string")
+
+
+def load_registry(session: Session, program: Program, period: Period, niks: pd.Series) -> Registry:
+    conn = session.connection()
+    members = _frame(
+        conn,
+        select(Participant.nik, Membership.kode_desa)
+        .join(Participant, Participant.id == Membership.participant_id)
+        .where(Membership.program == program.code),
+    )
+    members = members.astype("string") if len(members) else Registry.empty().members
+    prev_period = str(period.shift(-1))
+    previous = _frame(
+        conn,
+        select(
+            Participant.nik,
+            Participant.nama,
+            Participant.tanggal_lahir,
+            Participant.jenis_kelamin,
+            ContributionLine.pekerjaan,
+            ContributionLine.kode_desa,
+            ContributionLine.penghasilan,
+        )
+        .join(Participant, Participant.id == ContributionLine.participant_id)
+        .where(
+            ContributionLine.program == program.code,
+            ContributionLine.period == prev_period,
+            ContributionLine.is_current,
+        ),
+    )
+    if len(previous):
+        previous = previous.astype(
+            {
+                "nik": "string",
+                "nama": "string",
+                "jenis_kelamin": "string",
+                "pekerjaan": "string",
+                "kode_desa": "string",
+                "penghasilan": "Int64",
+            }
+        )
+        previous["tanggal_lahir"] = pd.to_datetime(previous["tanggal_lahir"])
+    else:
+        previous = Registry.empty().previous
+    wanted = pd.concat([niks.astype("string"), previous["nik"]]).dropna().unique()
+    elsewhere = _by_nik(
+        conn,
+        select(Participant.nik, ContributionLine.program)
+        .join(Participant, Participant.id == ContributionLine.participant_id)
+        .where(
+            ContributionLine.period == str(period),
+            ContributionLine.program != program.code,
+            ContributionLine.is_current,
+        ),
+        wanted,
+        ["nik", "program"],
+    )
+    status = _by_nik(
+        conn,
+        select(Participant.nik, Participant.bpjs_status).where(Participant.bpjs_status != "aktif"),
+        wanted,
+        ["nik", "bpjs_status"],
+    )
+    return Registry(members=members, previous=previous, elsewhere=elsewhere, status=status)
+
+
+def _insert_ignore(session: Session, table: type, rows: list[dict], index: list[str]) -> None:
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    session.execute(stmt.on_conflict_do_nothing(index_elements=index), rows)
+
+
+def participant_ids(session: Session, niks: Iterable[str]) -> pd.Series:
+    """NIK → participant id for the NIKs the registry knows."""
+    ids = _by_nik(
+        session.connection(), select(Participant.nik, Participant.id), niks, ["nik", "id"]
+    )
+    return ids.set_index("nik")["id"].astype("int64")
+
+
+def ensure_participants(session: Session, people: pd.DataFrame) -> pd.Series:
+    """Insert the NIKs the registry does not know yet; return NIK → participant id."""
+    rows = (
+        people[["nik", "nama", "tanggal_lahir", "jenis_kelamin"]]
+        .drop_duplicates("nik")
+        .assign(tanggal_lahir=lambda d: pd.to_datetime(d["tanggal_lahir"]).dt.date)
+    )
+    known = participant_ids(session, rows["nik"])
+    missing = rows.loc[~rows["nik"].isin(known.index)]
+    _insert_ignore(
+        session,
+        Participant,
+        [
+            {**r, "bpjs_status": "aktif"}
+            for r in missing.astype(object).where(missing.notna(), None).to_dict("records")
+        ],
+        ["nik"],
+    )
+    return participant_ids(session, rows["nik"])
+
+
+def record_memberships(
+    session: Session,
+    program: Program,
+    period: Period,
+    billed: pd.DataFrame,
+    ended: pd.DataFrame,
+    participant_ids: pd.Series,
+) -> None:
+    """Memberships follow what was billed: first and last period, village, and why one ended."""
+    p = str(period)
+    conn = session.connection()
+    existing = _frame(
+        conn,
+        select(
+            Membership.id,
+            Membership.participant_id,
+            Membership.first_period,
+            Membership.last_period,
+        ).where(Membership.program == program.code),
+    )
+    b = billed[["nik", "kode_desa", "pekerjaan"]].copy()
+    b["participant_id"] = b["nik"].map(participant_ids).astype("int64")
+    if len(existing):
+        b = b.merge(existing, on="participant_id", how="left")
+    else:
+        b = b.assign(id=pd.NA, first_period=pd.NA, last_period=pd.NA)
+    new = b.loc[b["id"].isna()]
+    session.execute(
+        insert(Membership),
+        [
+            {
+                "program": program.code,
+                "participant_id": int(r.participant_id),
+                "kode_desa": r.kode_desa,
+                "pekerjaan": r.pekerjaan or "",
+                "first_period": p,
+                "last_period": p,
+            }
+            for r in new.itertuples()
+        ],
+    ) if len(new) else None
+    old = b.loc[b["id"].notna()]
+    if len(old):
+        session.execute(
+            update(Membership),
+            [
+                {
+                    "id": int(r.id),
+                    "kode_desa": r.kode_desa,
+                    "pekerjaan": r.pekerjaan or "",
+                    "first_period": min(str(r.first_period), p),
+                    "last_period": max(str(r.last_period), p),
+                    "end_period": None,
+                    "end_reason": None,
+                }
+                for r in old.itertuples()
+            ],
+        )
+    if len(ended):
+        ids = ended["nik"].map(participant_ids)
+        e = ended.assign(participant_id=ids).dropna(subset=["participant_id"])
+        for reason, group in e.groupby("reason"):
+            for batch in chunks(group["participant_id"].astype("int64").tolist()):
+                session.execute(
+                    update(Membership)
+                    .where(
+                        and_(
+                            Membership.program == program.code,
+                            Membership.participant_id.in_(batch),
+                            Membership.last_period < p,
+                        )
+                    )
+                    .values(end_period=p, end_reason=str(reason))
+                )
+
+
+def get_cycle(session: Session, program: str, period: str) -> Cycle:
+    _insert_ignore(session, Cycle, [{"program": program, "period": period}], ["program", "period"])
+    return session.scalars(
+        select(Cycle).where(Cycle.program == program, Cycle.period == period)
+    ).one()
+
+
+def record_inputs(
+    session: Session, cycle: Cycle, files: pd.DataFrame, rejected: pd.DataFrame
+) -> None:
+    """This run's files and rejections replace the previous run's: the report is of the latest input."""
+    session.execute(delete(RosterFile).where(RosterFile.cycle_id == cycle.id))
+    session.execute(delete(Rejection).where(Rejection.cycle_id == cycle.id))
+    if len(files):
+        f = files.astype(object).where(files.notna(), None)
+        session.execute(
+            insert(RosterFile),
+            [
+                {
+                    "cycle_id": cycle.id,
+                    "path": r["path"],
+                    "sha256": r["sha256"],
+                    "rows": int(r["rows"] or 0),
+                    "status": r["status"],
+                    "code": r["code"],
+                    "message": r["message"],
+                }
+                for r in f.to_dict("records")
+            ],
+        )
+    if len(rejected):
+        r = rejected.assign(nik_masked=mask_series(rejected["nik"]))
+        r = r.astype(object).where(r.notna(), None)
+        session.execute(
+            insert(Rejection),
+            [
+                {
+                    "cycle_id": cycle.id,
+                    "source_file": row["source_file"] or "",
+                    "source_row": int(row["source_row"] or 0),
+                    "kode_desa": row["kode_desa"],
+                    "nik_masked": row["nik_masked"],
+                    "nama": row["nama"],
+                    "column": row["column"],
+                    "code": row["code"],
+                    "message": row["message"],
+                }
+                for row in r.to_dict("records")
+            ],
+        )

@@ -1,0 +1,38 @@
+"""Tasks at the roster end of the cycle: read the inbox, check every row, decide who is billed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from iuran.db.session import session_scope
+from iuran.periods import Period
+from iuran.programs import Program
+from iuran.reconcile import Reconciled, reconcile
+from iuran.registry import load_registry
+from iuran.rosters.read import Collected, collect_rosters
+from iuran.rosters.validate import Validated, validate_rows
+from iuran.wilayah import normalize_kode_desa
+
+
+@task(name="collect-rosters", retries=2, retry_delay_seconds=10, cache_policy=NO_CACHE)
+def collect(folder: Path) -> Collected:
+    return collect_rosters(str(folder))
+
+
+@task(name="validate-rosters", cache_policy=NO_CACHE)
+def validate(rows: pd.DataFrame, program: Program, period: Period) -> Validated:
+    return validate_rows(rows, program, period)
+
+
+@task(name="reconcile-registry", retries=2, retry_delay_seconds=10, cache_policy=NO_CACHE)
+def reconcile_registry(
+    database_url: str, rows: pd.DataFrame, checked: Validated, program: Program, period: Period
+) -> Reconciled:
+    with session_scope(database_url) as session:
+        registry = load_registry(session, program, period, checked.accepted["nik"])
+    received = set(normalize_kode_desa(rows["kode_desa"]).dropna()) if len(rows) else set()
+    return reconcile(checked.accepted, received, registry, program, period)
