@@ -15,6 +15,7 @@ VAR = Path(os.environ.get("IURAN_VAR", ROOT / "var"))
 def prefect_defaults() -> None:
     """Keep Prefect's state in the project and quiet; call before `import prefect`."""
     os.environ.setdefault("PREFECT_HOME", str(VAR / "prefect"))
+    Path(os.environ["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
 
@@ -32,6 +33,8 @@ class SmtpSettings:
     password: str | None = field(repr=False)
     mail_from: str
     timeout: float = 30.0
+    ca_file: str | None = None
+    validate_certs: bool = True
 
     @property
     def configured(self) -> bool:
@@ -56,12 +59,12 @@ def load_settings(
     env = os.environ
     tls = env.get("IURAN_SMTP_TLS", "none").lower()
     default_port = {"tls": 465, "starttls": 587}.get(tls, 25)
-    out_path = Path(out or env.get("IURAN_OUT", VAR / "out"))
+    out_path = Path(out or env.get("IURAN_OUT") or VAR / "out")
     return Settings(
         database_url=database_url or env.get("IURAN_DATABASE_URL") or _default_db_url(),
-        inbox=Path(inbox or env.get("IURAN_INBOX", VAR / "inbox")),
+        inbox=Path(inbox or env.get("IURAN_INBOX") or VAR / "inbox"),
         out=out_path,
-        outbox=Path(env.get("IURAN_OUTBOX", out_path / "outbox")),
+        outbox=Path(env.get("IURAN_OUTBOX") or out_path / "outbox"),
         smtp=SmtpSettings(
             host=env.get("IURAN_SMTP_HOST") or None,
             port=int(env.get("IURAN_SMTP_PORT", default_port)),
@@ -69,6 +72,9 @@ def load_settings(
             username=env.get("IURAN_SMTP_USERNAME") or None,
             password=env.get("IURAN_SMTP_PASSWORD") or None,
             mail_from=env.get("IURAN_MAIL_FROM", "iuran@disnaker.example.go.id"),
+            ca_file=env.get("IURAN_SMTP_CA_FILE") or None,
+            validate_certs=env.get("IURAN_SMTP_VALIDATE_CERTS", "1").lower()
+            not in ("0", "false", "no", "off"),
         ),
         ops_recipients=tuple(
             a.strip() for a in env.get("IURAN_OPS_EMAIL", "").split(",") if a.strip()

@@ -193,6 +193,8 @@ def queue_invoice_mail(
             "total_terbilang": terbilang(total),
             "due_date": group[0].due_date,
             "change_note": group[0].change_note,
+            "old_total": group[0].previous_total,
+            "old_participants": group[0].previous_participants,
         }
         attachments = [o.pdf for o in group if o.pdf] if len(group) <= 20 else []
         if mail.queue(

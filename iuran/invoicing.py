@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import pandas as pd
@@ -19,7 +19,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from iuran.db.models import ContributionLine, Cycle, Invoice, InvoiceCounter
+from iuran.db.models import ContributionLine, Cycle, Invoice, InvoiceCounter, Notification
 from iuran.periods import Period
 from iuran.programs import Program
 
@@ -40,6 +40,8 @@ class InvoiceOutcome:
     due_date: str
     pdf: str | None
     change_note: str | None = None
+    previous_total: int | None = None
+    previous_participants: int | None = None
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -135,13 +137,18 @@ def apply_invoices(
 
     # Phase 1: decide, and retire what is replaced (before inserting, for the unique indexes).
     for payer in sorted(set(hashes.index) | set(regular)):
-        inv = regular.get(payer)
+        current = regular.get(payer)
         new = lines.loc[lines["payer_key"] == payer]
-        if inv is not None and payer in hashes.index and inv.content_hash == hashes[payer]:
+        if current is None:
+            if len(new):
+                to_write.append((payer, new, None, "regular"))
+            continue
+        inv = current
+        if payer in hashes.index and inv.content_hash == hashes[payer]:
             outcomes.append(_outcome(inv, "unchanged"))
             continue
         billed_before = old_lines.loc[old_lines["payer_key"] == payer]
-        if inv is not None and inv.payment_state != "unpaid":
+        if inv.payment_state != "unpaid":
             extra = new.loc[~new["nik"].isin(billed_before["nik"])]
             gone = billed_before.loc[~billed_before["nik"].isin(new["nik"])]
             if len(gone):
@@ -153,24 +160,27 @@ def apply_invoices(
                 to_write.append((payer, extra, None, "supplementary"))
             outcomes.append(_outcome(inv, "unchanged"))
             continue
-        if inv is not None:
-            inv.document_state = "superseded"
-            session.execute(
-                update(ContributionLine)
-                .where(ContributionLine.invoice_id == inv.id)
-                .values(is_current=False)
-            )
-            if len(new):
-                to_write.append((payer, new, inv, "regular"))
-            else:
-                inv.document_state = "cancelled"
-                outcomes.append(_outcome(inv, "cancelled"))
-        elif len(new):
-            to_write.append((payer, new, None, "regular"))
+        inv.document_state = "superseded"
+        session.execute(
+            update(ContributionLine)
+            .where(ContributionLine.invoice_id == inv.id)
+            .values(is_current=False)
+        )
+        # BKAD must not receive a document that is already replaced.
+        session.execute(
+            update(Notification)
+            .where(Notification.invoice_id == inv.id, Notification.status == "pending")
+            .values(status="cancelled", last_error="invoice superseded before delivery")
+        )
+        if len(new):
+            to_write.append((payer, new, inv, "regular"))
+        else:
+            inv.document_state = "cancelled"
+            outcomes.append(_outcome(inv, "cancelled"))
     session.flush()
 
     # Phase 2: write the new invoices and their lines.
-    for payer, new, old, kind in to_write:
+    for payer, new, old, kind in to_write:  # one iteration per payer, never per worker
         total = int(new["total"].sum())
         if old is not None:
             seq, number, revision = old.seq, old.number, old.revision + 1
@@ -212,7 +222,12 @@ def apply_invoices(
             if old is not None
             else ("supplementary" if kind == "supplementary" else "issued")
         )
-        outcomes.append(_outcome(inv, action))
+        outcome = _outcome(inv, action)
+        if old is not None:
+            outcome = replace(
+                outcome, previous_total=old.total, previous_participants=old.participants
+            )
+        outcomes.append(outcome)
     return sorted(outcomes, key=lambda o: (o.number, o.revision))
 
 

@@ -97,6 +97,15 @@ def message(code: str, **values: pd.Series | str) -> pd.Series | str:
     return result
 
 
+def _lookup(keys: pd.Series, table: pd.Series, default: str) -> np.ndarray:
+    """`table[key]` for each key, `default` where the table has none (even when the table is empty)."""
+    found = keys.isin(table.index).to_numpy()
+    values = np.full(len(keys), default, dtype=object)
+    if found.any():
+        values[found] = keys[found].map(table).astype(object).to_numpy()
+    return values
+
+
 def _rejections(rows: pd.DataFrame, code: str, column: str, msg: pd.Series | str) -> pd.DataFrame:
     out = rows.reindex(columns=[*PROVENANCE, "kode_desa", "nik", "nama"]).copy()
     out["column"] = column
@@ -178,7 +187,7 @@ def reconcile(
             )
         )
     status = registry.status.drop_duplicates("nik").set_index("nik")["bpjs_status"]
-    st = rows["nik"].map(status).fillna("aktif").to_numpy()
+    st = _lookup(rows["nik"], status, "aktif")
     for code, value in (("PESERTA_MENINGGAL", "meninggal"), ("PINDAH_PENERIMA_UPAH", "pindah_pu")):
         hit = (st == value) & ~in_other
         if hit.any():
@@ -210,7 +219,7 @@ def reconcile(
     # 5. Who ended: billed last period, not billed now.
     prev = registry.previous
     gone = prev.loc[~prev["nik"].isin(billed["nik"]), ["nik", "kode_desa"]].copy()
-    gone_status = gone["nik"].map(status).fillna("")
+    gone_status = pd.Series(_lookup(gone["nik"], status, ""), index=gone.index)
     gone["reason"] = np.select(
         [gone_status.eq("meninggal"), gone_status.eq("pindah_pu")],
         ["meninggal", "pindah_pu"],

@@ -11,7 +11,7 @@ import pytest
 
 os.environ.setdefault("IURAN_VAR", str(Path(__file__).resolve().parent.parent / "var" / "test"))
 
-from iuran.config import prefect_defaults  # noqa: E402
+from iuran.config import prefect_defaults
 
 prefect_defaults()
 

@@ -7,7 +7,13 @@ from iuran.periods import Period, is_working_day, next_working_day
 
 def test_parse_and_format() -> None:
     p = Period.parse("2026-01")
-    assert (p.year, p.month, str(p), p.label, p.roman_month) == (2026, 1, "2026-01", "Januari 2026", "I")
+    assert (p.year, p.month, str(p), p.label, p.roman_month) == (
+        2026,
+        1,
+        "2026-01",
+        "Januari 2026",
+        "I",
+    )
     assert Period.parse("2026-12").roman_month == "XII"
 
 

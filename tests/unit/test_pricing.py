@@ -54,7 +54,11 @@ def test_apbd_program_pays_full_during_the_discount_window() -> None:
 def test_flat_rule() -> None:
     lebak = load_program("lebak")
     flat = lebak.model_copy(
-        update={"rules": (PremiumRule(id="flat", berlaku_mulai=Period(2026, 1), kind="flat", flat=16_200),)}
+        update={
+            "rules": (
+                PremiumRule(id="flat", berlaku_mulai=Period(2026, 1), kind="flat", flat=16_200),
+            )
+        }
     )
     lines = price_lines(workers([None, 3_000_000]), flat, Period(2026, 1))
     assert lines["total"].tolist() == [16_200, 16_200]
@@ -63,7 +67,9 @@ def test_flat_rule() -> None:
 
 @given(st.lists(st.one_of(st.none(), st.integers(0, 50_000_000)), min_size=1, max_size=40))
 def test_every_total_is_the_sum_of_its_components(incomes: list[int | None]) -> None:
-    lines = price_lines(workers(incomes, ["ojek"] * len(incomes)), load_program("lahat"), Period(2026, 5))
+    lines = price_lines(
+        workers(incomes, ["ojek"] * len(incomes)), load_program("lahat"), Period(2026, 5)
+    )
     assert (lines["total"] == lines["jkk"] + lines["jkm"] + lines["jht"] - lines["discount"]).all()
     assert lines["total"].dtype.kind == "i" and (lines["total"] > 0).all()
     assert (lines["penghasilan"] >= 1_000_000).all()

@@ -10,7 +10,12 @@ def test_the_five_programs_load() -> None:
     programs = load_programs()
     assert set(programs) == {"lebak", "lamandau", "luwu-timur", "serang", "lahat"}
     lebak = programs["lebak"]
-    assert (lebak.regency, lebak.pagu, lebak.workers, lebak.funding_source) == ("36.02", 670_680_000, 3450, "APBD")
+    assert (lebak.regency, lebak.pagu, lebak.workers, lebak.funding_source) == (
+        "36.02",
+        670_680_000,
+        3450,
+        "APBD",
+    )
     lahat = programs["lahat"]
     assert lahat.payer == "village" and lahat.desa_only and lahat.quota_per_village == 100
 
@@ -35,7 +40,9 @@ def test_pp_50_2025_window_for_village_funds() -> None:
 
 
 def test_error_names_file_and_field(tmp_path: Path) -> None:
-    text = Path("deployments/programs/lebak.yaml").read_text().replace("pagu: 670680000", "pagu: -5")
+    text = (
+        Path("deployments/programs/lebak.yaml").read_text().replace("pagu: 670680000", "pagu: -5")
+    )
     bad = tmp_path / "lebak.yaml"
     bad.write_text(text)
     with pytest.raises(ProgramError) as err:

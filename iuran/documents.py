@@ -1,0 +1,505 @@
+"""Invoice documents: the PDF a finance office (BKAD or a village) pays from, and the XLSX detail sheet
+BPJS loads.
+
+The PDF is typst (`templates/invoice.typ`). User text (names, villages, payee) never becomes typst
+source: the whole document goes in as JSON through `sys.inputs` and the template only places strings
+as text. The PDF shows masked NIKs only; the full NIK goes only to the XLSX, which BPJS needs to
+match participants.
+
+Before anything is written the document is checked for internal consistency (breakdown, village
+summary and detail lines must all add up to the total): an invoice whose attachment disagrees with
+its own total is rejected by the finance office, so it is better never produced.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+import tempfile
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import typst
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ERROR_CODES, Cell
+from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+
+from iuran.config import TEMPLATES
+from iuran.money import angka, as_amount, rupiah, rupiah_sen, terbilang
+from iuran.nik import mask
+from iuran.periods import BULAN
+from iuran.programs import Payee, Signatory
+
+INVOICE_TEMPLATE = TEMPLATES / "invoice.typ"
+KINDS = ("regular", "supplementary")
+TITLE = "TAGIHAN IURAN JAMINAN SOSIAL KETENAGAKERJAAN"
+MONEY_COLUMNS = ("jkk", "jkm", "jht", "discount", "total")
+LINE_COLUMNS = (
+    "nik", "nama", "kode_desa", "nama_desa", "pekerjaan", "penghasilan", *MONEY_COLUMNS, "rule_id",
+)  # fmt: skip
+BUDGET_LABELS = {
+    "pagu": "Pagu anggaran",
+    "billed_to_date": "Ditagih s.d. periode ini",
+    "projected_year": "Proyeksi setahun",
+    "shortfall": "Kekurangan",
+    "months_covered": "Pagu cukup untuk",
+    "headcount_covered": "Pagu cukup setahun untuk",
+}
+BUDGET_UNITS = {"months_covered": "bulan", "headcount_covered": "peserta"}
+WIB = dt.timezone(dt.timedelta(hours=7))
+
+
+class DocumentError(ValueError):
+    """The invoice's parts disagree (or a field is malformed); nothing was rendered."""
+
+
+@dataclass(frozen=True)
+class VillageSummary:
+    kode_desa: str
+    nama_desa: str
+    nama_kecamatan: str
+    peserta: int
+    jumlah: int
+
+
+# eq=False: the document holds a DataFrame and a dict, which neither compare to a bool nor hash;
+# identity equality keeps the dataclass usable (sets, dict keys) without pretending to deep-compare.
+@dataclass(frozen=True, eq=False)
+class InvoiceDocument:
+    number: str  # "001/TAG-JKK-JKM/LBK/I/2026"
+    revision: int  # 0 = original; shown as "Rev. 1" / "Revisi 1"
+    kind: str  # "regular" | "supplementary"
+    program_name: str
+    regency_name: str
+    funding_source: str
+    payer_name: str
+    period_label: str  # "Januari 2026"
+    issue_date: dt.date
+    due_date: dt.date
+    total: int
+    participants: int
+    jkk_total: int
+    jkm_total: int
+    jht_total: int
+    discount_total: int
+    villages: tuple[VillageSummary, ...]
+    # nik (full 16 digits), nama, kode_desa, nama_desa, pekerjaan, penghasilan, jkk, jkm, jht,
+    # discount, total, rule_id; optionally tanggal_lahir, jenis_kelamin, discount_id.
+    # repr=False: full NIKs and names must not reach a log line through repr(doc).
+    lines: pd.DataFrame = field(repr=False)
+    payee: Payee
+    signatory: Signatory
+    budget: dict[str, int] | None = None  # pagu, billed_to_date, projected_year, shortfall
+    change_note: str | None = None  # for revisions: what changed and why
+    place: str | None = None  # signature place; default: regency name without "Kabupaten"/"Kota"
+
+    @property
+    def number_full(self) -> str:
+        """The number as printed: `001/TAG-JKK-JKM/LBK/I/2026 Rev. 1` for a revision."""
+        return f"{self.number} Rev. {self.revision}" if self.revision > 0 else self.number
+
+
+# ------------------------------------------------------------------------------------------ checks
+
+
+def _int_column(lines: pd.DataFrame, column: str) -> pd.Series:
+    s = lines[column]
+    if not pd.api.types.is_integer_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype):
+        raise DocumentError(f"lines.{column}: money must be integer Rupiah, got dtype {s.dtype}")
+    if s.hasnans:
+        raise DocumentError(f"lines.{column}: missing amounts")
+    return s
+
+
+def _budget_value(key: str, value: int) -> str:
+    unit = BUDGET_UNITS.get(key)
+    return f"{angka(value)} {unit}" if unit else rupiah(value)
+
+
+def check_document(doc: InvoiceDocument) -> None:
+    """Raise DocumentError unless breakdown, village summary and lines all add up to `doc.total`."""
+    if doc.kind not in KINDS:
+        raise DocumentError(f"kind must be one of {KINDS}, got {doc.kind!r}")
+    if isinstance(doc.revision, bool) or not isinstance(doc.revision, int) or doc.revision < 0:
+        raise DocumentError(f"revision must be an int >= 0, got {doc.revision!r}")
+    try:
+        total, jkk, jkm, jht, discount = (
+            as_amount(v)
+            for v in (doc.total, doc.jkk_total, doc.jkm_total, doc.jht_total, doc.discount_total)
+        )
+        as_amount(doc.participants)
+        for v in doc.villages:
+            as_amount(v.peserta)
+            as_amount(v.jumlah)
+        for key, value in (doc.budget or {}).items():
+            as_amount(value)
+            if key not in BUDGET_LABELS:
+                raise DocumentError(f"budget: unknown key {key!r} (known: {list(BUDGET_LABELS)})")
+    except TypeError as exc:
+        raise DocumentError(str(exc)) from exc
+    if jkk + jkm + jht - discount != total:
+        raise DocumentError(
+            f"breakdown JKK {jkk} + JKM {jkm} + JHT {jht} - potongan {discount} != total {total}"
+        )
+    missing = [c for c in LINE_COLUMNS if c not in doc.lines.columns]
+    if missing:
+        raise DocumentError(f"lines: missing columns {missing}")
+    lines = doc.lines
+    for column, expected in zip(MONEY_COLUMNS, (jkk, jkm, jht, discount, total), strict=True):
+        got = int(_int_column(lines, column).sum())
+        if got != expected:
+            raise DocumentError(f"lines.{column} sum to {got}, the document says {expected}")
+    parts = [lines[c].to_numpy() for c in MONEY_COLUMNS]
+    if (parts[0] + parts[1] + parts[2] - parts[3] != parts[4]).any():
+        raise DocumentError("a line's total is not jkk + jkm + jht - discount")
+    if len(lines) != doc.participants:
+        raise DocumentError(f"{len(lines)} lines, the document says {doc.participants} peserta")
+    if sum(v.peserta for v in doc.villages) != doc.participants:
+        raise DocumentError("village summary peserta do not add up to the participants")
+    if sum(v.jumlah for v in doc.villages) != total:
+        raise DocumentError("village summary jumlah do not add up to the total")
+    if len({v.kode_desa for v in doc.villages}) != len(doc.villages):
+        raise DocumentError("village summary lists a village twice")
+    per_village: dict[str, list[int]] = {}
+    for kode, amount in zip(lines["kode_desa"].tolist(), lines["total"].tolist(), strict=True):
+        entry = per_village.setdefault(str(kode), [0, 0])
+        entry[0] += 1
+        entry[1] += int(amount)
+    for v in doc.villages:
+        size, amount = per_village.pop(v.kode_desa, [0, 0])
+        if size != v.peserta or amount != v.jumlah:
+            raise DocumentError(
+                f"village {v.kode_desa}: summary {v.peserta} peserta / {v.jumlah}, "
+                f"lines {size} / {amount}"
+            )
+    if per_village:
+        raise DocumentError(f"lines name villages not in the summary: {sorted(per_village)[:5]}")
+
+
+# --------------------------------------------------------------------------------------------- PDF
+
+_CONTROL = re.compile(r"[\s\x00-\x1f\x7f-\x9f]+")
+
+
+def _text(value: object) -> str:
+    """One line of printable text: control characters and newlines collapse to one space."""
+    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
+        return ""
+    return _CONTROL.sub(" ", str(value)).strip()
+
+
+_CONTROL_KEEP_NEWLINE = re.compile(r"(?:[^\S\n]|[\x00-\x09\x0b-\x1f\x7f-\x9f])+")
+
+
+def _paragraphs(value: str) -> str:
+    """Free text (a change note): line breaks kept, other control characters and runs of spaces
+    collapse to one space."""
+    lines = (_CONTROL_KEEP_NEWLINE.sub(" ", line).strip() for line in value.splitlines())
+    return "\n".join(line for line in lines if line)
+
+
+def _texts(series: pd.Series) -> list[str]:
+    return [_text(v) for v in series.tolist()]
+
+
+def tanggal(day: dt.date) -> str:
+    """`15 Januari 2026`, as Indonesian letters write dates."""
+    return f"{day.day} {BULAN[day.month - 1]} {day.year}"
+
+
+def _place(doc: InvoiceDocument) -> str:
+    if doc.place:
+        return doc.place
+    for prefix in ("Kabupaten ", "Kota "):
+        if doc.regency_name.startswith(prefix):
+            return doc.regency_name[len(prefix) :]
+    return doc.regency_name
+
+
+def _payload(doc: InvoiceDocument) -> dict[str, Any]:
+    """Everything the template shows, already formatted; strings only, so nothing is evaluated."""
+    components = "JKK, JKM dan JHT" if doc.jht_total else "JKK dan JKM"
+    banners = []
+    if doc.kind == "supplementary":
+        banners.append("TAGIHAN SUSULAN")
+    if doc.revision > 0:
+        banners.append(f"REVISI {doc.revision}")
+
+    breakdown = [["Iuran JKK", rupiah(doc.jkk_total)], ["Iuran JKM", rupiah(doc.jkm_total)]]
+    if doc.jht_total:
+        breakdown.append(["Iuran JHT", rupiah(doc.jht_total)])
+    if doc.discount_total:
+        breakdown.append(["Potongan (diskon iuran)", rupiah(-doc.discount_total)])
+
+    budget = None
+    budget_note = None
+    if doc.budget is not None:
+        budget = [
+            [label, _budget_value(k, doc.budget[k])]
+            for k, label in BUDGET_LABELS.items()
+            if k in doc.budget
+        ]
+        if doc.budget.get("shortfall", 0) > 0:
+            budget_note = (
+                f"Proyeksi tagihan setahun melebihi pagu sebesar {rupiah(doc.budget['shortfall'])}."
+            )
+
+    lines = doc.lines
+    with_jht = bool(doc.jht_total)
+    with_discount = bool(doc.discount_total)
+    header = ["No", "NIK", "Nama", "Desa", "Pekerjaan", "JKK", "JKM"]
+    money_columns = ["jkk", "jkm"]
+    if with_jht:
+        header.append("JHT")
+        money_columns.append("jht")
+    if with_discount:
+        header.append("Potongan")
+        money_columns.append("discount")
+    header.append("Jumlah")
+    money_columns.append("total")
+
+    text_columns = [
+        [str(i) for i in range(1, len(lines) + 1)],
+        [mask(nik) for nik in _texts(lines["nik"])],
+        _texts(lines["nama"]),
+        _texts(lines["nama_desa"]),
+        _texts(lines["pekerjaan"]),
+    ]
+    money = [[rupiah(v) for v in lines[c].tolist()] for c in money_columns]
+    detail_rows = [list(row) for row in zip(*text_columns, *money, strict=True)]
+    detail_total = [rupiah(int(lines[c].sum())) for c in money_columns]
+
+    return {
+        "doc_title": _text(f"Tagihan {doc.number_full} {doc.period_label}"),
+        "title": f"{TITLE} ({components})",
+        "program_name": _text(doc.program_name),
+        "banners": banners,
+        "number_full": _text(doc.number_full),
+        "revision_note": (
+            f"Revisi {doc.revision}, menggantikan tagihan sebelumnya dengan nomor yang sama"
+            if doc.revision
+            else None
+        ),
+        "period": _text(doc.period_label),
+        "issue_date": tanggal(doc.issue_date),
+        "due_date": tanggal(doc.due_date),
+        "funding_source": _text(doc.funding_source),
+        "payer": _text(doc.payer_name),
+        "payee": {
+            "name": _text(doc.payee.name),
+            "bank": _text(doc.payee.bank),
+            "account_name": _text(doc.payee.account_name),
+            "account_number": _text(doc.payee.account_number),
+        },
+        "villages": [
+            [
+                str(i),
+                _text(v.kode_desa),
+                _text(v.nama_desa),
+                _text(v.nama_kecamatan),
+                angka(v.peserta),
+                rupiah(v.jumlah),
+            ]
+            for i, v in enumerate(doc.villages, 1)
+        ],
+        "villages_total": [angka(doc.participants), rupiah(doc.total)],
+        "breakdown": breakdown,
+        "total": rupiah_sen(doc.total),
+        "total_words": f"({terbilang(doc.total)})",
+        "budget": budget,
+        "budget_note": budget_note,
+        "change_title": f"Keterangan revisi {doc.revision}" if doc.revision else "Keterangan",
+        "change_note": _paragraphs(doc.change_note) if doc.change_note else None,
+        "sign": {
+            "place_date": f"{_text(_place(doc))}, {tanggal(doc.issue_date)}",
+            "title": _text(doc.signatory.title),
+            "name": _text(doc.signatory.name),
+            "nip": _text(doc.signatory.nip),
+        },
+        "detail_header": header,
+        "detail_money_cols": len(money_columns),
+        "detail_rows": detail_rows,
+        "detail_total_label": f"Jumlah ({angka(len(lines))} peserta)",
+        "detail_total": detail_total,
+    }
+
+
+_local = threading.local()
+
+
+def _compiler() -> typst.Compiler:
+    """One typst compiler per thread, kept: it holds the parsed template and the font book, ~1 ms
+    an invoice less than `typst.compile`. Only typst's embedded fonts (Libertinus Serif, DejaVu
+    Sans Mono): no system font scan (~4 ms a call) and the same PDF on every host."""
+    compiler: typst.Compiler | None = getattr(_local, "compiler", None)
+    if compiler is None:
+        compiler = typst.Compiler(INVOICE_TEMPLATE, root=TEMPLATES, ignore_system_fonts=True)
+        _local.compiler = compiler
+    return compiler
+
+
+def render_invoice_pdf(doc: InvoiceDocument) -> bytes:
+    """The invoice as A4 PDF bytes: cover page(s), then "Lampiran: Rincian Peserta" (masked NIKs).
+
+    Deterministic: the same document gives the same bytes (the PDF's creation date is the issue date),
+    so re-running a cycle does not produce a "changed" file.
+    """
+    check_document(doc)
+    data = json.dumps(_payload(doc), ensure_ascii=False, separators=(",", ":"))
+    stamp = dt.datetime.combine(doc.issue_date, dt.time(), tzinfo=WIB)
+    pdf = _compiler().compile(sys_inputs={"data": data}, timestamp=stamp)
+    if not isinstance(pdf, bytes):  # one output file, so typst returns bytes, not a page list
+        raise TypeError(f"typst returned {type(pdf).__name__}, expected PDF bytes")
+    return pdf
+
+
+# -------------------------------------------------------------------------------------------- XLSX
+
+# A text cell starting with one of these is a formula (or DDE payload) to Excel or LibreOffice if it
+# is ever retyped or exported to CSV; `\t` and `\r` are in OWASP's list too.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_ILLEGAL_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def safe_cell(sheet: WriteOnlyWorksheet, value: object) -> Cell | str | None:
+    """A text value that Excel will only ever show, never evaluate.
+
+    Plain text stays a plain str (openpyxl stores it as an inline string). Text that looks like a
+    formula (`=`, `+`, `-`, `@` …) or an error code (`#N/A`) becomes an explicit string cell with
+    Excel's quote-prefix flag: it displays unchanged (no added apostrophe in the data BPJS loads)
+    and stays text even when someone edits it. Characters XML cannot carry are removed.
+    """
+    if value is None or value is pd.NA:
+        return None
+    text = _ILLEGAL_XML.sub("", str(value))
+    if not text.startswith(_FORMULA_START) and text not in ERROR_CODES:
+        return text
+    cell = WriteOnlyCell(sheet)
+    cell.value = text
+    cell.data_type = "s"
+    cell.quotePrefix = True
+    return cell
+
+
+def _text_cell(sheet: WriteOnlyWorksheet, value: object, number_format: str) -> Cell | None:
+    """An always-text cell (NIK, area code): Text format so Excel keeps leading zeros on edit."""
+    if value is None or value is pd.NA:
+        return None
+    cell = WriteOnlyCell(sheet)
+    cell.value = _ILLEGAL_XML.sub("", str(value))
+    cell.data_type = "s"
+    cell.number_format = number_format
+    return cell
+
+
+XLSX_INT = ("penghasilan", *MONEY_COLUMNS)
+XLSX_COLUMNS = (
+    "nik", "nama", "tanggal_lahir", "jenis_kelamin", "kode_desa", "nama_desa", "pekerjaan",
+    "penghasilan", "jkk", "jkm", "jht", "discount", "total", "rule_id", "discount_id",
+)  # fmt: skip
+_WIDTHS = {"nik": 19, "nama": 28, "tanggal_lahir": 12, "kode_desa": 14, "nama_desa": 20}
+
+
+def _dates(series: pd.Series) -> list[object]:
+    """Birth dates as `datetime.date` (Excel date cells); text that is not a date stays text."""
+    if pd.api.types.is_datetime64_any_dtype(series.dtype):
+        return [None if pd.isna(v) else v.date() for v in series.tolist()]
+    return series.astype("object").tolist()
+
+
+def _ints(series: pd.Series) -> list[int | None]:
+    if pd.api.types.is_float_dtype(series.dtype):
+        raise DocumentError(
+            f"lines.{series.name}: money must be integer Rupiah, got {series.dtype}"
+        )
+    return [None if pd.isna(v) else int(v) for v in series.astype("object").tolist()]
+
+
+def write_detail_xlsx(doc: InvoiceDocument, path: Path) -> Path:
+    """The detail sheet for BPJS: one row per billed worker with the FULL NIK, a header, a total row.
+
+    Write-only openpyxl (streams rows, ~constant memory). NIK and area codes are text cells, so no
+    digit is lost to Excel's number conversion.
+    """
+    check_document(doc)
+    lines = doc.lines
+    columns = [c for c in XLSX_COLUMNS if c in lines.columns]
+
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet("Rincian")
+    for index, column in enumerate(columns):
+        letter = chr(ord("A") + index)
+        ws.column_dimensions[letter].width = _WIDTHS.get(column, 11)
+    ws.freeze_panes = "A2"
+
+    values: list[Sequence[object]] = []
+    for column in columns:
+        series = lines[column]
+        if column in ("nik", "kode_desa"):
+            values.append([_text_cell(ws, v, "@") for v in series.astype("object").tolist()])
+        elif column == "tanggal_lahir":
+            dates = _dates(series)
+            values.append(
+                [v if v is None or isinstance(v, dt.date) else safe_cell(ws, v) for v in dates]
+            )
+        elif column in XLSX_INT:
+            values.append(_ints(series))
+        else:
+            values.append([safe_cell(ws, v) for v in series.astype("object").tolist()])
+
+    ws.append(columns)
+    rows: Iterable[tuple[object, ...]] = zip(*values, strict=True)
+    for row in rows:
+        ws.append(list(row))
+    total_row: list[object] = [None] * len(columns)
+    total_row[0] = "JUMLAH"
+    if "nama" in columns:
+        total_row[columns.index("nama")] = f"{len(lines)} peserta"
+    for column in MONEY_COLUMNS:
+        total_row[columns.index(column)] = int(lines[column].sum())
+    ws.append(total_row)
+    wb.save(path)
+    return path
+
+
+# ------------------------------------------------------------------------------------------- files
+
+
+def _temp_path(directory: Path, name: str) -> Path:
+    fd, temp = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".tmp")
+    os.close(fd)
+    return Path(temp)
+
+
+def write_invoice_files(doc: InvoiceDocument, directory: Path, stem: str) -> tuple[Path, Path]:
+    """`<stem>.pdf` and `<stem>.xlsx` in `directory`, each replaced atomically.
+
+    Both are rendered to temporary names in the same folder first and only then renamed, so a reader
+    never sees a half-written file and a failure leaves the previous pair in place.
+    """
+    if not stem or "/" in stem or "\\" in stem or stem.startswith("."):
+        raise ValueError(f"stem must be a plain file name, got {stem!r}")
+    directory.mkdir(parents=True, exist_ok=True)
+    pdf_path, xlsx_path = directory / f"{stem}.pdf", directory / f"{stem}.xlsx"
+    pdf_bytes = render_invoice_pdf(doc)
+    temps: list[Path] = []
+    try:
+        pdf_temp = _temp_path(directory, pdf_path.name)
+        temps.append(pdf_temp)
+        pdf_temp.write_bytes(pdf_bytes)
+        xlsx_temp = _temp_path(directory, xlsx_path.name)
+        temps.append(xlsx_temp)
+        write_detail_xlsx(doc, xlsx_temp)
+        os.replace(pdf_temp, pdf_path)
+        os.replace(xlsx_temp, xlsx_path)
+    finally:
+        for temp in temps:
+            temp.unlink(missing_ok=True)
+    return pdf_path, xlsx_path

@@ -1,0 +1,1 @@
+"""Rosters: reading the files villages send (`read`), row rules (`validate`), rejection codes (`codes`)."""

@@ -1,0 +1,141 @@
+"""Rejection codes and the Indonesian messages a village operator reads in the rejection report.
+
+Codes are stable (stored in the database, counted in summaries); messages may be reworded. A message
+says what is wrong and how to fix it in the spreadsheet. `{placeholders}` are filled per row by `fill`,
+one whole column at a time.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+CODES: dict[str, str] = {
+    # --- files (collect) ---
+    "BERKAS_KOSONG": "Berkas tidak berisi data peserta (kosong, atau hanya judul/header tanpa baris data).",
+    "BERKAS_RUSAK": (
+        "Berkas tidak dapat dibuka: rusak, terpotong saat dikirim, atau bukan berkas {jenis} yang sah. "
+        "Buka di Excel lalu simpan ulang sebagai .xlsx atau .csv dan kirim kembali."
+    ),
+    "BERKAS_TANPA_HEADER": (
+        "Baris judul kolom (header) tidak ditemukan di 15 baris pertama. Kolom wajib yang tidak "
+        "ditemukan: {kolom}. Gunakan templat: NIK, Nama, Tanggal Lahir, Jenis Kelamin, Kode Desa."
+    ),
+    "BERKAS_JENIS": (
+        "Jenis berkas {jenis} tidak dapat diproses. Kirim daftar peserta sebagai Excel .xlsx atau .csv "
+        "(di Excel: File > Save As > Excel Workbook (.xlsx), tanpa kata sandi)."
+    ),
+    "BERKAS_TERLALU_BESAR": (
+        "Berkas terlalu besar ({ukuran}; batas {batas}). Satu berkas berisi daftar satu desa; "
+        "pecah berkas atau hapus baris/kolom kosong yang terformat."
+    ),
+    # --- NIK ---
+    "NIK_KOSONG": "NIK kosong. Isi NIK 16 digit sesuai KTP/KK.",
+    "NIK_NOTASI_ILMIAH": (
+        "NIK berubah menjadi notasi ilmiah (mis. 3.602E+15) atau kehilangan digit karena kolom Excel "
+        "berformat angka; ketik ulang NIK sebagai teks (format kolom: Teks), nilai saat ini: {nilai}."
+    ),
+    "NIK_BUKAN_ANGKA": "NIK hanya boleh berisi angka 0-9 (nilai saat ini: {nilai}).",
+    "NIK_PANJANG": "NIK harus 16 digit; yang tertulis {panjang} digit ({nilai}). Periksa kembali dengan KTP/KK.",
+    "NIK_PROVINSI": (
+        "Dua digit pertama NIK ({provinsi}) bukan kode provinsi yang ada. Periksa kembali NIK dengan KTP/KK."
+    ),
+    "NIK_TANGGAL": (
+        "Digit ke-7 s.d. 12 NIK ({tanggal}) bukan tanggal lahir yang mungkin (tanggal 01-31, atau 41-71 "
+        "untuk perempuan; bulan 01-12). Periksa kembali NIK dengan KTP/KK."
+    ),
+    "NIK_SERIAL": (
+        "Empat digit terakhir NIK 0000 tidak pernah diterbitkan. Biasanya Excel membulatkan NIK yang "
+        "disimpan sebagai angka (digit terakhir menjadi 0): ketik ulang NIK sebagai teks."
+    ),
+    "NIK_GANDA_BERKAS": (
+        "NIK ini sudah tercantum di baris {baris_lain} pada berkas yang sama; satu orang cukup satu "
+        "baris. Hapus baris ganda, atau perbaiki NIK bila orangnya berbeda."
+    ),
+    # --- other fields (validate) ---
+    "NAMA_KOSONG": "Nama kosong. Isi nama lengkap sesuai KTP.",
+    "TANGGAL_LAHIR_KOSONG": "Tanggal lahir kosong. Isi dengan format dd/mm/yyyy, mis. 15/05/1990.",
+    "TANGGAL_LAHIR_FORMAT": (
+        "Tanggal lahir '{nilai}' tidak dikenali. Gunakan format dd/mm/yyyy (mis. 15/05/1990), "
+        "dd-mm-yyyy, yyyy-mm-dd, atau sel tanggal Excel; tahun ditulis 4 digit."
+    ),
+    "TANGGAL_LAHIR_TIDAK_SESUAI_NIK": (
+        "Tanggal lahir {tanggal_lahir} tidak sama dengan tanggal lahir dalam NIK ({tanggal_nik}). "
+        "Periksa kembali NIK dan tanggal lahir dengan KTP."
+    ),
+    "JENIS_KELAMIN_KOSONG": "Jenis kelamin kosong. Isi L (laki-laki) atau P (perempuan).",
+    "JENIS_KELAMIN_FORMAT": (
+        "Jenis kelamin '{nilai}' tidak dikenali. Isi L atau P (juga diterima: Laki-laki, Perempuan, LK, PR)."
+    ),
+    "JENIS_KELAMIN_TIDAK_SESUAI_NIK": (
+        "Jenis kelamin {jenis_kelamin} tidak sama dengan NIK, yang menunjukkan {jk_nik} (pada NIK "
+        "perempuan, tanggal lahir ditambah 40). Periksa kembali NIK dan jenis kelamin dengan KTP."
+    ),
+    "USIA_DI_BAWAH_BATAS": (
+        "Usia {usia} tahun pada {per_tanggal} di bawah batas usia program ({batas} tahun)."
+    ),
+    "USIA_DI_ATAS_BATAS": (
+        "Usia {usia} tahun pada {per_tanggal} di atas batas usia program ({batas} tahun)."
+    ),
+    "KODE_DESA_KOSONG": "Kode desa kosong. Isi kode desa Kemendagri 10 digit, mis. 36.02.01.2002.",
+    "KODE_DESA_TIDAK_DIKENAL": (
+        "Kode desa '{nilai}' tidak ada dalam daftar desa/kelurahan {kabupaten} (Kepmendagri). "
+        "Gunakan kode 10 digit seperti 36.02.01.2002."
+    ),
+    "KODE_DESA_BUKAN_DESA": (
+        "Kode {nilai} adalah kelurahan; program ini (dana desa) hanya untuk desa, karena kelurahan tidak "
+        "menerima dana desa."
+    ),
+    "PENGHASILAN_FORMAT": (
+        "Penghasilan '{nilai}' tidak dikenali. Isi angka rupiah bulat tanpa desimal, mis. 1500000 "
+        "atau 1.500.000, atau kosongkan bila tidak ada."
+    ),
+    # --- registry (reconcile) ---
+    "NIK_DESA_GANDA": (
+        "NIK ini juga didaftarkan oleh desa {desa_lain} dan tetap ditanggung di sana; satu peserta "
+        "hanya di satu desa."
+    ),
+    "NIK_GANDA_SUMBER": (
+        "NIK ini sudah ada di berkas {berkas_lain} untuk desa yang sama; dihitung satu peserta."
+    ),
+    "NIK_PROGRAM_LAIN": (
+        "NIK ini sudah dibayar iurannya oleh program {program_lain} untuk periode yang sama; tidak "
+        "boleh ditanggung dua kali."
+    ),
+    "KUOTA_DESA_PENUH": (
+        "Kuota desa ({kuota} peserta) sudah penuh; peserta lanjutan didahulukan, lalu urutan baris."
+    ),
+    "PESERTA_MENINGGAL": (
+        "Menurut BPJS Ketenagakerjaan peserta ini telah meninggal dunia; hapus dari daftar."
+    ),
+    "PINDAH_PENERIMA_UPAH": (
+        "Menurut BPJS Ketenagakerjaan peserta ini sudah terdaftar sebagai pekerja penerima upah "
+        "(dibayar pemberi kerja); hapus dari daftar."
+    ),
+}
+
+
+def text(code: str, **values: str | int) -> str:
+    """One message, placeholders filled with scalars (file-level messages)."""
+    out = CODES[code]
+    for name, value in values.items():
+        out = out.replace("{" + name + "}", str(value))
+    return out
+
+
+def fill(code: str, **values: pd.Series | str | int) -> pd.Series | str:
+    """`CODES[code]` with placeholders filled; a value may be a whole column (no per-row loop).
+
+    Scalars are filled once; with any Series value the result is a `string` Series on its index.
+    A placeholder without a value stays visible rather than failing.
+    """
+    scalars = {k: v for k, v in values.items() if not isinstance(v, pd.Series)}
+    columns = {k: v for k, v in values.items() if isinstance(v, pd.Series)}
+    template = text(code, **scalars)
+    if not columns:
+        return template
+    result = pd.Series(template, index=next(iter(columns.values())).index, dtype="string")
+    for name, value in columns.items():
+        parts = result.str.partition("{" + name + "}")
+        filled = parts[0] + value.astype("string").fillna("") + parts[2]
+        result = filled.where(parts[1] != "", result)
+    return result.astype("string")

@@ -1,0 +1,347 @@
+"""Row rules: every roster row is either accepted (clean, typed) or rejected with ONE reason.
+
+All rules run on whole columns. A row with several faults is rejected for the first failing rule in
+`RULE_ORDER`: identity first (the NIK, then a duplicate NIK in the same file), then the fields in the
+template's order, then eligibility (age), then the optional income. One clear reason per row is what a
+village operator can act on; after the fix the next run names the next fault, if any.
+
+Decisions written down:
+- Required: nik, nama, tanggal_lahir, jenis_kelamin, kode_desa. `pekerjaan` is optional and becomes
+  "" when empty (pricing matches sectors on it, "" matches none); alamat / no_hp stay <NA> when empty.
+  A cell holding only dashes or dots (`-`) counts as empty.
+- tanggal_lahir: `dd/mm/yyyy`, `dd-mm-yyyy`, `dd.mm.yyyy`, `yyyy-mm-dd` (optionally with a time),
+  `15 Mei 1990` (Indonesian or English month names, abbreviations too), or an Excel serial number
+  between 10000 and 80000 (days since 1899-12-30: 1927–2119). A bare year is not a date; two-digit
+  years are refused (the century would be a guess); day first only (`05/06/1990` is 5 June).
+- tanggal_lahir must agree with the NIK on day, month and the two year digits (the NIK has no
+  century); jenis_kelamin (`L`/`P`, `Laki-laki`, `Perempuan`, `LK`, `PR`, `Pria`, `Wanita`, any case)
+  must agree with the NIK (day + 40 = woman).
+- Age is whole years on the first day of the period, accepted when age_min <= age <= age_max.
+- kode_desa is normalised by `iuran.wilayah.normalize_kode_desa` and must be a village of the program's
+  regency; in a desa-only program a kelurahan is KODE_DESA_BUKAN_DESA.
+- penghasilan is optional: `1500000`, `1.500.000`, `1,500,000`, `Rp 1.500.000,-`, `1.500.000,00` ->
+  Int64 Rupiah; decimals other than zero, negatives or more than 12 digits are PENGHASILAN_FORMAT.
+- The same NIK twice in one file: the first row (lowest row number) is judged on its own, the later
+  ones are NIK_GANDA_BERKAS naming the first. The same NIK in different files is left to `reconcile`.
+- In the rejected frame, `kode_desa` is the dotted code when it has that shape (else the raw text),
+  and raw values are cut to the registry's column widths (kode_desa 13, nik 20, nama 200).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from iuran.nik import (
+    decode,
+    flags,
+    integers,
+    make_dates,
+    matches,
+    text_array,
+    validate_niks,
+)
+from iuran.periods import Period
+from iuran.programs import Program
+from iuran.rosters.codes import fill
+from iuran.rosters.read import CANONICAL, PROVENANCE
+from iuran.wilayah import normalize_kode_desa, villages
+
+#: The order in which rules are checked; a row is rejected for the first one it fails.
+RULE_ORDER: tuple[str, ...] = (
+    "NIK_KOSONG", "NIK_NOTASI_ILMIAH", "NIK_BUKAN_ANGKA", "NIK_PANJANG",
+    "NIK_PROVINSI", "NIK_TANGGAL", "NIK_SERIAL",
+    "NIK_GANDA_BERKAS",
+    "NAMA_KOSONG",
+    "TANGGAL_LAHIR_KOSONG", "TANGGAL_LAHIR_FORMAT", "TANGGAL_LAHIR_TIDAK_SESUAI_NIK",
+    "JENIS_KELAMIN_KOSONG", "JENIS_KELAMIN_FORMAT", "JENIS_KELAMIN_TIDAK_SESUAI_NIK",
+    "KODE_DESA_KOSONG", "KODE_DESA_TIDAK_DIKENAL", "KODE_DESA_BUKAN_DESA",
+    "USIA_DI_BAWAH_BATAS", "USIA_DI_ATAS_BATAS",
+    "PENGHASILAN_FORMAT",
+)  # fmt: skip
+
+#: The roster column each rule points the operator to.
+COLUMN: dict[str, str] = {
+    **{c: "nik" for c in RULE_ORDER if c.startswith("NIK_")},
+    "NAMA_KOSONG": "nama",
+    **{c: "tanggal_lahir" for c in RULE_ORDER if c.startswith(("TANGGAL_", "USIA_"))},
+    **{c: "jenis_kelamin" for c in RULE_ORDER if c.startswith("JENIS_KELAMIN_")},
+    **{c: "kode_desa" for c in RULE_ORDER if c.startswith("KODE_DESA_")},
+    "PENGHASILAN_FORMAT": "penghasilan",
+}
+
+ACCEPTED_COLUMNS = [*CANONICAL, *PROVENANCE]
+REJECTED_COLUMNS = [*PROVENANCE, "kode_desa", "nik", "nama", "column", "code", "message"]
+_WIDTH = {"kode_desa": 13, "nik": 20, "nama": 200}
+
+_JK = {
+    **dict.fromkeys(["l", "lk", "laki laki", "lakilaki", "laki", "pria"], "L"),
+    **dict.fromkeys(["p", "pr", "perempuan", "wanita", "pere"], "P"),
+}
+_MONTHS = {
+    **dict.fromkeys(["januari", "jan", "january"], 1),
+    **dict.fromkeys(["februari", "feb", "pebruari", "february"], 2),
+    **dict.fromkeys(["maret", "mar", "march"], 3),
+    **dict.fromkeys(["april", "apr"], 4),
+    **dict.fromkeys(["mei", "may"], 5),
+    **dict.fromkeys(["juni", "jun", "june"], 6),
+    **dict.fromkeys(["juli", "jul", "july"], 7),
+    **dict.fromkeys(["agustus", "agu", "agt", "ags", "aug", "august"], 8),
+    **dict.fromkeys(["september", "sep", "sept"], 9),
+    **dict.fromkeys(["oktober", "okt", "oct", "october"], 10),
+    **dict.fromkeys(["november", "nov", "nop", "nopember"], 11),
+    **dict.fromkeys(["desember", "des", "dec", "december"], 12),
+}
+_TIME = r"(?:[ t]\d{1,2}[:.]\d{2}(?:[:.]\d{2}(?:\.\d+)?)?)?"
+_ISO = rf"^(?P<y>\d{{4}})-(?P<m>\d{{1,2}})-(?P<d>\d{{1,2}}){_TIME}$"
+_DMY = rf"^(?P<d>\d{{1,2}})[/.\-](?P<m>\d{{1,2}})[/.\-](?P<y>\d{{4}}){_TIME}$"
+_TEXT = r"^(?P<d>\d{1,2})[ \-]?(?P<m>[a-z]+)\.?[ \-]?(?P<y>\d{4})$"
+_SERIAL = r"^(?P<n>\d{5})(?:\.\d+)?$"
+_EXCEL_EPOCH = np.datetime64("1899-12-30", "D")
+_BLANK = r"^[\s\-–.]*$"
+
+
+@dataclass(frozen=True)
+class Validated:
+    accepted: pd.DataFrame  # ACCEPTED_COLUMNS, typed (see ARCHITECTURE.md)
+    rejected: pd.DataFrame  # REJECTED_COLUMNS
+
+
+def _blank(values: pa.Array) -> np.ndarray:
+    return ~flags(pc.is_valid(values)) | matches(values, _BLANK)
+
+
+def _lookup(values: pa.Array, table: dict[str, int]) -> np.ndarray:
+    """Map text through `table` (int values, 0 when absent), in C."""
+    keys = pa.array(list(table))
+    pos = pc.index_in(values, value_set=keys)
+    codes = np.array([0, *table.values()], dtype=np.int64)
+    return codes[integers(pc.add(pos, 1), 0)]
+
+
+def parse_dates(raw: pd.Series) -> pd.Series:
+    """Birth dates in the accepted formats -> datetime64[ns]; NaT where empty or not understood."""
+    s = pc.utf8_lower(pc.utf8_trim_whitespace(text_array(raw)))
+    year = np.zeros(len(s), dtype=np.int64)
+    month = year.copy()
+    day = year.copy()
+    for pattern in (_ISO, _DMY):
+        parts = pc.extract_regex(s, pattern)
+        hit = flags(pc.is_valid(parts)) & (year == 0)
+        year = np.where(hit, integers(pc.struct_field(parts, ["y"])), year)
+        month = np.where(hit, integers(pc.struct_field(parts, ["m"])), month)
+        day = np.where(hit, integers(pc.struct_field(parts, ["d"])), day)
+    parts = pc.extract_regex(s, _TEXT)
+    hit = flags(pc.is_valid(parts)) & (year == 0)
+    year = np.where(hit, integers(pc.struct_field(parts, ["y"])), year)
+    month = np.where(hit, _lookup(pc.struct_field(parts, ["m"]), _MONTHS), month)
+    day = np.where(hit, integers(pc.struct_field(parts, ["d"])), day)
+    out = make_dates(year, month, day)
+
+    serial = integers(pc.struct_field(pc.extract_regex(s, _SERIAL), ["n"]))
+    use = (year == 0) & (serial >= 10_000) & (serial <= 80_000)  # 1927-05-18 .. 2119-01-10
+    from_serial = (_EXCEL_EPOCH + serial.astype("timedelta64[D]")).astype("datetime64[ns]")
+    return pd.Series(np.where(use, from_serial, out), index=raw.index, dtype="datetime64[ns]")
+
+
+def parse_income(raw: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """Declared income -> Int64 Rupiah (<NA> when not declared) and a mask of unreadable values."""
+    s = pc.replace_substring_regex(pc.utf8_lower(text_array(raw)), r"[\s\pZ]+", "")
+    s = pc.replace_substring_regex(s, r"^(?:rp\.?|idr)", "")
+    s = pc.replace_substring_regex(s, r"[,.]-$", "")
+    empty = _blank(s)
+    digits = pc.coalesce(
+        pc.struct_field(pc.extract_regex(s, r"^(?P<n>\d{1,3}(?:\.\d{3})+)(?:,0{1,2})?$"), [0]),
+        pc.struct_field(pc.extract_regex(s, r"^(?P<n>\d{1,3}(?:,\d{3})+)(?:\.0{1,2})?$"), [0]),
+        pc.struct_field(pc.extract_regex(s, r"^(?P<n>\d+)(?:[.,]0{1,2})?$"), [0]),
+    )
+    digits = pc.replace_substring_regex(digits, r"[.,]", "")
+    ok = ~empty & flags(pc.less_equal(pc.utf8_length(digits), 12))
+    value = integers(pc.if_else(pa.array(ok), digits, pa.scalar(None, pa.string())))
+    income = pd.Series(pd.array(value, dtype="Int64"), index=raw.index).mask(~ok)
+    return income, ~empty & ~ok
+
+
+def _ymd(dates: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Year, month, day of datetime64 values (-1 for NaT)."""
+    nat = np.isnat(dates)
+    years = dates.astype("datetime64[Y]")
+    months = dates.astype("datetime64[M]")
+    y = years.astype(np.int64) + 1970
+    m = (months - years.astype("datetime64[M]")).astype(np.int64) + 1
+    d = (dates.astype("datetime64[D]") - months.astype("datetime64[D]")).astype(np.int64) + 1
+    return np.where(nat, -1, y), np.where(nat, -1, m), np.where(nat, -1, d)
+
+
+@lru_cache(maxsize=64)
+def _village_codes(regency: str, desa_only: bool) -> pa.Array:
+    return pa.array(villages(regency, desa_only=desa_only)["kode_desa"].tolist(), pa.string())
+
+
+def _fmt(dates: pd.Series) -> pd.Series:
+    return dates.dt.strftime("%d/%m/%Y").astype("string")
+
+
+def validate_rows(rows: pd.DataFrame, program: Program, period: Period) -> Validated:
+    """Split collected roster rows into accepted (typed) and rejected (one reason each)."""
+    r = rows.reset_index(drop=True).reindex(columns=ACCEPTED_COLUMNS)
+    for c in CANONICAL:
+        r[c] = r[c].astype("string")
+    r["source_file"] = r["source_file"].astype("string").fillna("")
+    r["source_sheet"] = r["source_sheet"].astype("string").fillna("")
+    r["source_row"] = pd.to_numeric(r["source_row"], errors="coerce").fillna(0).astype("int64")
+    n = len(r)
+    on = period.first_day
+    masks: dict[str, np.ndarray] = {}
+
+    # NIK: shape, then content; then duplicates within a file among valid NIKs.
+    checked = validate_niks(r["nik"])
+    nik = checked["nik"]
+    nik_ok = nik.notna().to_numpy()
+    nik_code = checked["code"].to_numpy(dtype=object, na_value="")
+    for c in RULE_ORDER[:7]:
+        masks[c] = nik_code == c
+    keyed = pd.DataFrame({"f": r["source_file"], "n": nik, "row": r["source_row"]})
+    keyed = keyed.loc[nik_ok].sort_values(["f", "row"], kind="stable")
+    first_row = pd.Series(0, index=r.index, dtype="int64")
+    first_row[keyed.index] = keyed.groupby(["f", "n"], sort=False)["row"].transform("first")
+    dup = np.zeros(n, dtype=bool)
+    dup[keyed.index[keyed.duplicated(["f", "n"]).to_numpy()]] = True
+    masks["NIK_GANDA_BERKAS"] = dup
+
+    masks["NAMA_KOSONG"] = _blank(text_array(r["nama"]))
+
+    # Birth date: readable, and the same day, month and two year digits as the NIK.
+    from_nik = decode(nik, on)
+    nik_born = from_nik["tanggal_lahir"].to_numpy(dtype="datetime64[ns]")
+    born = parse_dates(r["tanggal_lahir"])
+    born_np = born.to_numpy(dtype="datetime64[ns]")
+    by, bm, bd = _ymd(born_np)
+    ny, nm, nd = _ymd(nik_born)
+    tl_empty = _blank(text_array(r["tanggal_lahir"]))
+    masks["TANGGAL_LAHIR_KOSONG"] = tl_empty
+    masks["TANGGAL_LAHIR_FORMAT"] = ~tl_empty & np.isnat(born_np)
+    masks["TANGGAL_LAHIR_TIDAK_SESUAI_NIK"] = ~np.isnat(born_np) & (
+        (bd != nd) | (bm != nm) | (by % 100 != ny % 100)
+    )
+
+    jk_raw = text_array(r["jenis_kelamin"])
+    jk_key = pc.utf8_trim(pc.replace_substring_regex(pc.utf8_lower(jk_raw), r"[^a-z]+", " "), " ")
+    jk_code = _lookup(jk_key, {k: 1 if v == "L" else 2 for k, v in _JK.items()})
+    nik_jk = np.select(
+        [from_nik["jenis_kelamin"].eq("L").fillna(False).to_numpy(dtype=bool),
+         from_nik["jenis_kelamin"].eq("P").fillna(False).to_numpy(dtype=bool)],
+        [1, 2], default=0,
+    )  # fmt: skip
+    jk_empty = _blank(jk_raw)
+    masks["JENIS_KELAMIN_KOSONG"] = jk_empty
+    masks["JENIS_KELAMIN_FORMAT"] = ~jk_empty & (jk_code == 0)
+    masks["JENIS_KELAMIN_TIDAK_SESUAI_NIK"] = (jk_code != 0) & (nik_jk != 0) & (jk_code != nik_jk)
+
+    kode = normalize_kode_desa(r["kode_desa"])
+    kd_empty = _blank(text_array(r["kode_desa"]))
+    kode_pa = text_array(kode)
+    in_regency = flags(pc.is_in(kode_pa, value_set=_village_codes(program.regency, False)))
+    eligible = flags(
+        pc.is_in(kode_pa, value_set=_village_codes(program.regency, program.desa_only))
+    )
+    masks["KODE_DESA_KOSONG"] = kd_empty
+    masks["KODE_DESA_TIDAK_DIKENAL"] = ~kd_empty & ~in_regency
+    masks["KODE_DESA_BUKAN_DESA"] = in_regency & ~eligible
+
+    # Age in whole years on the period's first day.
+    age = on.year - by - ((bm > on.month) | ((bm == on.month) & (bd > on.day)))
+    known = ~np.isnat(born_np)
+    masks["USIA_DI_BAWAH_BATAS"] = known & (age < program.age_min)
+    masks["USIA_DI_ATAS_BATAS"] = known & (age > program.age_max)
+
+    income, income_bad = parse_income(r["penghasilan"])
+    masks["PENGHASILAN_FORMAT"] = income_bad
+
+    code = np.select([masks[c] for c in RULE_ORDER], range(1, len(RULE_ORDER) + 1), default=0)
+    rejected_mask = code != 0
+    keep = ~rejected_mask
+
+    kept = pa.array(keep)
+
+    def text(s: pd.Series) -> pd.arrays.ArrowStringArray:
+        return pd.arrays.ArrowStringArray(pc.filter(text_array(s), kept))
+
+    job = pc.utf8_trim_whitespace(pc.utf8_lower(pc.filter(text_array(r["pekerjaan"]), kept)))
+    pekerjaan = pc.fill_null(job, "")  # matched against program sector lists
+    accepted = pd.DataFrame(
+        {
+            "nik": text(nik),
+            "nama": text(r["nama"]),
+            "tanggal_lahir": born_np[keep],
+            "jenis_kelamin": pd.array(
+                np.array([None, "L", "P"], dtype=object)[jk_code[keep]], dtype="string"
+            ),
+            "pekerjaan": pd.arrays.ArrowStringArray(pekerjaan),
+            "kode_desa": text(kode),
+            "alamat": text(r["alamat"]),
+            "no_hp": text(r["no_hp"]),
+            "penghasilan": income.to_numpy(dtype="float64", na_value=np.nan)[keep],
+            "source_file": text(r["source_file"]),
+            "source_sheet": text(r["source_sheet"]),
+            "source_row": r["source_row"].to_numpy()[keep],
+        }
+    )
+    accepted["penghasilan"] = accepted["penghasilan"].astype("Int64")
+
+    # Messages: built on the rejected rows only, one fill per code.
+    bad = r.loc[rejected_mask].copy()
+    bad_code = pd.Series(
+        np.array(RULE_ORDER, dtype=object)[code[rejected_mask] - 1], index=bad.index
+    )
+    bad["_kode"] = kode[rejected_mask]
+    messages = pd.Series(pd.NA, index=bad.index, dtype="string")
+    for c in bad_code.unique():
+        b = bad.loc[bad_code == c]
+        idx = b.index
+        values: dict[str, pd.Series | str | int] = {"nilai": b[COLUMN[c]].fillna("")}
+        if c == "NIK_PANJANG":
+            values["panjang"] = b["nik"].str.count(r"\d")
+        elif c == "NIK_PROVINSI":
+            values["provinsi"] = nik[idx].str[:2]
+        elif c == "NIK_TANGGAL":
+            values["tanggal"] = nik[idx].str[6:12]
+        elif c == "NIK_GANDA_BERKAS":
+            values["baris_lain"] = first_row[idx]
+        elif c == "TANGGAL_LAHIR_TIDAK_SESUAI_NIK":
+            values["tanggal_lahir"] = _fmt(born[idx])
+            values["tanggal_nik"] = _fmt(from_nik["tanggal_lahir"][idx])
+        elif c == "JENIS_KELAMIN_TIDAK_SESUAI_NIK":
+            values["jenis_kelamin"] = b["jenis_kelamin"]
+            values["jk_nik"] = from_nik["jenis_kelamin"][idx].map(
+                {"L": "laki-laki (L)", "P": "perempuan (P)"}
+            )
+        elif c.startswith("USIA_"):
+            values["usia"] = pd.Series(age, index=r.index)[idx]
+            values["per_tanggal"] = on.strftime("%d/%m/%Y")
+            values["batas"] = program.age_min if c == "USIA_DI_BAWAH_BATAS" else program.age_max
+        elif c == "KODE_DESA_TIDAK_DIKENAL":
+            values["kabupaten"] = program.regency_name
+        elif c == "KODE_DESA_BUKAN_DESA":
+            values["nilai"] = b["_kode"]
+        messages[idx] = fill(c, **values)
+
+    rejected = pd.DataFrame(
+        {
+            "source_file": bad["source_file"],
+            "source_sheet": bad["source_sheet"],
+            "source_row": bad["source_row"],
+            "kode_desa": bad["_kode"].fillna(bad["kode_desa"]).str[: _WIDTH["kode_desa"]],
+            "nik": bad["nik"].str[: _WIDTH["nik"]],
+            "nama": bad["nama"].str[: _WIDTH["nama"]],
+            "column": bad_code.map(COLUMN).astype("string"),
+            "code": bad_code.astype("string"),
+            "message": messages,
+        }
+    ).reset_index(drop=True)
+    return Validated(accepted=accepted, rejected=rejected)

@@ -1,0 +1,157 @@
+"""The cycle's bookkeeping on SQLite and PostgreSQL: billing, reruns, revisions, constraints."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from sqlalchemy import func, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from iuran.db.models import ContributionLine, Invoice, Membership, Notification
+from iuran.db.session import session_scope
+from iuran.generate import generate_rosters
+from iuran.periods import Period
+from iuran.programs import load_program
+from tests.pipeline import run
+
+
+def _count(url: str, model: type, *where: object) -> int:
+    with session_scope(url) as s:
+        return int(s.scalar(select(func.count()).select_from(model).where(*where)) or 0)
+
+
+def _drop_rows(inbox: Path, program: str, period: str, n: int) -> str:
+    """Remove `n` workers from the first CSV roster; returns its village code."""
+    folder = inbox / program / period
+    path = sorted(folder.glob("*.csv"))[0]
+    df = pd.read_csv(path, dtype=str)
+    df.iloc[n:].to_csv(path, index=False)
+    return path.stem
+
+
+@pytest.fixture
+def lebak_inbox(tmp_path: Path) -> Path:
+    inbox = tmp_path / "inbox"
+    generate_rosters(
+        load_program("lebak"), Period(2026, 1), inbox, villages=12, per_village=10, seed=7
+    )
+    return inbox
+
+
+def test_first_cycle_bills_everyone_once(
+    database_url: str, lebak_inbox: Path, tmp_path: Path
+) -> None:
+    lebak = load_program("lebak")
+    s = run(database_url, lebak, "2026-01", lebak_inbox, tmp_path / "out")
+    assert s["status"] == "issued"
+    assert s["rows"] == {"received": 120, "accepted": 120, "rejected": 0}
+    assert s["participants"]["billed"] == 120 and s["participants"]["new"] == 120
+    assert s["total_due"] == 120 * 16_800
+    [inv] = s["invoices"]
+    assert inv["number"] == "001/TAG-JKK-JKM/LBK/I/2026" and inv["revision"] == 0
+    assert inv["due_date"] == "2026-01-15"
+    assert Path(inv["pdf"]).exists() and Path(inv["pdf"]).with_suffix(".xlsx").exists()
+    with session_scope(database_url) as ses:
+        total = ses.scalar(
+            select(func.sum(ContributionLine.total)).where(ContributionLine.is_current)
+        )
+    assert total == inv["total"]
+    assert _count(database_url, Notification) == 1
+    b = s["budget"]
+    assert b["billed_to_date"] == 120 * 16_800
+    assert b["projected_year"] == 12 * 120 * 16_800
+
+
+def test_unchanged_rerun_changes_nothing(
+    database_url: str, lebak_inbox: Path, tmp_path: Path
+) -> None:
+    lebak = load_program("lebak")
+    run(database_url, lebak, "2026-01", lebak_inbox, tmp_path / "out")
+    again = run(database_url, lebak, "2026-01", lebak_inbox, tmp_path / "out")
+    assert again["status"] == "unchanged"
+    assert again["notifications"]["queued"] == 0
+    assert _count(database_url, Invoice) == 1
+    assert _count(database_url, ContributionLine) == 120
+    assert _count(database_url, Notification) == 1
+
+
+def test_fixed_roster_revises_the_unpaid_invoice(
+    database_url: str, lebak_inbox: Path, tmp_path: Path
+) -> None:
+    lebak = load_program("lebak")
+    run(database_url, lebak, "2026-01", lebak_inbox, tmp_path / "out")
+    _drop_rows(lebak_inbox, "lebak", "2026-01", 3)
+    s = run(database_url, lebak, "2026-01", lebak_inbox, tmp_path / "out")
+    assert s["status"] == "revised"
+    [inv] = s["invoices"]
+    assert (inv["number"], inv["revision"], inv["participants"]) == (
+        "001/TAG-JKK-JKM/LBK/I/2026",
+        1,
+        117,
+    )
+    assert inv["total"] == 117 * 16_800
+    with session_scope(database_url) as ses:
+        states = dict(ses.execute(select(Invoice.revision, Invoice.document_state)).all())
+        current = ses.scalar(select(func.count()).where(ContributionLine.is_current))
+    assert states == {0: "superseded", 1: "issued"}
+    assert current == 117
+    assert _count(database_url, Notification) == 2  # issued, then revised
+
+
+def test_a_worker_cannot_be_billed_twice(
+    database_url: str, lebak_inbox: Path, tmp_path: Path
+) -> None:
+    run(database_url, load_program("lebak"), "2026-01", lebak_inbox, tmp_path / "out")
+    with session_scope(database_url) as ses:
+        line = ses.scalars(select(ContributionLine).limit(1)).one()
+        row = {
+            c.name: getattr(line, c.name)
+            for c in ContributionLine.__table__.columns
+            if c.name != "id"
+        }
+    with pytest.raises(IntegrityError), session_scope(database_url) as ses:
+        ses.execute(insert(ContributionLine), [row])
+
+
+def test_next_month_sees_continuing_and_ended(
+    database_url: str, lebak_inbox: Path, tmp_path: Path
+) -> None:
+    lebak = load_program("lebak")
+    run(database_url, lebak, "2026-01", lebak_inbox, tmp_path / "out")
+    generate_rosters(lebak, Period(2026, 2), lebak_inbox, villages=12, per_village=10, seed=7)
+    village = _drop_rows(lebak_inbox, "lebak", "2026-02", 2)
+    s = run(database_url, lebak, "2026-02", lebak_inbox, tmp_path / "out")
+    p = s["participants"]
+    assert p["ended"] >= 2 and p["billed"] == p["new"] + p["continuing"]
+    assert s["invoices"][0]["number"] == "002/TAG-JKK-JKM/LBK/II/2026"
+    with session_scope(database_url) as ses:
+        ended = ses.scalar(select(func.count()).where(Membership.end_reason == "tidak_di_roster"))
+    assert ended == p["ended"]
+    assert village  # the village whose file lost two rows
+
+
+def test_village_payers_get_one_invoice_each_and_only_the_changed_one_is_revised(
+    database_url: str, tmp_path: Path
+) -> None:
+    lahat = load_program("lahat")
+    inbox = tmp_path / "inbox"
+    generate_rosters(lahat, Period(2025, 9), inbox, villages=6, per_village=10, seed=3)
+    first = run(database_url, lahat, "2025-09", inbox, tmp_path / "out")
+    assert len(first["invoices"]) == 6 and {i["status"] for i in first["invoices"]} == {"issued"}
+    village = _drop_rows(inbox, "lahat", "2025-09", 3)
+    second = run(database_url, lahat, "2025-09", inbox, tmp_path / "out")
+    revised = [i for i in second["invoices"] if i["status"] == "revised"]
+    assert [i["payer"] for i in revised] == [village]
+    assert revised[0]["participants"] == 7 and revised[0]["revision"] == 1
+    assert sum(1 for i in second["invoices"] if i["status"] == "unchanged") == 5
+
+
+def test_dry_run_writes_nothing(database_url: str, lebak_inbox: Path, tmp_path: Path) -> None:
+    s = run(
+        database_url, load_program("lebak"), "2026-01", lebak_inbox, tmp_path / "out", dry_run=True
+    )
+    assert s["status"] == "issued" and s["dry_run"]
+    assert _count(database_url, Invoice) == 0
+    assert _count(database_url, Notification) == 0

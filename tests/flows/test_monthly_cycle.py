@@ -1,0 +1,121 @@
+"""The monthly_cycle flow on a real (temporary) Prefect server, and the CLI's JSON contract."""
+
+from __future__ import annotations
+
+import email
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+from prefect.client.orchestration import get_client
+
+from flows.monthly_cycle import monthly_cycle
+from iuran.generate import generate_rosters
+from iuran.periods import Period
+from iuran.programs import load_program
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _env(tmp_path: Path) -> dict[str, str]:
+    return {"IURAN_OUTBOX": str(tmp_path / "outbox")}
+
+
+def test_flow_runs_the_month_and_a_rerun_bills_nothing_twice(
+    sqlite_url: str, tmp_path: Path, monkeypatch
+) -> None:
+    monkeypatch.setenv("IURAN_OUTBOX", str(tmp_path / "outbox"))
+    inbox, out = tmp_path / "inbox", tmp_path / "out"
+    generate_rosters(
+        load_program("lebak"),
+        Period(2026, 1),
+        inbox,
+        villages=8,
+        per_village=10,
+        faults=0.05,
+        seed=11,
+    )
+    args = dict(program="lebak", period="2026-01", inbox=str(inbox), db=sqlite_url, out=str(out))
+
+    first = monthly_cycle(**args)
+    assert first["status"] == "issued"
+    assert first["rows"]["accepted"] + first["rows"]["rejected"] == first["rows"]["received"]
+    # 80 valid workers; the faulty extra rows are rejected, and a worker listed in two villages may
+    # push a village over its quota of 10.
+    billed = first["participants"]["billed"]
+    assert billed == first["rows"]["accepted"] and billed >= 79
+    assert first["rows"]["rejected"] >= 4
+    assert first["total_due"] == billed * 16_800
+    assert first["notifications"] == {"queued": 1, "sent": 1}
+    [eml] = list((tmp_path / "outbox").glob("*.eml"))
+    msg = email.message_from_bytes(eml.read_bytes())
+    assert "001/TAG-JKK-JKM/LBK/I/2026" in msg["Subject"]
+    assert any(part.get_content_type() == "application/pdf" for part in msg.walk())
+
+    again = monthly_cycle(**args)
+    assert again["status"] == "unchanged"
+    assert again["notifications"] == {"queued": 0, "sent": 0}
+    assert len(list((tmp_path / "outbox").glob("*.eml"))) == 1
+
+    # A handful of task runs, whatever the number of villages.
+    import asyncio
+
+    async def task_runs() -> int:
+        async with get_client() as client:
+            runs = await client.read_flow_runs()
+            latest = max(runs, key=lambda r: r.created)
+            assert latest.name == "cycle-lebak-2026-01"
+            from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+            trs = await client.read_task_runs(
+                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[latest.id]))
+            )
+            return len(trs)
+
+    assert asyncio.run(task_runs()) <= 10
+
+
+def test_cli_json_bills_lebak_at_the_standard_rate(tmp_path: Path) -> None:
+    """The issue's acceptance run: 345 villages x 10 workers, standard Rp16.800, Lebak's real pagu."""
+    env = {
+        **os.environ,
+        "IURAN_VAR": str(tmp_path / "var"),
+        "IURAN_DATABASE_URL": f"sqlite:///{tmp_path / 'iuran.db'}",
+        "PREFECT_HOME": str(tmp_path / "prefect"),
+    }
+    env.pop("PREFECT_API_URL", None)
+    iuran = [sys.executable, "-m", "iuran.cli"]
+    inbox = tmp_path / "inbox"
+    subprocess.run(
+        [*iuran, "generate-rosters", "--program", "lebak", "--period", "2026-01", "--inbox", str(inbox),
+         "--villages", "345", "--per-village", "10", "--faults", "0"],
+        check=True, env=env, cwd=ROOT, capture_output=True,
+    )  # fmt: skip
+    done = subprocess.run(
+        [*iuran, "cycle", "--program", "lebak", "--period", "2026-01", "--inbox", str(inbox), "--json"],
+        check=True, env=env, cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    summary = json.loads(done.stdout)  # exactly one JSON object on stdout
+    assert summary["participants"]["billed"] == 3450
+    assert summary["rows"] == {"received": 3450, "accepted": 3450, "rejected": 0}
+    assert summary["total_due"] == 3450 * 16_800 == 57_960_000
+    assert summary["budget"] == {
+        "pagu": 670_680_000,
+        "billed_to_date": 57_960_000,
+        "projected_year": 695_520_000,
+        "shortfall": 24_840_000,
+        "months_covered": 11,
+        "headcount_covered": 3326,
+    }
+    [inv] = summary["invoices"]
+    assert inv["due_date"] == "2026-01-15" and Path(inv["pdf"]).exists()
+    assert (
+        pd.read_excel(Path(inv["pdf"]).with_suffix(".xlsx"), dtype=str)["nik"]
+        .str.len()
+        .eq(16)
+        .sum()
+        == 3450
+    )
