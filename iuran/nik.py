@@ -202,15 +202,22 @@ def check_niks(nik: pd.Series) -> pd.Series:
     return validate_niks(nik)["code"]
 
 
+def birth_parts(nik: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Day of birth (women's 40 removed), month, two-digit year and a woman flag from 16-digit NIKs
+    (0 / False where the value is not 16 digits): what the NIK says, without choosing a century."""
+    day, month, year, _ = _parts(text_array(nik))
+    woman = day > 40
+    return np.where(woman, day - 40, day), month, year, woman
+
+
 def decode(nik: pd.Series, on: dt.date) -> pd.DataFrame:
     """Birth date and sex from 16-digit NIKs; NaT / <NA> where the NIK is not a valid date.
 
     The century is chosen so that nobody is born after `on`'s year: YY <= on.year % 100 is 20YY.
     """
-    day, month, year, _ = _parts(text_array(nik))
-    women = day > 40
+    day, month, year, women = birth_parts(nik)
     century = np.where(year <= on.year % 100, 2000, 1900)
-    born = make_dates(year + century, month, np.where(women, day - 40, day))
+    born = make_dates(year + century, month, day)
     sex = pd.Series(np.where(women, "P", "L"), index=nik.index, dtype="string").mask(np.isnat(born))
     return pd.DataFrame({"tanggal_lahir": born, "jenis_kelamin": sex}, index=nik.index)
 
@@ -229,8 +236,11 @@ def mask(nik: str) -> str:
 
 
 def mask_series(niks: pd.Series) -> pd.Series:
+    """`mask` for a whole column (`<NA>` -> "")."""
     s = niks.astype("string").fillna("")
     n = s.str.len()
-    stars = n.sub(8).clip(lower=0).map(lambda k: "*" * int(k))  # one string per distinct length
+    hidden = np.clip(n.to_numpy(dtype=np.int64) - 8, 0, None)
+    runs = np.array(["*" * k for k in range(int(hidden.max(initial=0)) + 1)], dtype=object)
+    stars = pd.Series(runs[hidden], index=s.index, dtype="string")  # one string per length
     masked = s.str[:4] + stars + s.str[-4:]
     return masked.where(n > 8, s.str.replace(r".", "*", regex=True))

@@ -47,13 +47,25 @@ def _by_nik(
 
 def load_registry(session: Session, program: Program, period: Period, niks: pd.Series) -> Registry:
     conn = session.connection()
-    members = _frame(
+    # Home village: where each NIK was last billed before this period. Never the membership's latest
+    # village, which a later period may have moved: a rerun of this period must decide the same.
+    homes = _by_nik(
         conn,
-        select(Participant.nik, Membership.kode_desa)
-        .join(Participant, Participant.id == Membership.participant_id)
-        .where(Membership.program == program.code),
+        select(Participant.nik, ContributionLine.kode_desa, ContributionLine.period)
+        .join(Participant, Participant.id == ContributionLine.participant_id)
+        .where(
+            ContributionLine.program == program.code,
+            ContributionLine.period < str(period),
+            ContributionLine.is_current,
+        ),
+        niks.dropna().unique(),
+        ["nik", "kode_desa", "period"],
     )
-    members = members.astype("string") if len(members) else Registry.empty().members
+    members = (
+        homes.sort_values("period").drop_duplicates("nik", keep="last")[["nik", "kode_desa"]]
+        if len(homes)
+        else Registry.empty().members
+    )
     prev_period = str(period.shift(-1))
     previous = _frame(
         conn,

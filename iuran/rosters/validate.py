@@ -38,6 +38,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from iuran.nik import (
+    birth_parts,
     decode,
     flags,
     integers,
@@ -124,29 +125,36 @@ def _lookup(values: pa.Array, table: dict[str, int]) -> np.ndarray:
     return codes[integers(pc.add(pos, 1), 0)]
 
 
-def parse_dates(raw: pd.Series) -> pd.Series:
-    """Birth dates in the accepted formats -> datetime64[ns]; NaT where empty or not understood."""
+def _date_parts(raw: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Birth dates -> (datetime64[ns] with NaT, year, month, day; -1 where NaT)."""
     s = pc.utf8_lower(pc.utf8_trim_whitespace(text_array(raw)))
     year = np.zeros(len(s), dtype=np.int64)
     month = year.copy()
     day = year.copy()
-    for pattern in (_ISO, _DMY):
+    for pattern in (_ISO, _DMY, _TEXT):
         parts = pc.extract_regex(s, pattern)
         hit = flags(pc.is_valid(parts)) & (year == 0)
+        if not hit.any():
+            continue
+        m = pc.struct_field(parts, ["m"])
         year = np.where(hit, integers(pc.struct_field(parts, ["y"])), year)
-        month = np.where(hit, integers(pc.struct_field(parts, ["m"])), month)
+        month = np.where(hit, _lookup(m, _MONTHS) if pattern == _TEXT else integers(m), month)
         day = np.where(hit, integers(pc.struct_field(parts, ["d"])), day)
-    parts = pc.extract_regex(s, _TEXT)
-    hit = flags(pc.is_valid(parts)) & (year == 0)
-    year = np.where(hit, integers(pc.struct_field(parts, ["y"])), year)
-    month = np.where(hit, _lookup(pc.struct_field(parts, ["m"]), _MONTHS), month)
-    day = np.where(hit, integers(pc.struct_field(parts, ["d"])), day)
-    out = make_dates(year, month, day)
+    dates = make_dates(year, month, day)
 
     serial = integers(pc.struct_field(pc.extract_regex(s, _SERIAL), ["n"]))
     use = (year == 0) & (serial >= 10_000) & (serial <= 80_000)  # 1927-05-18 .. 2119-01-10
-    from_serial = (_EXCEL_EPOCH + serial.astype("timedelta64[D]")).astype("datetime64[ns]")
-    return pd.Series(np.where(use, from_serial, out), index=raw.index, dtype="datetime64[ns]")
+    if use.any():
+        from_serial = (_EXCEL_EPOCH + serial[use].astype("timedelta64[D]")).astype("datetime64[ns]")
+        dates[use] = from_serial
+        year[use], month[use], day[use] = _ymd(from_serial)
+    nat = np.isnat(dates)
+    return dates, np.where(nat, -1, year), np.where(nat, -1, month), np.where(nat, -1, day)
+
+
+def parse_dates(raw: pd.Series) -> pd.Series:
+    """Birth dates in the accepted formats -> datetime64[ns]; NaT where empty or not understood."""
+    return pd.Series(_date_parts(raw)[0], index=raw.index, dtype="datetime64[ns]")
 
 
 def parse_income(raw: pd.Series) -> tuple[pd.Series, np.ndarray]:
@@ -217,27 +225,19 @@ def validate_rows(rows: pd.DataFrame, program: Program, period: Period) -> Valid
     masks["NAMA_KOSONG"] = _blank(text_array(r["nama"]))
 
     # Birth date: readable, and the same day, month and two year digits as the NIK.
-    from_nik = decode(nik, on)
-    nik_born = from_nik["tanggal_lahir"].to_numpy(dtype="datetime64[ns]")
-    born = parse_dates(r["tanggal_lahir"])
-    born_np = born.to_numpy(dtype="datetime64[ns]")
-    by, bm, bd = _ymd(born_np)
-    ny, nm, nd = _ymd(nik_born)
+    nik_day, nik_month, nik_yy, woman = birth_parts(nik)
+    born_np, by, bm, bd = _date_parts(r["tanggal_lahir"])
     tl_empty = _blank(text_array(r["tanggal_lahir"]))
     masks["TANGGAL_LAHIR_KOSONG"] = tl_empty
     masks["TANGGAL_LAHIR_FORMAT"] = ~tl_empty & np.isnat(born_np)
-    masks["TANGGAL_LAHIR_TIDAK_SESUAI_NIK"] = ~np.isnat(born_np) & (
-        (bd != nd) | (bm != nm) | (by % 100 != ny % 100)
+    masks["TANGGAL_LAHIR_TIDAK_SESUAI_NIK"] = (
+        ~np.isnat(born_np) & nik_ok & ((bd != nik_day) | (bm != nik_month) | (by % 100 != nik_yy))
     )
 
     jk_raw = text_array(r["jenis_kelamin"])
     jk_key = pc.utf8_trim(pc.replace_substring_regex(pc.utf8_lower(jk_raw), r"[^a-z]+", " "), " ")
     jk_code = _lookup(jk_key, {k: 1 if v == "L" else 2 for k, v in _JK.items()})
-    nik_jk = np.select(
-        [from_nik["jenis_kelamin"].eq("L").fillna(False).to_numpy(dtype=bool),
-         from_nik["jenis_kelamin"].eq("P").fillna(False).to_numpy(dtype=bool)],
-        [1, 2], default=0,
-    )  # fmt: skip
+    nik_jk = np.where(nik_ok, np.where(woman, 2, 1), 0)
     jk_empty = _blank(jk_raw)
     masks["JENIS_KELAMIN_KOSONG"] = jk_empty
     masks["JENIS_KELAMIN_FORMAT"] = ~jk_empty & (jk_code == 0)
@@ -314,12 +314,12 @@ def validate_rows(rows: pd.DataFrame, program: Program, period: Period) -> Valid
         elif c == "NIK_GANDA_BERKAS":
             values["baris_lain"] = first_row[idx]
         elif c == "TANGGAL_LAHIR_TIDAK_SESUAI_NIK":
-            values["tanggal_lahir"] = _fmt(born[idx])
-            values["tanggal_nik"] = _fmt(from_nik["tanggal_lahir"][idx])
+            values["tanggal_lahir"] = _fmt(pd.Series(born_np, index=r.index)[idx])
+            values["tanggal_nik"] = _fmt(decode(nik[idx], on)["tanggal_lahir"])
         elif c == "JENIS_KELAMIN_TIDAK_SESUAI_NIK":
             values["jenis_kelamin"] = b["jenis_kelamin"]
-            values["jk_nik"] = from_nik["jenis_kelamin"][idx].map(
-                {"L": "laki-laki (L)", "P": "perempuan (P)"}
+            values["jk_nik"] = pd.Series(nik_jk, index=r.index)[idx].map(
+                {1: "laki-laki (L)", 2: "perempuan (P)"}
             )
         elif c.startswith("USIA_"):
             values["usia"] = pd.Series(age, index=r.index)[idx]

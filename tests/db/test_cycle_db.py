@@ -155,3 +155,17 @@ def test_dry_run_writes_nothing(database_url: str, lebak_inbox: Path, tmp_path: 
     assert s["status"] == "issued" and s["dry_run"]
     assert _count(database_url, Invoice) == 0
     assert _count(database_url, Notification) == 0
+
+
+def test_rerun_of_a_month_after_the_next_one_changes_nothing(database_url: str, tmp_path: Path) -> None:
+    """A later month must not change how an earlier month is decided (homes, quota, categories)."""
+    lebak = load_program("lebak")
+    inbox, out = tmp_path / "inbox", tmp_path / "out"
+    for month in (Period(2026, 1), Period(2026, 2)):
+        generate_rosters(lebak, month, inbox, villages=10, per_village=10, faults=0.1, seed=5)
+    first = run(database_url, lebak, "2026-01", inbox, out)
+    run(database_url, lebak, "2026-02", inbox, out)
+    again = run(database_url, lebak, "2026-01", inbox, out)
+    assert first["rejections"].get("NIK_DESA_GANDA", 0) >= 1
+    assert again["status"] == "unchanged"
+    assert again["participants"] == first["participants"]
