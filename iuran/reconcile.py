@@ -38,10 +38,15 @@ MERGED_CODE = "NIK_GANDA_SUMBER"
 class Registry:
     """What the database knows that this period's decision needs."""
 
-    members: pd.DataFrame  # nik, kode_desa: the village each NIK was last billed in, before this period
-    previous: pd.DataFrame  # last period's billed workers: nik, nama, tanggal_lahir, jenis_kelamin, pekerjaan, kode_desa, penghasilan
-    elsewhere: pd.DataFrame  # nik, program: billed by other programs this period
-    status: pd.DataFrame  # nik, bpjs_status: participants BPJS reports as not active
+    #: nik, kode_desa: the village each NIK was last billed in before this period
+    members: pd.DataFrame
+    #: last period's billed workers: nik, nama, tanggal_lahir, jenis_kelamin, pekerjaan,
+    #: kode_desa, penghasilan
+    previous: pd.DataFrame
+    #: nik, program: billed by other programs this period
+    elsewhere: pd.DataFrame
+    #: nik, bpjs_status: participants BPJS reports as not active
+    status: pd.DataFrame
 
     @classmethod
     def empty(cls) -> Registry:

@@ -254,7 +254,8 @@ class Notification(Base):
     template: Mapped[str] = mapped_column(String(60))
     context: Mapped[dict[str, Any]] = mapped_column(JSON)
     attachments: Mapped[list[str]] = mapped_column(JSON, default=list)
-    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending|sending|sent|failed|cancelled
+    # pending | sending | sent | failed | cancelled
+    status: Mapped[str] = mapped_column(String(20), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     message_id: Mapped[str | None] = mapped_column(String(200))

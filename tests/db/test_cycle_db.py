@@ -157,7 +157,9 @@ def test_dry_run_writes_nothing(database_url: str, lebak_inbox: Path, tmp_path: 
     assert _count(database_url, Notification) == 0
 
 
-def test_rerun_of_a_month_after_the_next_one_changes_nothing(database_url: str, tmp_path: Path) -> None:
+def test_rerun_of_a_month_after_the_next_one_changes_nothing(
+    database_url: str, tmp_path: Path
+) -> None:
     """A later month must not change how an earlier month is decided (homes, quota, categories)."""
     lebak = load_program("lebak")
     inbox, out = tmp_path / "inbox", tmp_path / "out"
