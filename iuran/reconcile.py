@@ -25,7 +25,7 @@ import pandas as pd
 
 from iuran.periods import Period
 from iuran.programs import Program
-from iuran.rosters.codes import CODES
+from iuran.rosters.codes import fill as message
 
 PROVENANCE = ["source_file", "source_sheet", "source_row"]
 REJECTED_COLUMNS = [*PROVENANCE, "kode_desa", "nik", "nama", "column", "code", "message"]
@@ -82,24 +82,6 @@ class Reconciled:
             "ended": len(self.ended),
             "carried_forward": int(self.billed["carried"].sum()),
         }
-
-
-def message(code: str, **values: pd.Series | str) -> pd.Series | str:
-    """Fill a code's Indonesian message; a placeholder may be a whole column (no per-row loop)."""
-    text = CODES[code]
-    for name, value in values.items():
-        if isinstance(value, str):
-            text = text.replace("{" + name + "}", value)
-    columns = {k: v for k, v in values.items() if not isinstance(v, str)}
-    if not columns:
-        return text
-    index = next(iter(columns.values())).index
-    result = pd.Series(text, index=index, dtype="string")
-    for name, value in columns.items():
-        parts = result.str.partition("{" + name + "}")
-        filled = parts[0] + value.astype("string").fillna("") + parts[2]
-        result = filled.where(parts[1] != "", result)
-    return result
 
 
 def _lookup(keys: pd.Series, table: pd.Series, default: str) -> np.ndarray:

@@ -373,6 +373,10 @@ def _read_xlsx(raw: bytes) -> _Table:
                     refusal = exc
                 continue
             data = grid[header.data_start :]
+            if len(data) > MAX_ROWS:
+                raise _Refused(
+                    "BERKAS_TERLALU_BESAR", ukuran=f"{len(data)} baris", batas=f"{MAX_ROWS} baris"
+                )
             columns = {
                 n: _text_array([r[i] for r in data], nik=n == "nik")
                 for i, n in enumerate(header.names)

@@ -29,6 +29,7 @@ Decisions written down:
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -43,6 +44,7 @@ from iuran.nik import (
     flags,
     integers,
     make_dates,
+    mask_series,
     matches,
     text_array,
     validate_niks,
@@ -195,16 +197,23 @@ def _fmt(dates: pd.Series) -> pd.Series:
     return dates.dt.strftime("%d/%m/%Y").astype("string")
 
 
-def validate_rows(rows: pd.DataFrame, program: Program, period: Period) -> Validated:
-    """Split collected roster rows into accepted (typed) and rejected (one reason each)."""
-    r = rows.reset_index(drop=True).reindex(columns=ACCEPTED_COLUMNS)
-    for c in CANONICAL:
-        r[c] = r[c].astype("string")
-    r["source_file"] = r["source_file"].astype("string").fillna("")
-    r["source_sheet"] = r["source_sheet"].astype("string").fillna("")
-    r["source_row"] = pd.to_numeric(r["source_row"], errors="coerce").fillna(0).astype("int64")
-    n = len(r)
-    on = period.first_day
+@dataclass(frozen=True)
+class _Checked:
+    """Every rule's mask plus the cleaned columns the output frames are built from."""
+
+    masks: dict[str, np.ndarray]
+    nik: pd.Series  # 16 digits or <NA>
+    kode: pd.Series  # dotted or <NA>
+    born: np.ndarray  # datetime64[ns]
+    age: np.ndarray
+    jk: np.ndarray  # 0 unknown, 1 L, 2 P
+    nik_jk: np.ndarray  # same coding, from the NIK
+    income: pd.Series  # Int64
+    first_row: pd.Series  # row of a NIK's first occurrence in its file
+
+
+def _check(r: pd.DataFrame, program: Program, on: dt.date) -> _Checked:
+    """All rules on whole columns, in RULE_ORDER's groups."""
     masks: dict[str, np.ndarray] = {}
 
     # NIK: shape, then content; then duplicates within a file among valid NIKs.
@@ -218,7 +227,7 @@ def validate_rows(rows: pd.DataFrame, program: Program, period: Period) -> Valid
     keyed = keyed.loc[nik_ok].sort_values(["f", "row"], kind="stable")
     first_row = pd.Series(0, index=r.index, dtype="int64")
     first_row[keyed.index] = keyed.groupby(["f", "n"], sort=False)["row"].transform("first")
-    dup = np.zeros(n, dtype=bool)
+    dup = np.zeros(len(r), dtype=bool)
     dup[keyed.index[keyed.duplicated(["f", "n"]).to_numpy()]] = True
     masks["NIK_GANDA_BERKAS"] = dup
 
@@ -226,103 +235,107 @@ def validate_rows(rows: pd.DataFrame, program: Program, period: Period) -> Valid
 
     # Birth date: readable, and the same day, month and two year digits as the NIK.
     nik_day, nik_month, nik_yy, woman = birth_parts(nik)
-    born_np, by, bm, bd = _date_parts(r["tanggal_lahir"])
+    born, by, bm, bd = _date_parts(r["tanggal_lahir"])
+    known = ~np.isnat(born)
     tl_empty = _blank(text_array(r["tanggal_lahir"]))
     masks["TANGGAL_LAHIR_KOSONG"] = tl_empty
-    masks["TANGGAL_LAHIR_FORMAT"] = ~tl_empty & np.isnat(born_np)
+    masks["TANGGAL_LAHIR_FORMAT"] = ~tl_empty & ~known
     masks["TANGGAL_LAHIR_TIDAK_SESUAI_NIK"] = (
-        ~np.isnat(born_np) & nik_ok & ((bd != nik_day) | (bm != nik_month) | (by % 100 != nik_yy))
+        known & nik_ok & ((bd != nik_day) | (bm != nik_month) | (by % 100 != nik_yy))
     )
 
     jk_raw = text_array(r["jenis_kelamin"])
     jk_key = pc.utf8_trim(pc.replace_substring_regex(pc.utf8_lower(jk_raw), r"[^a-z]+", " "), " ")
-    jk_code = _lookup(jk_key, {k: 1 if v == "L" else 2 for k, v in _JK.items()})
+    jk = _lookup(jk_key, {k: 1 if v == "L" else 2 for k, v in _JK.items()})
     nik_jk = np.where(nik_ok, np.where(woman, 2, 1), 0)
     jk_empty = _blank(jk_raw)
     masks["JENIS_KELAMIN_KOSONG"] = jk_empty
-    masks["JENIS_KELAMIN_FORMAT"] = ~jk_empty & (jk_code == 0)
-    masks["JENIS_KELAMIN_TIDAK_SESUAI_NIK"] = (jk_code != 0) & (nik_jk != 0) & (jk_code != nik_jk)
+    masks["JENIS_KELAMIN_FORMAT"] = ~jk_empty & (jk == 0)
+    masks["JENIS_KELAMIN_TIDAK_SESUAI_NIK"] = (jk != 0) & (nik_jk != 0) & (jk != nik_jk)
 
     kode = normalize_kode_desa(r["kode_desa"])
-    kd_empty = _blank(text_array(r["kode_desa"]))
     kode_pa = text_array(kode)
     in_regency = flags(pc.is_in(kode_pa, value_set=_village_codes(program.regency, False)))
     eligible = flags(
         pc.is_in(kode_pa, value_set=_village_codes(program.regency, program.desa_only))
     )
+    kd_empty = _blank(text_array(r["kode_desa"]))
     masks["KODE_DESA_KOSONG"] = kd_empty
     masks["KODE_DESA_TIDAK_DIKENAL"] = ~kd_empty & ~in_regency
     masks["KODE_DESA_BUKAN_DESA"] = in_regency & ~eligible
 
     # Age in whole years on the period's first day.
     age = on.year - by - ((bm > on.month) | ((bm == on.month) & (bd > on.day)))
-    known = ~np.isnat(born_np)
     masks["USIA_DI_BAWAH_BATAS"] = known & (age < program.age_min)
     masks["USIA_DI_ATAS_BATAS"] = known & (age > program.age_max)
 
     income, income_bad = parse_income(r["penghasilan"])
     masks["PENGHASILAN_FORMAT"] = income_bad
+    return _Checked(masks, nik, kode, born, age, jk, nik_jk, income, first_row)
 
-    code = np.select([masks[c] for c in RULE_ORDER], range(1, len(RULE_ORDER) + 1), default=0)
-    rejected_mask = code != 0
-    keep = ~rejected_mask
 
+def _accepted(r: pd.DataFrame, k: _Checked, keep: np.ndarray) -> pd.DataFrame:
     kept = pa.array(keep)
 
     def text(s: pd.Series) -> pd.arrays.ArrowStringArray:
         return pd.arrays.ArrowStringArray(pc.filter(text_array(s), kept))
 
     job = pc.utf8_trim_whitespace(pc.utf8_lower(pc.filter(text_array(r["pekerjaan"]), kept)))
-    pekerjaan = pc.fill_null(job, "")  # matched against program sector lists
-    accepted = pd.DataFrame(
+    out = pd.DataFrame(
         {
-            "nik": text(nik),
+            "nik": text(k.nik),
             "nama": text(r["nama"]),
-            "tanggal_lahir": born_np[keep],
+            "tanggal_lahir": k.born[keep],
             "jenis_kelamin": pd.array(
-                np.array([None, "L", "P"], dtype=object)[jk_code[keep]], dtype="string"
+                np.array([None, "L", "P"], dtype=object)[k.jk[keep]], dtype="string"
             ),
-            "pekerjaan": pd.arrays.ArrowStringArray(pekerjaan),
-            "kode_desa": text(kode),
+            "pekerjaan": pd.arrays.ArrowStringArray(pc.fill_null(job, "")),
+            "kode_desa": text(k.kode),
             "alamat": text(r["alamat"]),
             "no_hp": text(r["no_hp"]),
-            "penghasilan": income.to_numpy(dtype="float64", na_value=np.nan)[keep],
+            "penghasilan": k.income.to_numpy(dtype="float64", na_value=np.nan)[keep],
             "source_file": text(r["source_file"]),
             "source_sheet": text(r["source_sheet"]),
             "source_row": r["source_row"].to_numpy()[keep],
         }
     )
-    accepted["penghasilan"] = accepted["penghasilan"].astype("Int64")
+    out["penghasilan"] = out["penghasilan"].astype("Int64")
+    return out
 
-    # Messages: built on the rejected rows only, one fill per code.
-    bad = r.loc[rejected_mask].copy()
-    bad_code = pd.Series(
-        np.array(RULE_ORDER, dtype=object)[code[rejected_mask] - 1], index=bad.index
-    )
-    bad["_kode"] = kode[rejected_mask]
+
+def _rejected(
+    r: pd.DataFrame, k: _Checked, code: np.ndarray, program: Program, on: dt.date
+) -> pd.DataFrame:
+    """Rejected rows with their messages: built on those rows only, one `fill` per code."""
+    hit_rows = code != 0
+    bad = r.loc[hit_rows].copy()
+    bad["_kode"] = k.kode[hit_rows]
+    codes = pd.Series(np.array(RULE_ORDER, dtype=object)[code[hit_rows] - 1], index=bad.index)
     messages = pd.Series(pd.NA, index=bad.index, dtype="string")
-    for c in bad_code.unique():
-        b = bad.loc[bad_code == c]
+    for c in codes.unique():
+        b = bad.loc[codes == c]
         idx = b.index
         values: dict[str, pd.Series | str | int] = {"nilai": b[COLUMN[c]].fillna("")}
+        if COLUMN[c] == "nik":  # messages are stored and mailed: never a whole NIK in them
+            values["nilai"] = mask_series(b["nik"])
         if c == "NIK_PANJANG":
             values["panjang"] = b["nik"].str.count(r"\d")
         elif c == "NIK_PROVINSI":
-            values["provinsi"] = nik[idx].str[:2]
+            values["provinsi"] = b["nik"].str.replace(r"\D", "", regex=True).str[:2]
         elif c == "NIK_TANGGAL":
-            values["tanggal"] = nik[idx].str[6:12]
+            values["tanggal"] = b["nik"].str.replace(r"\D", "", regex=True).str[6:12]
         elif c == "NIK_GANDA_BERKAS":
-            values["baris_lain"] = first_row[idx]
+            values["baris_lain"] = k.first_row[idx]
         elif c == "TANGGAL_LAHIR_TIDAK_SESUAI_NIK":
-            values["tanggal_lahir"] = _fmt(pd.Series(born_np, index=r.index)[idx])
-            values["tanggal_nik"] = _fmt(decode(nik[idx], on)["tanggal_lahir"])
+            values["tanggal_lahir"] = _fmt(pd.Series(k.born, index=r.index)[idx])
+            values["tanggal_nik"] = _fmt(decode(k.nik[idx], on)["tanggal_lahir"])
         elif c == "JENIS_KELAMIN_TIDAK_SESUAI_NIK":
             values["jenis_kelamin"] = b["jenis_kelamin"]
-            values["jk_nik"] = pd.Series(nik_jk, index=r.index)[idx].map(
+            values["jk_nik"] = pd.Series(k.nik_jk, index=r.index)[idx].map(
                 {1: "laki-laki (L)", 2: "perempuan (P)"}
             )
         elif c.startswith("USIA_"):
-            values["usia"] = pd.Series(age, index=r.index)[idx]
+            values["usia"] = pd.Series(k.age, index=r.index)[idx]
             values["per_tanggal"] = on.strftime("%d/%m/%Y")
             values["batas"] = program.age_min if c == "USIA_DI_BAWAH_BATAS" else program.age_max
         elif c == "KODE_DESA_TIDAK_DIKENAL":
@@ -330,8 +343,7 @@ def validate_rows(rows: pd.DataFrame, program: Program, period: Period) -> Valid
         elif c == "KODE_DESA_BUKAN_DESA":
             values["nilai"] = b["_kode"]
         messages[idx] = fill(c, **values)
-
-    rejected = pd.DataFrame(
+    return pd.DataFrame(
         {
             "source_file": bad["source_file"],
             "source_sheet": bad["source_sheet"],
@@ -339,9 +351,27 @@ def validate_rows(rows: pd.DataFrame, program: Program, period: Period) -> Valid
             "kode_desa": bad["_kode"].fillna(bad["kode_desa"]).str[: _WIDTH["kode_desa"]],
             "nik": bad["nik"].str[: _WIDTH["nik"]],
             "nama": bad["nama"].str[: _WIDTH["nama"]],
-            "column": bad_code.map(COLUMN).astype("string"),
-            "code": bad_code.astype("string"),
+            "column": codes.map(COLUMN).astype("string"),
+            "code": codes.astype("string"),
             "message": messages,
         }
     ).reset_index(drop=True)
-    return Validated(accepted=accepted, rejected=rejected)
+
+
+def validate_rows(rows: pd.DataFrame, program: Program, period: Period) -> Validated:
+    """Split collected roster rows into accepted (typed) and rejected (one reason each)."""
+    r = rows.reset_index(drop=True).reindex(columns=ACCEPTED_COLUMNS)
+    for c in CANONICAL:
+        r[c] = r[c].astype("string")
+    r["source_file"] = r["source_file"].astype("string").fillna("")
+    r["source_sheet"] = r["source_sheet"].astype("string").fillna("")
+    r["source_row"] = pd.to_numeric(r["source_row"], errors="coerce").fillna(0).astype("int64")
+    checked = _check(r, program, period.first_day)
+    # The first failing rule, as a 1-based position in RULE_ORDER (0: accepted).
+    code = np.select(
+        [checked.masks[c] for c in RULE_ORDER], range(1, len(RULE_ORDER) + 1), default=0
+    )
+    return Validated(
+        accepted=_accepted(r, checked, code == 0),
+        rejected=_rejected(r, checked, code, program, period.first_day),
+    )

@@ -193,6 +193,22 @@ def test_messages_name_both_values(lebak: Program) -> None:
     assert "75 tahun" in old and "(65 tahun)" in old and "01/01/2026" in old
 
 
+def test_nik_messages_show_the_fault_not_the_nik(lebak: Program) -> None:
+    got = validate_rows(
+        frame(
+            {"nik": "360201150590001"},
+            {"nik": "9901011505900001"},
+            {"nik": "3602 0132 0590 0001"},
+        ),
+        lebak,
+        PERIOD,
+    )
+    length, province, date = got.rejected["message"].tolist()
+    assert "15 digit" in length and "360201150590001" not in length and "3602*******0001" in length
+    assert "(99)" in province and "9901011505900001" not in province
+    assert "(320590)" in date
+
+
 def test_age_limits_are_inclusive(lebak: Program) -> None:
     # On 2026-01-01: born 1960-01-01 is 66, 1960-01-02 still 65; 2011-01-01 is 15, 2011-01-02 is 14.
     assert (
