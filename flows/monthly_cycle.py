@@ -34,7 +34,14 @@ def monthly_cycle(
 
     rosters = collect(settings.inbox / plan.code / str(month))
     checked = validate(rosters.rows, plan, month)
-    decided = reconcile_registry(settings.database_url, rosters.rows, checked, plan, month)
+    decided = reconcile_registry(
+        settings.database_url,
+        rosters.rows,
+        checked,
+        plan,
+        month,
+        settings.inbox / plan.code / str(month),
+    )
     lines = price(decided, plan, month)
     rejected = all_rejections(checked, decided)
     recorded = record(

@@ -29,6 +29,7 @@ from iuran.registry import (
     participant_ids,
     record_inputs,
     record_memberships,
+    record_status_list,
 )
 from iuran.wilayah import villages
 
@@ -115,6 +116,8 @@ def record_cycle(
         cycle = get_cycle(session, program.code, str(period))
         cycle.runs += 1
         record_inputs(session, cycle, files, rejected)
+        if decided.status_list is not None:
+            record_status_list(session, decided.status_list)
         billed = lines.copy()
         ids = ensure_participants(session, billed) if len(billed) else pd.Series(dtype="int64")
         billed["participant_id"] = billed["nik"].map(ids)

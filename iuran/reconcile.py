@@ -18,7 +18,7 @@ Documented rules:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -48,6 +48,13 @@ class Registry:
     #: nik, bpjs_status: participants BPJS reports as not active
     status: pd.DataFrame
 
+    def with_status_list(self, status_list: pd.DataFrame) -> Registry:
+        """BPJS's latest word on a NIK overrides what the registry knew."""
+        merged = pd.concat(
+            [self.status, status_list[["nik", "bpjs_status"]].astype("string")], ignore_index=True
+        ).drop_duplicates("nik", keep="last")
+        return replace(self, status=merged)
+
     @classmethod
     def empty(cls) -> Registry:
         return cls(
@@ -72,6 +79,12 @@ class Reconciled:
     billed: pd.DataFrame  # accepted + carried rows, with `category` (baru|lanjutan) and `payer_key`
     rejected: pd.DataFrame  # REJECTED_COLUMNS
     ended: pd.DataFrame  # nik, kode_desa, reason
+    #: BPJS's status list for this period (nik, bpjs_status, tanggal): written to the registry
+    status_list: pd.DataFrame | None = None
+    notes: tuple[str, ...] = ()
+
+    def with_status_list(self, status_list: pd.DataFrame | None, notes: list[str]) -> Reconciled:
+        return replace(self, status_list=status_list, notes=(*self.notes, *notes))
 
     def counts(self) -> dict[str, int]:
         cat = self.billed["category"].value_counts()
@@ -218,4 +231,7 @@ def reconcile(
         if rejected
         else pd.DataFrame({c: pd.Series(dtype="object") for c in REJECTED_COLUMNS})
     )
+    # A carried-forward worker was not received this period, so it cannot be a rejected row: one
+    # that fails a rule (deceased, quota) simply ends, with its reason.
+    rej = rej.loc[rej["source_file"] != CARRIED_SOURCE].reset_index(drop=True)
     return Reconciled(billed=billed, rejected=rej, ended=gone.reset_index(drop=True))

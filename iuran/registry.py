@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 
 import pandas as pd
 from sqlalchemy import Connection, Select, and_, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from iuran.bpjs_status import read_status_list
 from iuran.db.models import ContributionLine, Cycle, Membership, Participant, Rejection, RosterFile
+from iuran.db.session import session_scope
 from iuran.nik import mask_series
 from iuran.periods import Period
 from iuran.programs import Program
-from iuran.reconcile import Registry
+from iuran.reconcile import Reconciled, Registry, reconcile
+from iuran.wilayah import normalize_kode_desa
 
 CHUNK = 5_000
 
@@ -119,6 +123,25 @@ def load_registry(session: Session, program: Program, period: Period, niks: pd.S
         ["nik", "bpjs_status"],
     )
     return Registry(members=members, previous=previous, elsewhere=elsewhere, status=status)
+
+
+def decide(
+    database_url: str,
+    rows: pd.DataFrame,
+    accepted: pd.DataFrame,
+    program: Program,
+    period: Period,
+    folder: Path | None = None,
+) -> Reconciled:
+    """Reconcile this period's accepted rows against the registry and BPJS's status list."""
+    status, notes = read_status_list(folder) if folder is not None else (None, [])
+    with session_scope(database_url) as session:
+        registry = load_registry(session, program, period, accepted["nik"])
+    if status is not None and len(status):
+        registry = registry.with_status_list(status)
+    received = set(normalize_kode_desa(rows["kode_desa"]).dropna()) if len(rows) else set()
+    decided = reconcile(accepted, received, registry, program, period)
+    return decided.with_status_list(status, notes)
 
 
 def _insert_ignore(session: Session, table: type, rows: list[dict], index: list[str]) -> None:
@@ -284,3 +307,22 @@ def record_inputs(
                 for row in r.to_dict("records")
             ],
         )
+
+
+def record_status_list(session: Session, status_list: pd.DataFrame) -> int:
+    """Keep BPJS's word on the participants it names; returns how many the registry knows."""
+    if status_list is None or not len(status_list):
+        return 0
+    ids = participant_ids(session, status_list["nik"])
+    known = status_list.loc[status_list["nik"].isin(ids.index)]
+    if not len(known):
+        return 0
+    dates = pd.to_datetime(known["tanggal"]).dt.date
+    session.execute(
+        update(Participant),
+        [
+            {"id": int(i), "bpjs_status": str(s), "bpjs_status_date": None if pd.isna(d) else d}
+            for i, s, d in zip(known["nik"].map(ids), known["bpjs_status"], dates, strict=True)
+        ],
+    )
+    return len(known)

@@ -116,4 +116,10 @@ def summarize(
             "rejected": int((villages["rejected"] > 0).sum()),
         },
         "notifications": {"queued": recorded.queued, "sent": sent},
+        "bpjs_status": (
+            {str(k): int(v) for k, v in decided.status_list["bpjs_status"].value_counts().items()}
+            if decided.status_list is not None
+            else {}
+        ),
+        "notes": list(decided.notes),
     }

@@ -8,14 +8,12 @@ import pandas as pd
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from iuran.db.session import session_scope
 from iuran.periods import Period
 from iuran.programs import Program
-from iuran.reconcile import Reconciled, reconcile
-from iuran.registry import load_registry
+from iuran.reconcile import Reconciled
+from iuran.registry import decide
 from iuran.rosters.read import Collected, collect_rosters
 from iuran.rosters.validate import Validated, validate_rows
-from iuran.wilayah import normalize_kode_desa
 
 
 @task(name="collect-rosters", retries=2, retry_delay_seconds=10, cache_policy=NO_CACHE)
@@ -30,9 +28,11 @@ def validate(rows: pd.DataFrame, program: Program, period: Period) -> Validated:
 
 @task(name="reconcile-registry", retries=2, retry_delay_seconds=10, cache_policy=NO_CACHE)
 def reconcile_registry(
-    database_url: str, rows: pd.DataFrame, checked: Validated, program: Program, period: Period
+    database_url: str,
+    rows: pd.DataFrame,
+    checked: Validated,
+    program: Program,
+    period: Period,
+    folder: Path | None = None,
 ) -> Reconciled:
-    with session_scope(database_url) as session:
-        registry = load_registry(session, program, period, checked.accepted["nik"])
-    received = set(normalize_kode_desa(rows["kode_desa"]).dropna()) if len(rows) else set()
-    return reconcile(checked.accepted, received, registry, program, period)
+    return decide(database_url, rows, checked.accepted, program, period, folder)

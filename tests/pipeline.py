@@ -7,16 +7,13 @@ from pathlib import Path
 from typing import Any
 
 from iuran.cycle import record_cycle, render_pending
-from iuran.db.session import session_scope
 from iuran.periods import Period
 from iuran.pricing import price_lines
 from iuran.programs import Program
-from iuran.reconcile import reconcile
-from iuran.registry import load_registry
+from iuran.registry import decide
 from iuran.rosters.read import collect_rosters
 from iuran.rosters.validate import validate_rows
 from iuran.summary import all_rejections, summarize
-from iuran.wilayah import normalize_kode_desa
 
 TODAY = dt.date(2026, 1, 5)
 
@@ -34,12 +31,9 @@ def run(
     month = Period.parse(period)
     rosters = collect_rosters(str(inbox / program.code / period))
     checked = validate_rows(rosters.rows, program, month)
-    with session_scope(url) as session:
-        registry = load_registry(session, program, month, checked.accepted["nik"])
-    received = (
-        set(normalize_kode_desa(rosters.rows["kode_desa"]).dropna()) if len(rosters.rows) else set()
+    decided = decide(
+        url, rosters.rows, checked.accepted, program, month, inbox / program.code / period
     )
-    decided = reconcile(checked.accepted, received, registry, program, month)
     lines = price_lines(decided.billed, program, month)
     rejected = all_rejections(checked, decided)
     recorded = record_cycle(

@@ -171,3 +171,39 @@ def test_rerun_of_a_month_after_the_next_one_changes_nothing(
     assert first["rejections"].get("NIK_DESA_GANDA", 0) >= 1
     assert again["status"] == "unchanged"
     assert again["participants"] == first["participants"]
+
+
+def test_bpjs_reports_a_death_and_the_worker_is_never_billed_again(
+    database_url: str, tmp_path: Path
+) -> None:
+    lebak = load_program("lebak")
+    inbox, out = tmp_path / "inbox", tmp_path / "out"
+    for month in (Period(2026, 1), Period(2026, 2), Period(2026, 3)):
+        generate_rosters(lebak, month, inbox, villages=3, per_village=10, seed=9, churn=0)
+    run(database_url, lebak, "2026-01", inbox, out)
+    roster = pd.read_csv(sorted((inbox / "lebak" / "2026-02").glob("*.csv"))[0], dtype=str)
+    deceased, moved = roster["nik"].iloc[0], roster["nik"].iloc[1]
+    (inbox / "lebak" / "2026-02" / "bpjs_status.csv").write_text(
+        f"nik;status;tanggal\n{deceased};meninggal;20/01/2026\n{moved};pindah_pu;25/01/2026\n"
+        "123;meninggal;01/01/2026\n"
+    )
+    feb = run(database_url, lebak, "2026-02", inbox, out)
+    assert feb["rejections"]["PESERTA_MENINGGAL"] == 1
+    assert feb["rejections"]["PINDAH_PENERIMA_UPAH"] == 1
+    assert feb["participants"]["billed"] == 28
+    assert feb["bpjs_status"] == {"meninggal": 1, "pindah_pu": 1}
+    assert any("1 baris diabaikan" in n for n in feb["notes"])
+    # March: no status file, the roster still lists them; the registry remembers.
+    mar = run(database_url, lebak, "2026-03", inbox, out)
+    assert mar["rejections"]["PESERTA_MENINGGAL"] == 1 and mar["participants"]["billed"] == 28
+    with session_scope(database_url) as ses:
+        from iuran.db.models import Participant
+
+        status = dict(
+            ses.execute(
+                select(Participant.nik, Participant.bpjs_status).where(
+                    Participant.bpjs_status != "aktif"
+                )
+            ).all()
+        )
+    assert status == {deceased: "meninggal", moved: "pindah_pu"}

@@ -1,0 +1,179 @@
+"""Registry rules as plain functions over small frames."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from iuran.periods import Period
+from iuran.programs import load_program
+from iuran.reconcile import CARRIED_SOURCE, Registry, reconcile
+
+LEBAK = load_program("lebak")  # quota 10 per village, regency pays
+LAHAT = load_program("lahat")  # villages pay
+JAN = Period(2026, 1)
+A, B, C = "36.02.01.2002", "36.02.01.2003", "36.02.01.2004"
+
+
+def rows(*spec: tuple[str, str], file: str = "a.csv") -> pd.DataFrame:
+    """(nik, kode_desa) pairs as accepted roster rows."""
+    n = len(spec)
+    return pd.DataFrame(
+        {
+            "nik": pd.array([s[0] for s in spec], dtype="string"),
+            "nama": pd.array([f"Orang {i}" for i in range(n)], dtype="string"),
+            "tanggal_lahir": pd.to_datetime(["1990-05-15"] * n),
+            "jenis_kelamin": pd.array(["L"] * n, dtype="string"),
+            "pekerjaan": pd.array(["petani"] * n, dtype="string"),
+            "kode_desa": pd.array([s[1] for s in spec], dtype="string"),
+            "alamat": pd.array([""] * n, dtype="string"),
+            "no_hp": pd.array([""] * n, dtype="string"),
+            "penghasilan": pd.array([None] * n, dtype="Int64"),
+            "source_file": pd.array([file] * n, dtype="string"),
+            "source_sheet": pd.array([""] * n, dtype="string"),
+            "source_row": list(range(2, n + 2)),
+        }
+    )
+
+
+def registry(
+    members: list[tuple[str, str]] = (),  # type: ignore[assignment]
+    previous: pd.DataFrame | None = None,
+    elsewhere: list[tuple[str, str]] = (),  # type: ignore[assignment]
+    status: list[tuple[str, str]] = (),  # type: ignore[assignment]
+) -> Registry:
+    empty = Registry.empty()
+    prev = empty.previous
+    if previous is not None:
+        prev = previous[list(empty.previous.columns)]
+    return Registry(
+        members=pd.DataFrame(members, columns=["nik", "kode_desa"], dtype="string")
+        if members
+        else empty.members,
+        previous=prev,
+        elsewhere=pd.DataFrame(elsewhere, columns=["nik", "program"], dtype="string")
+        if elsewhere
+        else empty.elsewhere,
+        status=pd.DataFrame(status, columns=["nik", "bpjs_status"], dtype="string")
+        if status
+        else empty.status,
+    )
+
+
+def nik(i: int) -> str:
+    return f"360201150590{i:04d}"
+
+
+def test_everyone_new_in_the_first_period() -> None:
+    r = reconcile(rows((nik(1), A), (nik(2), B)), {A, B}, registry(), LEBAK, JAN)
+    assert r.billed["category"].tolist() == ["baru", "baru"]
+    assert r.billed["payer_key"].unique().tolist() == ["kabupaten"]
+    assert len(r.rejected) == 0 and len(r.ended) == 0
+
+
+def test_same_nik_in_two_villages_is_billed_once_in_the_lowest_village() -> None:
+    r = reconcile(rows((nik(1), B), (nik(1), A)), {A, B}, registry(), LEBAK, JAN)
+    assert r.billed["kode_desa"].tolist() == [A]
+    [rej] = r.rejected.to_dict("records")
+    assert rej["code"] == "NIK_DESA_GANDA" and rej["kode_desa"] == B and A in rej["message"]
+
+
+def test_same_nik_in_two_villages_stays_in_its_home_village() -> None:
+    r = reconcile(
+        rows((nik(1), A), (nik(1), B)), {A, B}, registry(members=[(nik(1), B)]), LEBAK, JAN
+    )
+    assert r.billed["kode_desa"].tolist() == [B]
+    assert r.rejected["kode_desa"].tolist() == [A]
+
+
+def test_village_list_and_opd_list_naming_the_same_worker_are_one_worker() -> None:
+    both = pd.concat(
+        [rows((nik(1), A), file="desa.csv"), rows((nik(1), A), file="dinas-pertanian.xlsx")]
+    )
+    r = reconcile(both, {A}, registry(), LEBAK, JAN)
+    assert len(r.billed) == 1 and r.billed["source_file"].tolist() == ["desa.csv"]
+    assert r.rejected["code"].tolist() == ["NIK_GANDA_SUMBER"]
+    assert "desa.csv" in r.rejected["message"].iloc[0]
+
+
+def test_double_funding_by_another_program_is_refused() -> None:
+    r = reconcile(
+        rows((nik(1), A), (nik(2), A)), {A}, registry(elsewhere=[(nik(2), "serang")]), LEBAK, JAN
+    )
+    assert r.billed["nik"].tolist() == [nik(1)]
+    assert r.rejected["code"].tolist() == ["NIK_PROGRAM_LAIN"]
+    assert "serang" in r.rejected["message"].iloc[0]
+
+
+def test_deceased_and_wage_employment_are_never_billed() -> None:
+    reg = registry(status=[(nik(1), "meninggal"), (nik(2), "pindah_pu"), (nik(3), "nonaktif")])
+    r = reconcile(rows((nik(1), A), (nik(2), A), (nik(3), A)), {A}, reg, LEBAK, JAN)
+    assert r.billed["nik"].tolist() == [nik(3)]
+    assert sorted(r.rejected["code"]) == ["PESERTA_MENINGGAL", "PINDAH_PENERIMA_UPAH"]
+
+
+def _previous(pairs: list[tuple[str, str]]) -> pd.DataFrame:
+    prev = rows(*pairs)
+    return prev
+
+
+def test_quota_keeps_continuing_members_first() -> None:
+    new = [(nik(i), A) for i in range(1, 11)]
+    old = [(nik(i), A) for i in range(11, 14)]
+    feb = Period(2026, 2)
+    r = reconcile(rows(*new, *old), {A}, registry(previous=_previous(old)), LEBAK, feb)
+    assert len(r.billed) == 10
+    assert set(r.billed.loc[r.billed["category"] == "lanjutan", "nik"]) == {n for n, _ in old}
+    rejected = r.rejected.loc[r.rejected["code"] == "KUOTA_DESA_PENUH", "nik"].tolist()
+    assert rejected == [nik(8), nik(9), nik(10)]  # the last new rows in file order
+    assert "10" in r.rejected["message"].iloc[0]
+
+
+def test_workers_no_longer_on_the_roster_have_ended() -> None:
+    prev = _previous([(nik(1), A), (nik(2), A)])
+    r = reconcile(rows((nik(1), A)), {A}, registry(previous=prev), LEBAK, Period(2026, 2))
+    assert r.ended.to_dict("records") == [
+        {"nik": nik(2), "kode_desa": A, "reason": "tidak_di_roster"}
+    ]
+    assert r.counts()["continuing"] == 1
+
+
+def test_a_village_that_sent_nothing_is_carried_forward() -> None:
+    prev = _previous([(nik(1), A), (nik(2), B)])
+    r = reconcile(rows((nik(1), A)), {A}, registry(previous=prev), LEBAK, Period(2026, 2))
+    carried = r.billed.loc[r.billed["carried"]]
+    assert carried["nik"].tolist() == [nik(2)] and carried["source_file"].tolist() == [
+        CARRIED_SOURCE
+    ]
+    assert carried["category"].tolist() == ["lanjutan"]
+    assert len(r.ended) == 0 and r.counts()["carried_forward"] == 1
+
+
+def test_fresh_rosters_required_means_no_carry_forward() -> None:
+    strict = LEBAK.model_copy(update={"require_fresh_rosters": True})
+    prev = _previous([(nik(1), A), (nik(2), B)])
+    r = reconcile(rows((nik(1), A)), {A}, registry(previous=prev), strict, Period(2026, 2))
+    assert r.billed["nik"].tolist() == [nik(1)]
+    assert r.ended["nik"].tolist() == [nik(2)]
+
+
+def test_a_deceased_member_is_not_carried_forward_and_ends_as_deceased() -> None:
+    prev = _previous([(nik(1), A), (nik(2), B)])
+    reg = registry(previous=prev, status=[(nik(2), "meninggal")])
+    r = reconcile(rows((nik(1), A)), {A}, reg, LEBAK, Period(2026, 2))
+    assert r.billed["nik"].tolist() == [nik(1)]
+    assert r.ended.set_index("nik")["reason"].to_dict() == {nik(2): "meninggal"}
+    assert len(r.rejected) == 0  # nobody sent that row this period
+
+
+def test_villages_pay_their_own_invoice() -> None:
+    a, b = "16.04.01.2001", "16.04.01.2002"
+    r = reconcile(rows((nik(1), a), (nik(2), b)), {a, b}, registry(), LAHAT, Period(2025, 9))
+    assert r.billed["payer_key"].tolist() == [a, b]
+
+
+def test_every_accepted_row_is_billed_or_rejected_exactly_once() -> None:
+    spec = [(nik(i % 7), [A, B, C][i % 3]) for i in range(30)]
+    accepted = rows(*spec)
+    r = reconcile(accepted, {A, B, C}, registry(elsewhere=[(nik(3), "serang")]), LEBAK, JAN)
+    assert len(r.billed) + len(r.rejected) == len(accepted)
+    assert r.billed["nik"].is_unique
