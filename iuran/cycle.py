@@ -7,7 +7,7 @@ state or the new one; the side effects (documents, e-mail) then follow records t
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +57,7 @@ class Budget:
 @dataclass
 class Recorded:
     cycle_id: int
-    status: str  # issued | revised | unchanged
+    status: str  # issued | revised | unchanged | stopped
     invoices: list[InvoiceOutcome]
     budget: Budget
     total_due: int
@@ -114,6 +114,8 @@ def record_cycle(
     today = today or dt.date.today()
     with session_scope(database_url) as session:
         cycle = get_cycle(session, program.code, str(period))
+        # Two records of one cycle take turns (SELECT … FOR UPDATE; SQLite's write lock already does)
+        session.refresh(cycle, with_for_update=True)
         cycle.runs += 1
         record_inputs(session, cycle, files, rejected)
         if decided.status_list is not None:
@@ -130,7 +132,6 @@ def record_cycle(
         live = [o for o in outcomes if o.action != "cancelled"]
         total_due = sum(o.total for o in live)
         budget = compute_budget(session, program, period, total_due, len(billed))
-        queued = queue_invoice_mail(session, program, period, outcomes, budget)
         changed = {o.action for o in outcomes} - {"unchanged"}
         status = (
             "revised"
@@ -139,11 +140,33 @@ def record_cycle(
             if "issued" in changed
             else "unchanged"
         )
+        notes = pagu_notes(program, budget)
+        if notes and changed and program.pagu_policy == "stop":
+            # Nothing is issued beyond the pagu: the whole month waits for a budget decision.
+            cycle_id = cycle.id
+            session.rollback()
+            notes.append("Tagihan tidak diterbitkan: pagu_policy program ini adalah 'stop'.")
+            withheld = [
+                o if o.action == "unchanged" else replace(o, action="withheld", pdf=None)
+                for o in outcomes
+            ]
+            return Recorded(cycle_id, "stopped", withheld, budget, total_due, 0, dry_run, notes)
+        queued = queue_invoice_mail(session, program, period, outcomes, budget)
         cycle.status = "issued"
-        recorded = Recorded(cycle.id, status, outcomes, budget, total_due, queued, dry_run)
+        recorded = Recorded(cycle.id, status, outcomes, budget, total_due, queued, dry_run, notes)
         if dry_run:
             session.rollback()
         return recorded
+
+
+def pagu_notes(program: Program, budget: Budget) -> list[str]:
+    if budget.shortfall <= 0:
+        return []
+    return [
+        f"Proyeksi tagihan setahun {rupiah(budget.projected_year)} melebihi pagu "
+        f"{rupiah(budget.pagu)} sebesar {rupiah(budget.shortfall)}; pagu cukup untuk "
+        f"{budget.months_covered} bulan pada jumlah peserta sekarang."
+    ]
 
 
 def queue_invoice_mail(

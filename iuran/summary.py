@@ -121,5 +121,5 @@ def summarize(
             if decided.status_list is not None
             else {}
         ),
-        "notes": list(decided.notes),
+        "notes": [*decided.notes, *recorded.notes],
     }

@@ -207,3 +207,19 @@ def test_bpjs_reports_a_death_and_the_worker_is_never_billed_again(
             ).all()
         )
     assert status == {deceased: "meninggal", moved: "pindah_pu"}
+
+
+def test_pagu_policy_stop_issues_nothing_beyond_the_budget(
+    database_url: str, lebak_inbox: Path, tmp_path: Path
+) -> None:
+    lebak = load_program("lebak")
+    tight = lebak.model_copy(update={"pagu": 12 * 100 * 16_800, "pagu_policy": "stop"})
+    s = run(database_url, tight, "2026-01", lebak_inbox, tmp_path / "out")
+    assert s["status"] == "stopped"
+    assert [i["status"] for i in s["invoices"]] == ["withheld"]
+    assert s["budget"]["shortfall"] == 12 * 20 * 16_800
+    assert any("melebihi pagu" in n for n in s["notes"])
+    assert _count(database_url, Invoice) == 0 and _count(database_url, Notification) == 0
+    warn = tight.model_copy(update={"pagu_policy": "warn"})
+    s = run(database_url, warn, "2026-01", lebak_inbox, tmp_path / "out")
+    assert s["status"] == "issued" and any("melebihi pagu" in n for n in s["notes"])
