@@ -223,3 +223,101 @@ def test_pagu_policy_stop_issues_nothing_beyond_the_budget(
     warn = tight.model_copy(update={"pagu_policy": "warn"})
     s = run(database_url, warn, "2026-01", lebak_inbox, tmp_path / "out")
     assert s["status"] == "issued" and any("melebihi pagu" in n for n in s["notes"])
+
+
+def _invariants(url: str) -> None:
+    """Every live invoice's total is the sum of its current lines; a worker is billed once a period."""
+    with session_scope(url) as ses:
+        live = ses.execute(
+            select(Invoice.id, Invoice.total, Invoice.participants).where(
+                Invoice.document_state.in_(("draft", "issued"))
+            )
+        ).all()
+        for inv_id, total, participants in live:
+            sums = ses.execute(
+                select(func.coalesce(func.sum(ContributionLine.total), 0), func.count()).where(
+                    ContributionLine.invoice_id == inv_id, ContributionLine.is_current
+                )
+            ).one()
+            assert (sums[0], sums[1]) == (total, participants)
+        dup = ses.execute(
+            select(ContributionLine.period, ContributionLine.participant_id, func.count())
+            .where(ContributionLine.is_current)
+            .group_by(
+                ContributionLine.program, ContributionLine.period, ContributionLine.participant_id
+            )
+            .having(func.count() > 1)
+        ).all()
+        assert dup == []
+        stale = ses.scalar(
+            select(func.count())
+            .select_from(ContributionLine)
+            .join(Invoice, Invoice.id == ContributionLine.invoice_id)
+            .where(ContributionLine.is_current, Invoice.document_state.not_in(("draft", "issued")))
+        )
+        assert stale == 0
+
+
+def test_a_paid_invoice_is_never_changed(
+    database_url: str, lebak_inbox: Path, tmp_path: Path
+) -> None:
+    lebak = load_program("lebak")
+    run(database_url, lebak, "2026-01", lebak_inbox, tmp_path / "out")
+    from sqlalchemy import update
+
+    with session_scope(database_url) as ses:
+        ses.execute(update(Invoice).values(payment_state="paid", paid=Invoice.total))
+    folder = lebak_inbox / "lebak" / "2026-01"
+    path = sorted(folder.glob("*.csv"))[0]
+    df = pd.read_csv(path, dtype=str)
+    removed = df.iloc[:1]
+    # One new worker in the freed place (quota 10): a real row with a fresh serial number.
+    extra = df.iloc[1:2].copy()
+    extra["nik"] = extra["nik"].str[:12] + "9901"
+    pd.concat([df.iloc[1:], extra]).to_csv(path, index=False)
+    s = run(database_url, lebak, "2026-01", lebak_inbox, tmp_path / "out")
+    by_status = {i["status"]: i for i in s["invoices"]}
+    assert set(by_status) == {"unchanged", "supplementary"}
+    assert by_status["unchanged"]["number"] == "001/TAG-JKK-JKM/LBK/I/2026"
+    assert (
+        by_status["unchanged"]["revision"] == 0 and by_status["unchanged"]["total"] == 120 * 16_800
+    )
+    sup = by_status["supplementary"]
+    assert sup["number"] == "002/TAG-JKK-JKM/LBK/I/2026" and sup["participants"] == 1
+    assert sup["total"] == 16_800 and Path(sup["pdf"]).exists()
+    with session_scope(database_url) as ses:
+        note = ses.scalar(select(Invoice.change_note).where(Invoice.seq == 1))
+    assert note and "kredit" in note and removed["nik"].iloc[0] not in note
+    _invariants(database_url)
+    again = run(database_url, lebak, "2026-01", lebak_inbox, tmp_path / "out")
+    assert again["status"] == "unchanged"
+    _invariants(database_url)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_invariants_hold_through_a_series_of_roster_fixes(
+    database_url: str, tmp_path: Path, seed: int
+) -> None:
+    import random
+
+    lahat = load_program("lahat")
+    inbox, out = tmp_path / "inbox", tmp_path / "out"
+    generate_rosters(
+        lahat, Period(2025, 9), inbox, villages=5, per_village=8, faults=0.1, seed=seed
+    )
+    rng = random.Random(seed)
+    numbers: set[str] = set()
+    for _ in range(4):
+        s = run(database_url, lahat, "2025-09", inbox, out, render=False)
+        _invariants(database_url)
+        numbers |= {i["number"] for i in s["invoices"]}
+        files = sorted((inbox / "lahat" / "2025-09").glob("*.csv"))
+        path = rng.choice(files)
+        df = pd.read_csv(path, dtype=str)
+        df = df.drop(index=rng.sample(list(df.index), k=min(2, len(df))))
+        df.to_csv(path, index=False)
+    with session_scope(database_url) as ses:
+        seqs = ses.execute(select(Invoice.seq, Invoice.number).distinct()).all()
+    assert (
+        len({n for _, n in seqs}) == len({q for q, _ in seqs}) == 5
+    )  # one number per village, kept
