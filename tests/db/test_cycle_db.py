@@ -321,3 +321,30 @@ def test_invariants_hold_through_a_series_of_roster_fixes(
     assert (
         len({n for _, n in seqs}) == len({q for q, _ in seqs}) == 5
     )  # one number per village, kept
+
+
+def test_every_generated_fault_is_reported_and_every_row_accounted_for(
+    database_url: str, tmp_path: Path
+) -> None:
+    lebak = load_program("lebak")
+    inbox = tmp_path / "inbox"
+    report = generate_rosters(
+        lebak, Period(2026, 1), inbox, villages=20, per_village=8, faults=0.05, seed=4
+    )
+    assert all(n > 0 for n in report.fault_rows.values()), report.fault_rows
+    s = run(database_url, lebak, "2026-01", inbox, tmp_path / "out", render=False)
+    assert s["rows"]["received"] == report.rows
+    assert s["rows"]["accepted"] + s["rows"]["rejected"] == report.rows
+    codes = set(s["rejections"])
+    assert "NIK_NOTASI_ILMIAH" in codes  # nik_scientific
+    assert "NIK_DESA_GANDA" in codes  # dua_desa
+    assert "USIA_DI_ATAS_BATAS" in codes  # usia_lebih
+    assert "NIK_GANDA_BERKAS" in codes  # nik_ganda
+    assert codes & {
+        "NAMA_KOSONG",
+        "TANGGAL_LAHIR_KOSONG",
+        "JENIS_KELAMIN_KOSONG",
+        "KODE_DESA_KOSONG",
+    }
+    assert codes & {"NIK_PANJANG", "NIK_TANGGAL", "NIK_BUKAN_ANGKA", "NIK_PROVINSI", "NIK_SERIAL"}
+    assert s["participants"]["billed"] == s["rows"]["accepted"]
