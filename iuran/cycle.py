@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from iuran import mail
+from iuran.cycle_reports import ReportPaths, fingerprint
 from iuran.db.models import Cycle, Invoice
 from iuran.db.session import session_scope
 from iuran.invoicing import InvoiceOutcome, apply_invoices
@@ -31,6 +32,8 @@ from iuran.registry import (
     record_memberships,
     record_status_list,
 )
+from iuran.reports import ALASAN
+from iuran.rosters.codes import CODES
 from iuran.wilayah import villages
 
 
@@ -131,7 +134,16 @@ def record_cycle(
         )
         live = [o for o in outcomes if o.action != "cancelled"]
         total_due = sum(o.total for o in live)
-        budget = compute_budget(session, program, period, total_due, len(billed))
+        # The projection repeats this month's regular billing; a supplementary invoice corrects
+        # the past and is counted once, in billed to date.
+        regular = [o for o in live if o.kind == "regular"]
+        budget = compute_budget(
+            session,
+            program,
+            period,
+            sum(o.total for o in regular),
+            sum(o.participants for o in regular),
+        )
         changed = {o.action for o in outcomes} - {"unchanged"}
         status = (
             "revised"
@@ -151,7 +163,11 @@ def record_cycle(
                 for o in outcomes
             ]
             return Recorded(cycle_id, "stopped", withheld, budget, total_due, 0, dry_run, notes)
-        queued = queue_invoice_mail(session, program, period, outcomes, budget)
+        paths = ReportPaths.of(program, period, out_dir)
+        queued = queue_invoice_mail(
+            session, program, period, outcomes, budget, extra=[str(paths.program_report)]
+        )
+        queued += queue_report_mail(session, program, period, files, rejected, decided, paths)
         cycle.status = "issued"
         recorded = Recorded(cycle.id, status, outcomes, budget, total_due, queued, dry_run, notes)
         if dry_run:
@@ -169,12 +185,107 @@ def pagu_notes(program: Program, budget: Budget) -> list[str]:
     ]
 
 
+def queue_report_mail(
+    session: Session,
+    program: Program,
+    period: Period,
+    files: pd.DataFrame,
+    rejected: pd.DataFrame,
+    decided: Reconciled,
+    paths: ReportPaths,
+) -> int:
+    """The mutation list to BPJS and the roster rejections to Disnaker, once per distinct content."""
+    base = {
+        "program_name": program.name,
+        "regency_name": program.regency_name,
+        "period_label": period.label,
+    }
+    queued = 0
+    billed = decided.billed
+    additions = int((billed["category"] == "baru").sum())
+    if additions or len(decided.ended):
+        key = fingerprint(billed.loc[billed["category"] == "baru"], ["nik"]) + fingerprint(
+            decided.ended, ["nik", "reason"]
+        )
+        reasons = decided.ended["reason"].value_counts()
+        queued += mail.queue(
+            session,
+            key=f"mutation_list:{program.code}:{period}:{key}:bpjs",
+            event="mutation_list",
+            program=program.code,
+            period=str(period),
+            to=list(program.recipients.bpjs),
+            template="mutation_list",
+            context=base
+            | {
+                "additions": additions,
+                "terminations": len(decided.ended),
+                "active": len(billed),
+                "bpjs_office": program.payee.name,
+                "terminations_by_reason": [
+                    {"reason": str(r), "label": ALASAN.get(str(r), str(r)), "count": int(n)}
+                    for r, n in reasons.items()
+                ],
+            },
+            attachments=[str(paths.mutation_list)],
+        )
+    if len(rejected):
+        received = int(files["rows"].fillna(0).sum()) if len(files) else 0
+        counts = rejected["code"].value_counts()
+        by_village = (
+            rejected.assign(kode_desa=rejected["kode_desa"].fillna("(tanpa desa)"))
+            .groupby("kode_desa")
+            .size()
+            .sort_values(ascending=False)
+        )
+        names = villages(program.regency).set_index("kode_desa")["nama_desa"]
+        queued += mail.queue(
+            session,
+            key=f"cycle_rejections:{program.code}:{period}:"
+            + fingerprint(rejected, ["source_file", "source_row", "code"])
+            + ":disnaker",
+            event="cycle_rejections",
+            program=program.code,
+            period=str(period),
+            to=list(program.recipients.disnaker),
+            template="cycle_rejections",
+            context=base
+            | {
+                "rows_received": received,
+                "rows_accepted": received - len(rejected),
+                "rows_rejected": len(rejected),
+                "by_reason": [
+                    {"code": str(c), "message": CODES.get(str(c), str(c)), "count": int(n)}
+                    for c, n in counts.items()
+                ],
+                "by_village": [
+                    {
+                        "kode_desa": str(k),
+                        "nama": str(names.get(k, "")),
+                        "received": 0,
+                        "rejected": int(n),
+                    }
+                    for k, n in by_village.head(50).items()
+                ],
+                "files_rejected": [
+                    {"path": f.path, "code": f.code, "message": f.message}
+                    for f in files.loc[files["status"] == "rejected"].itertuples()
+                ]
+                if len(files)
+                else [],
+            },
+            attachments=[str(paths.data_quality), str(paths.village_reports_zip)],
+        )
+    return queued
+
+
 def queue_invoice_mail(
     session: Session,
     program: Program,
     period: Period,
     outcomes: list[InvoiceOutcome],
     budget: Budget,
+    extra: list[str] | None = None,
 ) -> int:
     """One message per new or revised invoice where the regency pays; one digest where villages pay."""
     fresh = [o for o in outcomes if o.action in ("issued", "revised", "supplementary")]
@@ -223,6 +334,7 @@ def queue_invoice_mail(
             "old_participants": group[0].previous_participants,
         }
         attachments = [o.pdf for o in group if o.pdf] if len(group) <= 20 else []
+        attachments += extra or []
         if mail.queue(
             session,
             key=f"{template}:{ident}:bkad",

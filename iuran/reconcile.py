@@ -78,7 +78,7 @@ class Registry:
 class Reconciled:
     billed: pd.DataFrame  # accepted + carried rows, with `category` (baru|lanjutan) and `payer_key`
     rejected: pd.DataFrame  # REJECTED_COLUMNS
-    ended: pd.DataFrame  # nik, kode_desa, reason
+    ended: pd.DataFrame  # nik, kode_desa, nama, tanggal_lahir, jenis_kelamin, reason
     #: BPJS's status list for this period (nik, bpjs_status, tanggal): written to the registry
     status_list: pd.DataFrame | None = None
     notes: tuple[str, ...] = ()
@@ -218,7 +218,9 @@ def reconcile(
 
     # 5. Who ended: billed last period, not billed now.
     prev = registry.previous
-    gone = prev.loc[~prev["nik"].isin(billed["nik"]), ["nik", "kode_desa"]].copy()
+    # Who they were comes along: the mutation list for BPJS names them.
+    people = ["nik", "kode_desa", "nama", "tanggal_lahir", "jenis_kelamin"]
+    gone = prev.loc[~prev["nik"].isin(billed["nik"]), people].copy()
     gone_status = pd.Series(_lookup(gone["nik"], status, ""), index=gone.index)
     gone["reason"] = np.select(
         [gone_status.eq("meninggal"), gone_status.eq("pindah_pu")],

@@ -10,6 +10,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from iuran.cycle import Recorded, record_cycle, render_pending
+from iuran.cycle_reports import ReportPaths, write_reports
 from iuran.periods import Period
 from iuran.pricing import price_lines
 from iuran.programs import Program
@@ -37,6 +38,26 @@ def record(
     return record_cycle(
         database_url, program, period, files, rejected, decided, lines, out_dir, today, dry_run
     )
+
+
+@task(name="write-reports", retries=2, retry_delay_seconds=10, cache_policy=NO_CACHE)
+def reports(
+    database_url: str,
+    program: Program,
+    period: Period,
+    rows: pd.DataFrame,
+    files: pd.DataFrame,
+    rejected: pd.DataFrame,
+    decided: Reconciled,
+    recorded: Recorded,
+    out_dir: Path,
+    today: dt.date | None = None,
+) -> ReportPaths:
+    return write_reports(
+        database_url, program, period, rows, files, rejected, decided,
+        recorded.budget.as_dict(), out_dir, today or dt.date.today(),
+        unchanged=recorded.status == "unchanged",
+    )  # fmt: skip
 
 
 @task(name="render-documents", retries=2, retry_delay_seconds=10, cache_policy=NO_CACHE)

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from iuran.cycle import record_cycle, render_pending
+from iuran.cycle_reports import write_reports
 from iuran.periods import Period
 from iuran.pricing import price_lines
 from iuran.programs import Program
@@ -48,6 +49,11 @@ def run(
         TODAY,
         dry_run,
     )
-    if render and not dry_run:
+    if render and not dry_run and recorded.status != "stopped":
+        write_reports(
+            url, program, month, rosters.rows, rosters.files, rejected, decided,
+            recorded.budget.as_dict(), out / program.code / period, TODAY,
+            unchanged=recorded.status == "unchanged",
+        )  # fmt: skip
         render_pending(url, program, month)
     return summarize(program, month, rosters, checked, decided, recorded, 0)

@@ -131,7 +131,7 @@ def test_quota_keeps_continuing_members_first() -> None:
 def test_workers_no_longer_on_the_roster_have_ended() -> None:
     prev = _previous([(nik(1), A), (nik(2), A)])
     r = reconcile(rows((nik(1), A)), {A}, registry(previous=prev), LEBAK, Period(2026, 2))
-    assert r.ended.to_dict("records") == [
+    assert r.ended[["nik", "kode_desa", "reason"]].to_dict("records") == [
         {"nik": nik(2), "kode_desa": A, "reason": "tidak_di_roster"}
     ]
     assert r.counts()["continuing"] == 1

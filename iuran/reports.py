@@ -1,0 +1,926 @@
+"""The cycle's reports: frames in, files out.
+
+- Village rejection reports (XLSX, one per village): the correction list a village operator works
+  through. NIKs are MASKED: the operator finds the row by file, sheet and row number, so the report
+  can travel by WhatsApp or e-mail without spreading identity numbers (UU 27/2022).
+- The regency data-quality table (received / accepted / rejected per village, by reason).
+- The mutation list for BPJS (XLSX): who joins and who leaves this month, with FULL NIKs, because
+  BPJS registers and deactivates participants by NIK.
+- The monthly program report (PDF, typst): budget burn, coverage per village, rejections by reason,
+  for readers who look rather than read.
+
+Every function here is pure apart from writing its output file; files are written to a temporary
+name and renamed, so a reader never sees half a report.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+import tempfile
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import typst
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Font
+from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from iuran.config import TEMPLATES
+from iuran.db.models import Invoice
+from iuran.documents import safe_cell, tanggal
+from iuran.money import angka, as_amount, rupiah
+from iuran.nik import mask_series
+from iuran.periods import Period
+from iuran.programs import Program
+from iuran.reconcile import CARRIED_SOURCE
+from iuran.rosters.codes import CODES
+from iuran.rosters.read import LABELS
+from iuran.wilayah import normalize_kode_desa
+from iuran.wilayah import village_names as national_village_names
+from iuran.wilayah import villages as regency_villages
+
+REPORT_TEMPLATE = TEMPLATES / "report.typ"
+#: key (and file-name part) of the report for rows and files that name no known village
+TANPA_DESA = "tanpa-desa"
+#: `kode_desa` of the data-quality rows without a known village, and of the regency total row
+NO_VILLAGE = "(tanpa desa)"
+TOTAL = "JUMLAH"
+
+BULAN_SINGKAT = (
+    "Jan", "Feb", "Mar", "Apr", "Mei", "Jun", "Jul", "Agu", "Sep", "Okt", "Nov", "Des",
+)  # fmt: skip
+
+#: Why a membership ended (`Reconciled.ended.reason`), as BPJS reads it in the mutation list.
+ALASAN = {
+    "tidak_di_roster": "Tidak lagi tercantum di roster desa",
+    "meninggal": "Meninggal dunia",
+    "pindah_pu": "Pindah menjadi peserta Penerima Upah",
+}
+
+#: Short labels for charts and summary tables; the full message stays in `CODES`.
+SHORT = {
+    "BERKAS_KOSONG": "Berkas kosong",
+    "BERKAS_RUSAK": "Berkas rusak",
+    "BERKAS_TANPA_HEADER": "Header kolom tidak ditemukan",
+    "BERKAS_JENIS": "Jenis berkas tidak didukung",
+    "BERKAS_TERLALU_BESAR": "Berkas terlalu besar",
+    "NIK_KOSONG": "NIK kosong",
+    "NIK_NOTASI_ILMIAH": "NIK rusak oleh Excel",
+    "NIK_BUKAN_ANGKA": "NIK bukan angka",
+    "NIK_PANJANG": "NIK tidak 16 digit",
+    "NIK_PROVINSI": "Kode provinsi NIK salah",
+    "NIK_TANGGAL": "Tanggal dalam NIK mustahil",
+    "NIK_SERIAL": "Nomor urut NIK 0000",
+    "NIK_GANDA_BERKAS": "NIK ganda dalam berkas",
+    "NAMA_KOSONG": "Nama kosong",
+    "TANGGAL_LAHIR_KOSONG": "Tanggal lahir kosong",
+    "TANGGAL_LAHIR_FORMAT": "Format tanggal lahir salah",
+    "TANGGAL_LAHIR_TIDAK_SESUAI_NIK": "Tanggal lahir tidak sesuai NIK",
+    "JENIS_KELAMIN_KOSONG": "Jenis kelamin kosong",
+    "JENIS_KELAMIN_FORMAT": "Jenis kelamin tidak dikenali",
+    "JENIS_KELAMIN_TIDAK_SESUAI_NIK": "Jenis kelamin tidak sesuai NIK",
+    "USIA_DI_BAWAH_BATAS": "Usia di bawah batas",
+    "USIA_DI_ATAS_BATAS": "Usia di atas batas",
+    "KODE_DESA_KOSONG": "Kode desa kosong",
+    "KODE_DESA_TIDAK_DIKENAL": "Kode desa tidak dikenal",
+    "KODE_DESA_BUKAN_DESA": "Kelurahan, bukan desa",
+    "PENGHASILAN_FORMAT": "Format penghasilan salah",
+    "NIK_DESA_GANDA": "Terdaftar di desa lain",
+    "NIK_GANDA_SUMBER": "Ganda antar-berkas (digabung)",
+    "NIK_PROGRAM_LAIN": "Dibiayai program lain",
+    "KUOTA_DESA_PENUH": "Kuota desa penuh",
+    "PESERTA_MENINGGAL": "Peserta meninggal dunia",
+    "PINDAH_PENERIMA_UPAH": "Pindah ke Penerima Upah",
+}
+
+_CODE_IN_NAME = re.compile(r"(?<!\d)(\d{2})\.?(\d{2})\.?(\d{2})\.?(\d{4})(?!\d)")
+_SAFE_KEY = re.compile(r"^[0-9A-Za-z.\-]+$")
+_BOLD = Font(bold=True)
+_TITLE = Font(bold=True, size=13)
+_DATE_FORMAT = "DD/MM/YYYY"
+
+
+def short_label(code: str) -> str:
+    """A few words for a rejection code (charts, tables); unknown codes fall back to the code."""
+    return SHORT.get(code, code)
+
+
+# ------------------------------------------------------------------------------------- helpers
+
+
+def _atomic(path: Path, write: Callable[[Path], None]) -> Path:
+    """Write through a temporary file in the same folder, then rename: never a half-written file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    temp = Path(temp_name)
+    try:
+        write(temp)
+        os.replace(temp, path)
+    finally:
+        temp.unlink(missing_ok=True)
+    return path
+
+
+def _styled(sheet: WriteOnlyWorksheet, value: object, font: Font = _BOLD) -> WriteOnlyCell:
+    cell = WriteOnlyCell(sheet, value=value)
+    cell.font = font
+    return cell
+
+
+def _text_cell(sheet: WriteOnlyWorksheet, value: object) -> WriteOnlyCell | None:
+    """Digits that must stay text (NIK, area code): Excel would drop leading zeros or round a NIK."""
+    if value is None or value is pd.NA or value == "":
+        return None
+    cell = WriteOnlyCell(sheet)
+    cell.value = str(value)
+    cell.data_type = "s"
+    cell.number_format = "@"
+    return cell
+
+
+def _date_cell(sheet: WriteOnlyWorksheet, value: object) -> WriteOnlyCell | None:
+    if value is None or value is pd.NA or (not isinstance(value, dt.date) and pd.isna(value)):
+        return None
+    day = value.date() if isinstance(value, dt.datetime) else value
+    cell = WriteOnlyCell(sheet, value=day)
+    cell.number_format = _DATE_FORMAT
+    return cell
+
+
+def _objects(series: pd.Series) -> list[Any]:
+    return series.astype("object").where(series.notna(), None).tolist()
+
+
+def _widths(sheet: WriteOnlyWorksheet, widths: Sequence[float]) -> None:
+    for i, width in enumerate(widths):
+        sheet.column_dimensions[chr(ord("A") + i)].width = width
+
+
+def _file_village(paths: pd.Series) -> pd.Series:
+    """The village code in a roster's file name (`36.02.01.2002.xlsx`, as the template asks), or NA."""
+    names = paths.astype("string").fillna("").str.replace(r"^.*[/\\]", "", regex=True)
+    parts = names.str.extract(_CODE_IN_NAME)
+    return (parts[0] + "." + parts[1] + "." + parts[2] + "." + parts[3]).astype("string")
+
+
+def _village_of(kode_desa: pd.Series, source_file: pd.Series, known: pd.Index) -> pd.Series:
+    """A row's village: its own code when known, else the code in its file's name, else NA.
+
+    A row with an empty or mistyped code still belongs to the operator who sent the file, so its
+    correction lands in that village's report rather than in the regency's leftover pile.
+    """
+    own = normalize_kode_desa(kode_desa)
+    own = own.where(own.isin(known))
+    from_file = _file_village(source_file)
+    from_file = from_file.where(from_file.isin(known))
+    return own.fillna(from_file).astype("string")
+
+
+# ----------------------------------------------------------------- 1. village rejection reports
+
+REJECTION_HEADER = ("Berkas asal", "Lembar", "Baris", "Kolom", "Kode", "Keterangan", "NIK", "Nama")
+FILE_HEADER = ("Berkas", "Kode", "Keterangan")
+
+
+def _ordered_rejections(rejected: pd.DataFrame) -> pd.DataFrame:
+    """File/row order (what the operator scrolls through); carried-forward workers last."""
+    r = rejected.reset_index(drop=True).copy()
+    r["_carried"] = r["source_file"].astype("string").eq(CARRIED_SOURCE).fillna(False)
+    r["_row"] = pd.to_numeric(r["source_row"], errors="coerce").fillna(0).astype("int64")
+    r["_file"] = r["source_file"].astype("string").fillna("")
+    r["_sheet"] = r["source_sheet"].astype("string").fillna("")
+    return r.sort_values(["_carried", "_file", "_sheet", "_row"], kind="stable")
+
+
+def _rejection_rows(r: pd.DataFrame) -> pd.DataFrame:
+    """The sheet's columns, NIK masked, column names as the operator's spreadsheet labels them."""
+    source = r["source_file"].astype("string").fillna("")
+    row = r["_row"].astype("object").where(r["_row"] > 0, None)
+    return pd.DataFrame(
+        {
+            "berkas": source.where(source != CARRIED_SOURCE, "(dibawa dari bulan sebelumnya)"),
+            "lembar": r["_sheet"],
+            "baris": row,
+            "kolom": r["column"].astype("string").map(lambda c: LABELS.get(c, c)),
+            "kode": r["code"].astype("string"),
+            "keterangan": r["message"].astype("string"),
+            "nik": mask_series(r["nik"]),
+            "nama": r["nama"].astype("string"),
+        }
+    )
+
+
+def _write_rejection_book(
+    path: Path,
+    title_rows: list[tuple[str, str | int]],
+    rows: list[tuple[Any, ...]],
+    files: list[tuple[Any, ...]],
+) -> None:
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet("Penolakan")
+    _widths(ws, (30, 10, 7, 15, 26, 80, 20, 28))
+    ws.append([_styled(ws, "LAPORAN PENOLAKAN ROSTER PESERTA", _TITLE)])
+    for label, value in title_rows:
+        ws.append([label, value if isinstance(value, int) else safe_cell(ws, value)])
+    ws.append(
+        [
+            "Petunjuk",
+            "Cari baris menurut Berkas asal, Lembar dan Baris; perbaiki sesuai Keterangan lalu "
+            "kirim ulang berkas. NIK disamarkan untuk melindungi data pribadi.",
+        ]
+    )
+    ws.append([])
+    ws.freeze_panes = f"A{len(title_rows) + 5}"
+    ws.append([_styled(ws, h) for h in REJECTION_HEADER])
+    for row in rows:  # column 3 (Baris) is an int; everything else is text from the roster
+        ws.append([v if i == 2 else safe_cell(ws, v) for i, v in enumerate(row)])
+    if not rows:
+        ws.append(["(tidak ada baris yang ditolak)"])
+
+    fs = wb.create_sheet("Berkas ditolak")
+    _widths(fs, (40, 24, 100))
+    fs.append([_styled(fs, "BERKAS YANG DITOLAK SELURUHNYA", _TITLE)])
+    fs.append(
+        ["Berkas di bawah ini tidak dibaca sama sekali; perbaiki dan kirim ulang seluruh berkas."]
+    )
+    fs.append([])
+    fs.freeze_panes = "A5"
+    fs.append([_styled(fs, h) for h in FILE_HEADER])
+    for row in files:
+        fs.append([safe_cell(fs, v) for v in row])
+    if not files:
+        fs.append(["(tidak ada berkas yang ditolak)"])
+    wb.save(path)
+
+
+def _records(frame: pd.DataFrame) -> list[tuple[Any, ...]]:
+    """Rows as tuples of Python values (None for missing), converted once for all villages."""
+    return list(zip(*(_objects(frame[c]) for c in frame.columns), strict=True))
+
+
+def write_rejection_reports(
+    rejected: pd.DataFrame,
+    files: pd.DataFrame,
+    village_names: pd.Series,
+    out_dir: Path,
+    *,
+    program: Program,
+    period: Period,
+    prune: bool = True,
+) -> dict[str, Path]:
+    """One correction list per village with rejections: `penolakan-<kode_desa>.xlsx`, plus
+    `penolakan-tanpa-desa.xlsx` for rows and files no known village can be found for.
+
+    `rejected`: the validate + reconcile rejections (`summary.all_rejections`); `files`: the collect
+    file report (only `status == "rejected"` rows are used); `village_names`: kode_desa -> nama_desa
+    of the program's villages. A row with no known code goes to the village named by its file name,
+    and so does a rejected file. Returns {kode_desa or TANPA_DESA: path}. With `prune`, reports left
+    in `out_dir` by an earlier run for villages that now have nothing to fix are removed, so the
+    folder always matches the current run.
+    """
+    known = pd.Index(village_names.index.astype("string"))
+    names = pd.Series(village_names.astype("string").to_numpy(), index=known)
+    r = _ordered_rejections(rejected)
+    row_desa = _village_of(r["kode_desa"], r["source_file"], known).fillna(TANPA_DESA)
+    bad = files.loc[files["status"].eq("rejected")] if len(files) else files
+    bad = bad.reindex(columns=["path", "code", "message"]).reset_index(drop=True)
+    no_code = pd.Series(pd.NA, index=bad.index, dtype="string")
+    file_desa = _village_of(no_code, bad["path"], known).fillna(TANPA_DESA)
+
+    # Whole frames first (masking, labels, counts); the loop below only slices and writes.
+    records = _records(_rejection_rows(r))
+    file_records = _records(bad)
+    row_groups = pd.Series(np.arange(len(r))).groupby(row_desa.to_numpy()).indices if len(r) else {}
+    file_groups = (
+        pd.Series(np.arange(len(bad))).groupby(file_desa.to_numpy()).indices if len(bad) else {}
+    )
+    per_code = (
+        pd.DataFrame({"desa": row_desa.to_numpy(), "code": r["code"].astype("string").to_numpy()})
+        .value_counts(sort=False)
+        .reset_index(name="n")
+        .sort_values(["desa", "n", "code"], ascending=[True, False, True])
+    )
+    reasons = (
+        (per_code["code"] + " (" + per_code["n"].astype("string") + ")")
+        .groupby(per_code["desa"].to_numpy(), sort=False)
+        .agg("; ".join)
+    )
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written: dict[str, Path] = {}
+    for key in sorted(set(row_groups) | set(file_groups)):
+        if not _SAFE_KEY.match(key):  # never a path from data: known codes are digits and dots
+            raise ValueError(f"unexpected village key {key!r}")
+        rows = [records[i] for i in row_groups.get(key, ())]
+        its_files = [file_records[i] for i in file_groups.get(key, ())]
+        desa = (
+            f"{names[key]} ({key})"
+            if key != TANPA_DESA
+            else "Tanpa desa yang dikenali (kode desa kosong atau salah, nama berkas bukan kode desa)"
+        )
+        title: list[tuple[str, str | int]] = [
+            ("Program", program.name),
+            ("Kabupaten", program.regency_name),
+            ("Periode", period.label),
+            ("Desa", desa),
+            ("Baris ditolak", len(rows)),
+            ("Berkas ditolak", len(its_files)),
+            ("Per alasan", str(reasons.get(key, "-"))),
+        ]
+        path = out_dir / f"penolakan-{key}.xlsx"
+        _atomic(path, partial(_write_rejection_book, title_rows=title, rows=rows, files=its_files))
+        written[key] = path
+    if prune:
+        keep = {p.name for p in written.values()}
+        for old in out_dir.glob("penolakan-*.xlsx"):
+            if old.name not in keep:
+                old.unlink(missing_ok=True)
+    return written
+
+
+# ---------------------------------------------------------------------- regency data quality
+
+QUALITY_COLUMNS = ["kode_desa", "nama_desa", "diterima", "lolos", "ditolak"]
+QUALITY_LABELS = {
+    "kode_desa": "Kode desa",
+    "nama_desa": "Nama desa",
+    "diterima": "Baris diterima",
+    "lolos": "Lolos",
+    "ditolak": "Ditolak",
+}
+
+
+def data_quality_table(
+    collected_rows: pd.DataFrame,
+    rejected: pd.DataFrame,
+    billed: pd.DataFrame,
+    *,
+    village_names: pd.Series | None = None,
+) -> pd.DataFrame:
+    """Per village: kode_desa, nama_desa, diterima (roster rows), lolos (billed from this month's
+    rosters), ditolak, then one column per rejection code (most frequent first); a last row
+    `kode_desa == "JUMLAH"` is the regency total.
+
+    Roster rows only: workers carried forward from last month are not roster rows, so neither they
+    nor their rejections are counted (`diterima == lolos + ditolak`). Rows are placed as in the
+    village reports (own code, else the code in the file name; `(tanpa desa)` otherwise). With
+    `village_names` (kode_desa -> nama_desa of the program) every village gets a row, also those
+    that sent nothing; without it the official national list names the villages seen.
+    """
+    rows_desa = collected_rows.get("kode_desa", pd.Series(dtype="string"))
+    rows_file = collected_rows.get("source_file", pd.Series("", index=rows_desa.index))
+    rej = rejected.loc[~rejected["source_file"].astype("string").eq(CARRIED_SOURCE).fillna(False)]
+    carried = (
+        billed["carried"].astype(bool)
+        if "carried" in billed.columns
+        else pd.Series(False, index=billed.index)
+    )
+    accepted = normalize_kode_desa(billed.loc[~carried, "kode_desa"])
+
+    if village_names is not None:
+        known = pd.Index(village_names.index.astype("string"))
+        names = pd.Series(village_names.astype("string").to_numpy(), index=known)
+    else:
+        seen = pd.concat(
+            [
+                normalize_kode_desa(rows_desa),
+                normalize_kode_desa(rej["kode_desa"]),
+                _file_village(rows_file),
+                _file_village(rej["source_file"]),
+                accepted,
+            ]
+        ).dropna()
+        seen = pd.Series(seen.unique(), dtype="string")
+        found = national_village_names(seen)
+        names = pd.Series(found.to_numpy(), index=pd.Index(seen)).dropna()
+        known = names.index
+
+    received = _village_of(rows_desa, rows_file, known).fillna(NO_VILLAGE)
+    rej_desa = _village_of(rej["kode_desa"], rej["source_file"], known).fillna(NO_VILLAGE)
+    by_code = (
+        pd.crosstab(rej_desa.to_numpy(), rej["code"].astype("string").to_numpy())
+        if len(rej)
+        else pd.DataFrame(index=pd.Index([], dtype="string"))
+    )
+    if len(by_code.columns):
+        order = by_code.sum().sort_values(ascending=False, kind="stable")
+        by_code = by_code[sorted(order.index, key=lambda c: (-order[c], c))]
+    codes = [str(c) for c in by_code.columns]
+    base = pd.concat(
+        [
+            received.value_counts().rename("diterima"),
+            accepted.fillna(NO_VILLAGE).value_counts().rename("lolos"),
+            rej_desa.value_counts().rename("ditolak"),
+        ],
+        axis=1,
+    )
+    table = pd.concat([base, by_code], axis=1) if codes else base
+    if village_names is not None:
+        table = table.reindex(table.index.union(known))
+    table = table.fillna(0).astype("int64")
+    table.columns = [*["diterima", "lolos", "ditolak"], *codes]
+    index = pd.Series(table.index.astype(str), index=table.index)
+    table = table.iloc[np.lexsort([index.to_numpy(), index.eq(NO_VILLAGE).to_numpy()])]
+    table.index.name = "kode_desa"
+    table = table.reset_index()
+    table.insert(1, "nama_desa", table["kode_desa"].map(names).astype("string").fillna(""))
+    total = table[["diterima", "lolos", "ditolak", *codes]].sum()
+    total_row = pd.DataFrame(
+        [{"kode_desa": TOTAL, "nama_desa": f"Seluruh desa ({angka(len(table))})", **total}]
+    )
+    out = pd.concat([table, total_row], ignore_index=True)
+    out[["diterima", "lolos", "ditolak", *codes]] = out[
+        ["diterima", "lolos", "ditolak", *codes]
+    ].astype("int64")
+    out["kode_desa"] = out["kode_desa"].astype("string")
+    out["nama_desa"] = out["nama_desa"].astype("string")
+    return out
+
+
+def write_data_quality_xlsx(table: pd.DataFrame, path: Path, *, title: str = "") -> Path:
+    """The data-quality table for Disnaker, plus a sheet explaining every code it counts."""
+    codes = [c for c in table.columns if c not in QUALITY_COLUMNS]
+
+    def write(temp: Path) -> None:
+        wb = Workbook(write_only=True)
+        ws = wb.create_sheet("Kualitas data")
+        _widths(ws, (15, 26, 14, 9, 9, *([12] * len(codes))))
+        first = 1
+        if title:
+            ws.append([_styled(ws, safe_cell(ws, title), _TITLE)])
+            ws.append([])
+            first = 3
+        ws.freeze_panes = f"C{first + 1}"
+        ws.append([_styled(ws, QUALITY_LABELS.get(c, c)) for c in table.columns])
+        text_cols = [_objects(table[c].astype("string")) for c in ("kode_desa", "nama_desa")]
+        int_cols = [table[c].astype("int64").tolist() for c in table.columns[2:]]
+        for i, values in enumerate(zip(*text_cols, *int_cols, strict=True)):
+            total = values[0] == TOTAL and i == len(table) - 1
+            row = [safe_cell(ws, values[0]), safe_cell(ws, values[1]), *values[2:]]
+            ws.append([_styled(ws, v) for v in row] if total else row)
+        ks = wb.create_sheet("Keterangan kode")
+        _widths(ks, (32, 34, 110))
+        ks.append([_styled(ks, h) for h in ("Kode", "Singkat", "Keterangan")])
+        for code in codes:
+            ks.append([code, short_label(code), safe_cell(ks, CODES.get(code, ""))])
+        wb.save(temp)
+
+    return _atomic(path, write)
+
+
+# ------------------------------------------------------------------------ 2. mutation list
+
+ADDITION_COLUMNS = (
+    "nik", "nama", "tanggal_lahir", "jenis_kelamin", "kode_desa", "nama_desa", "pekerjaan",
+    "tanggal_mulai",
+)  # fmt: skip
+TERMINATION_COLUMNS = (
+    "nik", "nama", "tanggal_lahir", "jenis_kelamin", "kode_desa", "nama_desa", "kode_alasan",
+    "alasan", "tanggal_berakhir",
+)  # fmt: skip
+_TEXT_CODES = ("nik", "kode_desa")
+_DATES = ("tanggal_lahir", "tanggal_mulai", "tanggal_berakhir")
+
+
+def mutation_frames(
+    billed: pd.DataFrame,
+    ended: pd.DataFrame,
+    people: pd.DataFrame,
+    village_names: pd.Series,
+    period: Period,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(additions, terminations) as the mutation list's two sheets hold them (also for e-mail counts).
+
+    Additions are this period's billed workers of category `baru`, covered from the first day of the
+    period; terminations are last period's workers not billed now, covered until its last day.
+    """
+    start = period.first_day
+    end = start - dt.timedelta(days=1)
+    names = pd.Series(village_names.astype("string").to_numpy(), index=village_names.index)
+
+    new = billed.loc[billed["category"].eq("baru")].reindex(columns=list(ADDITION_COLUMNS)).copy()
+    new["nama_desa"] = new["kode_desa"].map(names).astype("string").fillna("")
+    new["tanggal_mulai"] = start
+    new = new.sort_values(["kode_desa", "nama", "nik"], kind="stable").reset_index(drop=True)
+
+    who = people.drop_duplicates("nik").set_index("nik")
+    gone = ended.reindex(columns=["nik", "kode_desa", "reason"]).copy()
+    for c in ("nama", "tanggal_lahir", "jenis_kelamin"):
+        # reindex, not map: mapping an empty column onto datetimes fails in pandas
+        gone[c] = who[c].reindex(gone["nik"]).to_numpy() if c in who.columns else pd.NA
+    gone["nama_desa"] = gone["kode_desa"].map(names).astype("string").fillna("")
+    gone["kode_alasan"] = gone["reason"].astype("string")
+    gone["alasan"] = gone["kode_alasan"].map(ALASAN).fillna(gone["kode_alasan"])
+    gone["tanggal_berakhir"] = end
+    gone = gone.reindex(columns=list(TERMINATION_COLUMNS))
+    gone = gone.sort_values(["kode_desa", "nama", "nik"], kind="stable").reset_index(drop=True)
+    return new, gone
+
+
+def _data_sheet(ws: WriteOnlyWorksheet, frame: pd.DataFrame, columns: Sequence[str]) -> None:
+    widths = {"nik": 19, "nama": 28, "nama_desa": 20, "kode_desa": 14, "alasan": 36}
+    _widths(ws, [widths.get(c, 13) for c in columns])
+    ws.freeze_panes = "A2"
+    ws.append([_styled(ws, c) for c in columns])
+    values: list[list[Any]] = []
+    for c in columns:
+        objects = _objects(frame[c])
+        if c in _TEXT_CODES:
+            values.append([_text_cell(ws, v) for v in objects])
+        elif c in _DATES:
+            values.append([_date_cell(ws, v) for v in objects])
+        else:
+            values.append([safe_cell(ws, v) for v in objects])
+    for row in zip(*values, strict=True):
+        ws.append(list(row))
+
+
+def write_mutation_list(
+    billed: pd.DataFrame,
+    ended: pd.DataFrame,
+    people: pd.DataFrame,
+    program: Program,
+    period: Period,
+    path: Path,
+    *,
+    village_names: pd.Series | None = None,
+) -> Path:
+    """The month's roster changes for BPJS: sheet "Penambahan" (new participants) and sheet
+    "Pengurangan" (ended), FULL NIKs as text cells, every other text formula-neutralised.
+
+    `billed`: `Reconciled.billed`; `ended`: `Reconciled.ended` (nik, kode_desa, reason); `people`:
+    nik, nama, tanggal_lahir, jenis_kelamin for the ended NIKs (`Registry.previous` holds them).
+    Village names default to the program regency's official list.
+    """
+    if village_names is None:
+        v = regency_villages(program.regency)
+        village_names = pd.Series(v["nama_desa"].to_numpy(), index=v["kode_desa"])
+    new, gone = mutation_frames(billed, ended, people, village_names, period)
+
+    def write(temp: Path) -> None:
+        wb = Workbook(write_only=True)
+        _data_sheet(wb.create_sheet("Penambahan"), new, ADDITION_COLUMNS)
+        _data_sheet(wb.create_sheet("Pengurangan"), gone, TERMINATION_COLUMNS)
+        wb.save(temp)
+
+    return _atomic(path, write)
+
+
+# ------------------------------------------------------------------- 3. monthly program report
+
+
+def month_label(period: Period) -> str:
+    """`Jan 2026`: the axis label of a month."""
+    return f"{BULAN_SINGKAT[period.month - 1]} {period.year}"
+
+
+def rupiah_singkat(n: object) -> str:
+    """`Rp 58 jt`, `Rp 1,2 M`: Rupiah for chart axes and labels (one decimal below 10 units)."""
+    value = as_amount(n)
+    sign, value = ("-" if value < 0 else ""), abs(value)
+    for unit, name in ((10**12, "T"), (10**9, "M"), (10**6, "jt"), (10**3, "rb")):
+        if value >= unit:
+            tenths = (value * 10 + unit // 2) // unit
+            if tenths < 100 and tenths % 10:
+                return f"{sign}Rp {tenths // 10},{tenths % 10} {name}"
+            return f"{sign}Rp {(value + unit // 2) // unit} {name}"
+    return f"{sign}Rp {value}"
+
+
+@dataclass(frozen=True, eq=False)
+class ProgramReport:
+    """Everything the monthly program report shows; counts and money only, no personal data."""
+
+    program_name: str
+    regency_name: str
+    period_label: str  # "Januari 2026"
+    #: `Budget.as_dict()`: pagu, billed_to_date, projected_year, shortfall, months_covered,
+    #: headcount_covered
+    budget: dict[str, int]
+    #: every month of the program year: ("Jan 2026", billed, is_projection); see `monthly_billed`
+    monthly: Sequence[tuple[str, int, bool]]
+    #: kode_desa, nama_desa, billed (workers billed this period), quota; see `village_coverage`
+    villages: pd.DataFrame = field(repr=False)
+    #: (code, short message, rows), most frequent first; see `rejections_by_reason`
+    rejections: Sequence[tuple[str, str, int]]
+    generated: dt.date
+
+    @property
+    def period_total(self) -> int:
+        """This period's billed total: the last month of the series that is not a projection."""
+        actual = [billed for _, billed, projected in self.monthly if not projected]
+        return actual[-1] if actual else 0
+
+
+def village_coverage(billed: pd.DataFrame, village_names: pd.Series, quota: int) -> pd.DataFrame:
+    """Billed workers per village against the quota, every program village included (0 when none)."""
+    counts = billed["kode_desa"].astype("string").value_counts()
+    index = pd.Index(village_names.index.astype("string")).union(counts.index)
+    names = pd.Series(village_names.astype("string").to_numpy(), index=village_names.index)
+    out = pd.DataFrame(
+        {
+            "kode_desa": index,
+            "nama_desa": index.map(names).astype("string").fillna(""),
+            "billed": counts.reindex(index, fill_value=0).to_numpy(dtype="int64"),
+        }
+    )
+    out["quota"] = int(quota)
+    return out
+
+
+def rejections_by_reason(rejected: pd.DataFrame) -> list[tuple[str, str, int]]:
+    """(code, short label, rows), most frequent first (ties by code)."""
+    counts = rejected["code"].astype("string").value_counts()
+    ordered = sorted(counts.items(), key=lambda kv: (-int(kv[1]), str(kv[0])))
+    return [(str(code), short_label(str(code)), int(n)) for code, n in ordered]
+
+
+def monthly_billed(
+    session: Session, program: Program, period: Period
+) -> list[tuple[str, int, bool]]:
+    """Billed per month of the program year: live invoices (draft/issued, regular and supplementary)
+    up to `period`, then each month after it projected at `period`'s regular total (as the budget's
+    `projected_year` does; a supplementary invoice corrects the past and is not repeated)."""
+    rows = session.execute(
+        select(Invoice.period, Invoice.kind, func.coalesce(func.sum(Invoice.total), 0))
+        .where(
+            Invoice.program == program.code,
+            Invoice.document_state.in_(("draft", "issued")),
+            Invoice.period >= str(program.first_period),
+            Invoice.period <= str(period),
+        )
+        .group_by(Invoice.period, Invoice.kind)
+    ).all()
+    per_month: dict[str, int] = {}
+    regular: dict[str, int] = {}
+    for key, kind, total in rows:
+        per_month[key] = per_month.get(key, 0) + int(total)
+        if kind == "regular":
+            regular[key] = regular.get(key, 0) + int(total)
+    projection = regular.get(str(period), 0)
+    out: list[tuple[str, int, bool]] = []
+    month = program.first_period
+    while month <= program.last_period:
+        if month <= period:
+            out.append((month_label(month), per_month.get(str(month), 0), False))
+        else:
+            out.append((month_label(month), projection, True))
+        month = month.shift(1)
+    return out
+
+
+def build_program_report(
+    program: Program,
+    period: Period,
+    budget: dict[str, int],
+    monthly: Sequence[tuple[str, int, bool]],
+    billed: pd.DataFrame,
+    rejected: pd.DataFrame,
+    generated: dt.date,
+) -> ProgramReport:
+    """The report from the cycle's frames: `Reconciled.billed`, all rejections, `Budget.as_dict()`."""
+    v = regency_villages(program.regency, desa_only=program.desa_only)
+    names = pd.Series(v["nama_desa"].to_numpy(), index=v["kode_desa"])
+    return ProgramReport(
+        program_name=program.name,
+        regency_name=program.regency_name,
+        period_label=period.label,
+        budget=dict(budget),
+        monthly=list(monthly),
+        villages=village_coverage(billed, names, program.quota_per_village),
+        rejections=rejections_by_reason(rejected),
+        generated=generated,
+    )
+
+
+def _nice_top(value: int, ticks: int = 5) -> tuple[int, int]:
+    """(axis top, tick step): a 1-2-5 step so that `ticks` steps cover `value`."""
+    if value <= 0:
+        return 1, 1
+    raw = -(-value // ticks)
+    magnitude = 10 ** (len(str(raw)) - 1)
+    step = next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw)
+    return -(-value // step) * step, step
+
+
+def _fraction(value: int, top: int) -> float:
+    return round(min(max(value / top, 0.0), 1.0), 4) if top else 0.0
+
+
+def _chart(report: ProgramReport) -> dict[str, Any]:
+    """Geometry as fractions of the plot (0..1); the template only scales and draws."""
+    months = list(report.monthly)
+    billed = [int(b) for _, b, _ in months]
+    cumulative = np.cumsum(np.asarray(billed, dtype=np.int64)).tolist() if billed else []
+    pagu = int(report.budget.get("pagu", 0))
+    cum_top, cum_step = _nice_top(max([pagu, *cumulative, 1]) * 21 // 20)
+    bar_top, bar_step = _nice_top(max([*billed, 1]) * 23 // 20, ticks=3)
+    over = next((i for i, c in enumerate(cumulative) if pagu and c > pagu), None)
+    return {
+        "n": len(months),
+        "months": [
+            {
+                "label": label,
+                "projected": bool(projected),
+                "bar": _fraction(b, bar_top),
+                "bar_label": rupiah_singkat(b),
+                "cum": _fraction(c, cum_top),
+                "cum_label": rupiah_singkat(c),
+            }
+            for (label, _, projected), b, c in zip(months, billed, cumulative, strict=True)
+        ],
+        "cum_ticks": [
+            {"at": _fraction(t, cum_top), "label": rupiah_singkat(t)}
+            for t in range(0, cum_top + 1, cum_step)
+        ],
+        "bar_ticks": [
+            {"at": _fraction(t, bar_top), "label": rupiah_singkat(t)}
+            for t in range(0, bar_top + 1, bar_step)
+        ],
+        "pagu": _fraction(pagu, cum_top) if pagu else None,
+        "pagu_label": f"Pagu {rupiah_singkat(pagu)}",
+        "over_index": over,
+        "note": (
+            f"Pada laju ini tagihan kumulatif melampaui pagu pada {months[over][0]}."
+            if over is not None
+            else "Pada laju ini tagihan kumulatif tetap di bawah pagu sampai akhir tahun program."
+            if pagu
+            else "Program tanpa pagu."
+        ),
+    }
+
+
+COVERAGE_BINS = (
+    ("0%", "empty"),
+    ("1–49%", "low"),
+    ("50–79%", "mid"),
+    ("80–99%", "high"),
+    ("100%", "full"),
+)
+
+
+def _coverage(report: ProgramReport) -> dict[str, Any]:
+    v = report.villages
+    billed = v["billed"].astype("int64").to_numpy()
+    quota = v["quota"].astype("int64").to_numpy()
+    percent = np.where(quota > 0, billed * 100 // np.maximum(quota, 1), 100)
+    level = np.select(
+        [percent <= 0, percent < 50, percent < 80, percent < 100], [0, 1, 2, 3], default=4
+    )
+    hist = np.bincount(level, minlength=len(COVERAGE_BINS))
+    below = v.assign(_p=billed / np.maximum(quota, 1), _pct=percent, _lvl=level)
+    below = below.loc[below["_pct"] < 100].sort_values(["_p", "kode_desa"], kind="stable")
+    names = below["nama_desa"].astype("string").fillna("")
+    names = names.where(names.str.len() <= 22, names.str[:21] + "…")
+    full = int((percent >= 100).sum())
+    total_billed, total_quota = int(billed.sum()), int(quota.sum())
+    return {
+        "villages": len(v),
+        "full": full,
+        "summary": (
+            f"{angka(full)} dari {angka(len(v))} desa memenuhi kuota; peserta ditagih "
+            f"{angka(total_billed)} dari kuota {angka(total_quota)}"
+            + (f" ({total_billed * 100 // total_quota}%)." if total_quota else ".")
+        ),
+        "hist": [
+            {"label": label, "level": key, "count": int(n), "frac": _fraction(int(n), max(hist))}
+            for (label, key), n in zip(COVERAGE_BINS, hist.tolist(), strict=True)
+        ],
+        "below": [
+            [k, n, f"{b}/{q}", round(min(b / q, 1.0), 3) if q else 0.0, COVERAGE_BINS[lv][1]]
+            for k, n, b, q, lv in zip(
+                below["kode_desa"].astype("string").tolist(),
+                names.tolist(),
+                below["billed"].astype("int64").tolist(),
+                below["quota"].astype("int64").tolist(),
+                below["_lvl"].tolist(),
+                strict=True,
+            )
+        ],
+    }
+
+
+def _rejection_bars(report: ProgramReport, top: int = 12) -> dict[str, Any]:
+    items = sorted(report.rejections, key=lambda r: (-int(r[2]), r[0]))
+    shown, rest = items[:top], items[top:]
+    rows: list[tuple[str, str, int]] = [(c, m, int(n)) for c, m, n in shown]
+    if rest:
+        rows.append(("…", f"{len(rest)} alasan lainnya", sum(int(r[2]) for r in rest)))
+    peak = max([n for _, _, n in rows], default=1)
+    return {
+        "total": angka(sum(int(r[2]) for r in items)),
+        "rows": [[c, m, angka(n), _fraction(n, peak)] for c, m, n in rows],
+        "top": items[0][0] if items else None,
+    }
+
+
+def _report_payload(report: ProgramReport) -> dict[str, Any]:
+    b = {k: as_amount(v) for k, v in report.budget.items()}
+    shortfall = b.get("shortfall", 0)
+    pagu = b.get("pagu", 0)
+    figures = [
+        {"label": f"Tagihan {report.period_label}", "value": rupiah(report.period_total)},
+        {"label": "Ditagih s.d. bulan ini", "value": rupiah(b.get("billed_to_date", 0))},
+        {"label": "Proyeksi setahun", "value": rupiah(b.get("projected_year", 0))},
+    ]
+    status = (
+        {
+            "label": "Kekurangan pagu",
+            "value": rupiah(shortfall),
+            "detail": "proyeksi setahun melebihi pagu",
+            "ok": False,
+        }
+        if shortfall > 0
+        else {
+            "label": "Pagu",
+            "value": "Cukup",
+            "detail": f"sisa {rupiah(max(0, pagu - b.get('projected_year', 0)))}",
+            "ok": True,
+        }
+    )
+    notes = []
+    if "months_covered" in b:
+        notes.append(
+            f"Pagu cukup untuk {angka(b['months_covered'])} bulan tagihan seperti bulan ini"
+        )
+    if "headcount_covered" in b:
+        notes.append(f"cukup setahun untuk {angka(b['headcount_covered'])} peserta")
+    return {
+        "title": f"Laporan Bulanan {report.program_name} {report.period_label}",
+        "program_name": report.program_name,
+        "regency_name": report.regency_name,
+        "period": report.period_label,
+        "generated": f"Dibuat {tanggal(report.generated)}",
+        "pagu": rupiah(pagu),
+        "figures": figures,
+        "status": status,
+        "budget_note": "; ".join(notes) + "." if notes else "",
+        "chart": _chart(report),
+        "coverage": _coverage(report),
+        "rejections": _rejection_bars(report),
+    }
+
+
+_local = threading.local()
+
+
+def _compiler() -> typst.Compiler:
+    """One typst compiler per thread (see `iuran.documents._compiler`): embedded fonts only."""
+    compiler: typst.Compiler | None = getattr(_local, "compiler", None)
+    if compiler is None:
+        compiler = typst.Compiler(REPORT_TEMPLATE, root=TEMPLATES, ignore_system_fonts=True)
+        _local.compiler = compiler
+    return compiler
+
+
+def render_program_report(report: ProgramReport) -> bytes:
+    """The monthly program report as A4 PDF bytes; deterministic (dated by `report.generated`)."""
+    data = json.dumps(_report_payload(report), ensure_ascii=False, separators=(",", ":"))
+    stamp = dt.datetime.combine(
+        report.generated, dt.time(), tzinfo=dt.timezone(dt.timedelta(hours=7))
+    )
+    pdf = _compiler().compile(sys_inputs={"data": data}, timestamp=stamp)
+    if not isinstance(pdf, bytes):
+        raise TypeError(f"typst returned {type(pdf).__name__}, expected PDF bytes")
+    return pdf
+
+
+def write_program_report(report: ProgramReport, path: Path) -> Path:
+    """`render_program_report` to `path`, atomically."""
+    pdf = render_program_report(report)
+
+    def write(temp: Path) -> None:
+        temp.write_bytes(pdf)
+
+    return _atomic(path, write)
+
+
+__all__ = [
+    "ALASAN",
+    "TANPA_DESA",
+    "ProgramReport",
+    "build_program_report",
+    "data_quality_table",
+    "monthly_billed",
+    "mutation_frames",
+    "rejections_by_reason",
+    "render_program_report",
+    "village_coverage",
+    "write_data_quality_xlsx",
+    "write_mutation_list",
+    "write_program_report",
+    "write_rejection_reports",
+]

@@ -1,0 +1,477 @@
+"""Cycle reports read back as their readers see them: village operators, Disnaker, BPJS, the Bupati."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import openpyxl
+import pandas as pd
+import pypdf
+import pytest
+
+from iuran import reports
+from iuran.money import rupiah
+from iuran.nik import mask
+from iuran.periods import Period
+from iuran.programs import Program, load_program
+from iuran.reconcile import CARRIED_SOURCE, REJECTED_COLUMNS
+from iuran.reports import (
+    ProgramReport,
+    data_quality_table,
+    month_label,
+    rejections_by_reason,
+    render_program_report,
+    rupiah_singkat,
+    village_coverage,
+    write_data_quality_xlsx,
+    write_mutation_list,
+    write_program_report,
+    write_rejection_reports,
+)
+
+HOSTILE = '=HYPERLINK("http://x","klik")'
+A, B, C = "36.02.01.2002", "36.02.01.2003", "36.02.01.2004"
+NAMES = pd.Series({A: "Cilangkahan", B: "Pagelaran", C: "Sukaraja"})
+SIXTEEN = re.compile(r"(?<!\d)\d{16}(?!\d)")
+
+
+@pytest.fixture(scope="module")
+def lebak() -> Program:
+    return load_program("lebak")
+
+
+def _nik(i: int) -> str:
+    return f"36020115059{i:05d}"
+
+
+def rejected_frame() -> pd.DataFrame:
+    """Rows in scrambled order: two villages, a row whose code is missing (file names village C), a
+    row with a wrong code in a file named by no village, a carried-forward worker."""
+    rows = [
+        # source_file, sheet, row, kode_desa, nik, nama, column, code, message
+        (f"{B}.xlsx", "Sheet1", 9, B, _nik(3), "Budi", "nik", "NIK_PANJANG", "NIK harus 16 digit"),
+        (f"{A}.csv", "", 12, A, _nik(2), HOSTILE, "nama", "NAMA_KOSONG", "Nama kosong"),
+        (f"{A}.csv", "", 3, A, _nik(1), "Siti", "tanggal_lahir", "TANGGAL_LAHIR_FORMAT", "x"),
+        (f"{C}.xlsx", "Data", 5, None, _nik(4), "Tono", "kode_desa", "KODE_DESA_KOSONG", "kosong"),
+        ("kiriman.xlsx", "Sheet1", 2, "99.99.99.9999", _nik(5), "Ani", "kode_desa",
+         "KODE_DESA_TIDAK_DIKENAL", "tidak dikenal"),
+        (f"{B}.xlsx", "Sheet1", 4, B, _nik(6), "Dedi", "nik", "NIK_PANJANG", "NIK harus 16 digit"),
+        (CARRIED_SOURCE, "", 0, A, _nik(7), "Wati", "nik", "PESERTA_MENINGGAL", "meninggal"),
+    ]  # fmt: skip
+    frame = pd.DataFrame(rows, columns=REJECTED_COLUMNS)
+    return frame.astype({"source_row": "int64"})
+
+
+def files_frame() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "path": [f"{A}.csv", f"sub/{C}.xlsx", "foto.jpg", f"{B}.xlsx"],
+            "sha256": ["a", "b", "c", "d"],
+            "rows": [2, 0, 0, 2],
+            "status": ["read", "rejected", "rejected", "read"],
+            "code": [None, "BERKAS_RUSAK", "BERKAS_JENIS", None],
+            "message": [None, "=rusak", "Jenis berkas .jpg tidak dapat diproses.", None],
+        }
+    )
+
+
+def sheet_values(path: Path, sheet: str) -> list[list[Any]]:
+    wb = openpyxl.load_workbook(path)
+    return [list(r) for r in wb[sheet].iter_rows(values_only=True)]
+
+
+def table_part(rows: list[list[Any]]) -> list[list[Any]]:
+    """The rows after the `Berkas asal` header of a rejection report."""
+    start = next(i for i, r in enumerate(rows) if r and r[0] == "Berkas asal")
+    return rows[start + 1 :]
+
+
+# ------------------------------------------------------------------ village rejection reports
+
+
+@pytest.fixture
+def written(tmp_path: Path, lebak: Program) -> dict[str, Path]:
+    return write_rejection_reports(
+        rejected_frame(), files_frame(), NAMES, tmp_path, program=lebak, period=Period(2026, 2)
+    )
+
+
+def test_one_report_per_village_plus_one_without_village(
+    written: dict[str, Path], tmp_path: Path
+) -> None:
+    assert set(written) == {A, B, C, reports.TANPA_DESA}
+    assert written[A] == tmp_path / f"penolakan-{A}.xlsx"
+    assert written[reports.TANPA_DESA].name == "penolakan-tanpa-desa.xlsx"
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_header_block_names_village_period_program_counts(
+    written: dict[str, Path], lebak: Program
+) -> None:
+    rows = sheet_values(written[B], "Penolakan")
+    header = {r[0]: r[1] for r in rows[:10] if r and r[0]}
+    assert rows[0][0] == "LAPORAN PENOLAKAN ROSTER PESERTA"
+    assert header["Program"] == lebak.name
+    assert header["Periode"] == "Februari 2026"
+    assert header["Desa"] == f"Pagelaran ({B})"
+    assert header["Baris ditolak"] == 2
+    assert header["Berkas ditolak"] == 0
+    assert header["Per alasan"] == "NIK_PANJANG (2)"
+
+
+def test_rows_in_file_order_with_masked_nik(written: dict[str, Path]) -> None:
+    table = table_part(sheet_values(written[A], "Penolakan"))
+    assert [r[0] for r in table] == [f"{A}.csv", f"{A}.csv", "(dibawa dari bulan sebelumnya)"]
+    assert [r[2] for r in table] == [3, 12, None]
+    assert [r[3] for r in table] == ["Tanggal Lahir", "Nama", "NIK"]  # the operator's labels
+    assert [r[4] for r in table] == ["TANGGAL_LAHIR_FORMAT", "NAMA_KOSONG", "PESERTA_MENINGGAL"]
+    assert table[0][6] == mask(_nik(1)) == "3602********0001"
+    table_b = table_part(sheet_values(written[B], "Penolakan"))
+    assert [r[2] for r in table_b] == [4, 9]
+
+
+def test_no_full_nik_anywhere(written: dict[str, Path]) -> None:
+    for path in written.values():
+        wb = openpyxl.load_workbook(path)
+        for ws in wb.worksheets:
+            for row in ws.iter_rows(values_only=True):
+                for value in row:
+                    assert not SIXTEEN.search(str(value)), (path.name, value)
+
+
+def test_formulas_neutralised(written: dict[str, Path]) -> None:
+    ws = openpyxl.load_workbook(written[A])["Penolakan"]
+    cells = [c for row in ws.iter_rows() for c in row if c.value == HOSTILE]
+    assert cells and all(c.data_type == "s" and c.quotePrefix for c in cells)
+    fs = openpyxl.load_workbook(written[C])["Berkas ditolak"]
+    cell = next(c for row in fs.iter_rows() for c in row if c.value == "=rusak")
+    assert cell.data_type == "s" and cell.quotePrefix
+
+
+def test_rows_and_files_without_village(written: dict[str, Path]) -> None:
+    # the row with an empty code belongs to the village its file is named after
+    table_c = table_part(sheet_values(written[C], "Penolakan"))
+    assert [r[4] for r in table_c] == ["KODE_DESA_KOSONG"]
+    files_c = sheet_values(written[C], "Berkas ditolak")
+    assert [f"sub/{C}.xlsx", "BERKAS_RUSAK", "=rusak"] in files_c
+    tanpa = table_part(sheet_values(written[reports.TANPA_DESA], "Penolakan"))
+    assert [(r[0], r[4]) for r in tanpa] == [("kiriman.xlsx", "KODE_DESA_TIDAK_DIKENAL")]
+    files = sheet_values(written[reports.TANPA_DESA], "Berkas ditolak")
+    assert ["Berkas", "Kode", "Keterangan"] in files
+    assert any(r[0] == "foto.jpg" and r[1] == "BERKAS_JENIS" for r in files)
+    assert ["(tidak ada berkas yang ditolak)", None, None] in [
+        ([*r, None, None])[:3] for r in sheet_values(written[A], "Berkas ditolak")
+    ]
+
+
+def test_rerun_removes_reports_of_villages_now_clean(tmp_path: Path, lebak: Program) -> None:
+    stale = tmp_path / "penolakan-36.02.01.2099.xlsx"
+    stale.write_bytes(b"old")
+    other = tmp_path / "keep.xlsx"
+    other.write_bytes(b"x")
+    only_b = rejected_frame().query("kode_desa == @B")
+    empty_files = files_frame().iloc[0:0]
+    out = write_rejection_reports(
+        only_b, empty_files, NAMES, tmp_path, program=lebak, period=Period(2026, 2)
+    )
+    assert set(out) == {B}
+    assert not stale.exists() and other.exists()
+
+
+def test_nothing_rejected_writes_nothing(tmp_path: Path, lebak: Program) -> None:
+    out = write_rejection_reports(
+        rejected_frame().iloc[0:0],
+        files_frame().iloc[0:0],
+        NAMES,
+        tmp_path,
+        program=lebak,
+        period=Period(2026, 2),
+    )
+    assert out == {} and not list(tmp_path.iterdir())
+
+
+# ------------------------------------------------------------------------- data quality table
+
+
+def collected_frame() -> pd.DataFrame:
+    """Received roster rows: the rejected ones (carried excluded) plus accepted ones."""
+    rej = rejected_frame()
+    rej = rej[rej["source_file"] != CARRIED_SOURCE]
+    accepted = pd.DataFrame(
+        {
+            "source_file": [f"{A}.csv"] * 3 + [f"{B}.xlsx"],
+            "source_sheet": ["", "", "", "Sheet1"],
+            "source_row": [2, 4, 5, 2],
+            "kode_desa": ["3602012002", A, A, B],
+        }
+    )
+    cols = ["source_file", "source_sheet", "source_row", "kode_desa"]
+    return pd.concat([rej[cols], accepted], ignore_index=True)
+
+
+def billed_frame() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "nik": [_nik(10), _nik(11), _nik(12), _nik(13), _nik(14)],
+            "nama": ["Ujang", "Iis", "=1+1", "Asep", "Lama"],
+            "tanggal_lahir": pd.to_datetime(["1990-05-15"] * 5),
+            "jenis_kelamin": ["L", "P", "L", "L", "P"],
+            "kode_desa": [A, A, A, B, C],
+            "pekerjaan": ["petani", "nelayan", "ojek", "petani", "buruh"],
+            "carried": [False, False, False, False, True],
+            "category": ["baru", "lanjutan", "baru", "baru", "lanjutan"],
+        }
+    )
+
+
+def test_data_quality_counts_per_village_and_code() -> None:
+    t = data_quality_table(collected_frame(), rejected_frame(), billed_frame())
+    by = t.set_index("kode_desa")
+    assert list(t.columns[:5]) == ["kode_desa", "nama_desa", "diterima", "lolos", "ditolak"]
+    assert by.loc[A, ["diterima", "lolos", "ditolak"]].tolist() == [5, 3, 2]
+    assert by.loc[B, ["diterima", "lolos", "ditolak"]].tolist() == [3, 1, 2]
+    assert by.loc[C, ["diterima", "lolos", "ditolak"]].tolist() == [1, 0, 1]
+    assert by.loc[B, "NIK_PANJANG"] == 2 and by.loc[A, "NIK_PANJANG"] == 0
+    assert by.loc[A, "nama_desa"] == "Cilangkahan"
+    assert "PESERTA_MENINGGAL" not in t.columns  # carried-forward workers are not roster rows
+    assert t.columns[5] == "NIK_PANJANG"  # most frequent code first
+    assert t["kode_desa"].iloc[-2] == reports.NO_VILLAGE
+    total = t.iloc[-1]
+    assert total["kode_desa"] == reports.TOTAL
+    assert total["diterima"] == 10 and total["lolos"] == 4 and total["ditolak"] == 6
+    body = t.iloc[:-1]
+    assert (body["diterima"] == body["lolos"] + body["ditolak"]).all()
+    codes = t.columns[5:]
+    assert (body[codes].sum(axis=1) == body["ditolak"]).all()
+    assert all(t[c].dtype == "int64" for c in ["diterima", "lolos", "ditolak", *codes])
+
+
+def test_data_quality_lists_silent_villages_with_program_names() -> None:
+    names = pd.concat([NAMES, pd.Series({"36.02.01.2005": "Malingping Utara"})])
+    t = data_quality_table(collected_frame(), rejected_frame(), billed_frame(), village_names=names)
+    silent = t.set_index("kode_desa").loc["36.02.01.2005"]
+    assert silent["nama_desa"] == "Malingping Utara"
+    assert silent[["diterima", "lolos", "ditolak"]].tolist() == [0, 0, 0]
+    assert t["kode_desa"].tolist()[:4] == [A, B, C, "36.02.01.2005"]
+
+
+def test_data_quality_xlsx(tmp_path: Path) -> None:
+    t = data_quality_table(collected_frame(), rejected_frame(), billed_frame())
+    path = write_data_quality_xlsx(t, tmp_path / "kualitas.xlsx", title="Lebak Februari 2026")
+    rows = sheet_values(path, "Kualitas data")
+    assert rows[0][0] == "Lebak Februari 2026"
+    assert rows[2][:5] == ["Kode desa", "Nama desa", "Baris diterima", "Lolos", "Ditolak"]
+    assert rows[-1][0] == "JUMLAH" and rows[-1][2:5] == [10, 4, 6]
+    codes = sheet_values(path, "Keterangan kode")
+    assert codes[1][:2] == ["NIK_PANJANG", "NIK tidak 16 digit"]
+
+
+# ----------------------------------------------------------------------------- mutation list
+
+
+def test_mutation_list(tmp_path: Path, lebak: Program) -> None:
+    ended = pd.DataFrame(
+        {
+            "nik": [_nik(20), _nik(21), _nik(22)],
+            "kode_desa": [B, A, A],
+            "reason": ["meninggal", "tidak_di_roster", "pindah_pu"],
+        }
+    )
+    people = pd.DataFrame(
+        {
+            "nik": [_nik(20), _nik(21), _nik(22), _nik(99)],
+            "nama": ["Karta", "=cmd|' /C calc'!A0", "Entin", "Lain"],
+            "tanggal_lahir": pd.to_datetime(["1970-01-02", "1980-03-04", "1985-05-06", None]),
+            "jenis_kelamin": ["L", "L", "P", "P"],
+        }
+    )
+    path = write_mutation_list(
+        billed_frame(), ended, people, lebak, Period(2026, 3), tmp_path / "mutasi.xlsx"
+    )
+    wb = openpyxl.load_workbook(path)
+    assert wb.sheetnames == ["Penambahan", "Pengurangan"]
+    add = wb["Penambahan"]
+    assert [c.value for c in add[1]] == list(reports.ADDITION_COLUMNS)
+    data = list(add.iter_rows(min_row=2))
+    # baru only, by village then name
+    assert [r[0].value for r in data] == [_nik(12), _nik(10), _nik(13)]
+    assert all(r[0].data_type == "s" and r[0].number_format == "@" for r in data)
+    assert data[0][5].value == "Cilangkahan" and data[2][5].value == "Pagelaran"
+    assert data[0][2].value == dt.datetime(1990, 5, 15)
+    assert {r[7].value for r in data} == {dt.datetime(2026, 3, 1)}
+    hostile = data[0][1]
+    assert hostile.value == "=1+1" and hostile.data_type == "s" and hostile.quotePrefix
+
+    gone = wb["Pengurangan"]
+    assert [c.value for c in gone[1]] == list(reports.TERMINATION_COLUMNS)
+    rows = {r[0].value: r for r in gone.iter_rows(min_row=2)}
+    assert set(rows) == {_nik(20), _nik(21), _nik(22)}
+    assert rows[_nik(20)][7].value == "Meninggal dunia"
+    assert rows[_nik(21)][7].value == "Tidak lagi tercantum di roster desa"
+    assert rows[_nik(22)][7].value == "Pindah menjadi peserta Penerima Upah"
+    assert rows[_nik(22)][1].value == "Entin" and rows[_nik(22)][3].value == "P"
+    assert {r[8].value for r in rows.values()} == {dt.datetime(2026, 2, 28)}
+    name = rows[_nik(21)][1]
+    assert name.data_type == "s" and name.quotePrefix
+
+
+def test_mutation_list_empty(tmp_path: Path, lebak: Program) -> None:
+    billed = billed_frame().assign(category="lanjutan")
+    ended = pd.DataFrame({"nik": [], "kode_desa": [], "reason": []}, dtype="string")
+    people = pd.DataFrame({"nik": [], "nama": [], "tanggal_lahir": [], "jenis_kelamin": []})
+    path = write_mutation_list(billed, ended, people, lebak, Period(2026, 1), tmp_path / "m.xlsx")
+    wb = openpyxl.load_workbook(path)
+    assert wb["Penambahan"].max_row == 1 and wb["Pengurangan"].max_row == 1
+
+
+# ------------------------------------------------------------------------ program report
+
+
+@pytest.mark.parametrize(
+    ("amount", "text"),
+    [
+        (0, "Rp 0"),
+        (950, "Rp 950"),
+        (16_800, "Rp 17 rb"),
+        (5_800_000, "Rp 5,8 jt"),
+        (57_960_000, "Rp 58 jt"),
+        (670_680_000, "Rp 671 jt"),
+        (1_000_000_000, "Rp 1 M"),
+        (7_257_600_000, "Rp 7,3 M"),
+        (-2_000_000, "-Rp 2 jt"),
+    ],
+)
+def test_rupiah_singkat(amount: int, text: str) -> None:
+    assert rupiah_singkat(amount) == text
+
+
+def test_rupiah_singkat_refuses_floats() -> None:
+    with pytest.raises(TypeError):
+        rupiah_singkat(1.5)
+
+
+def test_coverage_and_reasons() -> None:
+    cov = village_coverage(billed_frame(), NAMES, quota=2)
+    assert cov.to_dict("list") == {
+        "kode_desa": [A, B, C],
+        "nama_desa": ["Cilangkahan", "Pagelaran", "Sukaraja"],
+        "billed": [3, 1, 1],
+        "quota": [2, 2, 2],
+    }
+    assert rejections_by_reason(rejected_frame())[0] == ("NIK_PANJANG", "NIK tidak 16 digit", 2)
+
+
+def make_report(
+    villages: int = 3, below: float = 0.5, pagu: int = 670_680_000, seed: int = 1
+) -> ProgramReport:
+    rng = np.random.default_rng(seed)
+    codes = [f"36.02.{i // 40 + 1:02d}.{2001 + i % 40}" for i in range(villages)]
+    billed = np.where(rng.random(villages) < below, rng.integers(0, 10, villages), 10)
+    monthly = [
+        (month_label(Period(2026, m)), 57_960_000 + (m == 2) * 16_800, m > 3) for m in range(1, 13)
+    ]
+    to_date = sum(b for _, b, p in monthly if not p)
+    projected = sum(b for _, b, _ in monthly)
+    return ProgramReport(
+        program_name="Program Uji <b>#set page(fill: red)</b>",
+        regency_name="Kabupaten Lebak",
+        period_label="Maret 2026",
+        budget={
+            "pagu": pagu,
+            "billed_to_date": to_date,
+            "projected_year": projected,
+            "shortfall": max(0, projected - pagu),
+            "months_covered": pagu // 57_960_000,
+            "headcount_covered": pagu // (16_800 * 12),
+        },
+        monthly=monthly,
+        villages=pd.DataFrame(
+            {
+                "kode_desa": codes,
+                "nama_desa": [f"Desa Nomor {i}" for i in range(villages)],
+                "billed": billed,
+                "quota": 10,
+            }
+        ),
+        rejections=[
+            ("NIK_PANJANG", "NIK tidak 16 digit", 40),
+            ("NAMA_KOSONG", "Nama kosong", 3),
+        ],
+        generated=dt.date(2026, 3, 5),
+    )
+
+
+def pdf_text(pdf: bytes) -> tuple[int, str]:
+    reader = pypdf.PdfReader(io.BytesIO(pdf))
+    return len(reader.pages), "\n".join(p.extract_text() for p in reader.pages)
+
+
+def test_program_report_text(tmp_path: Path) -> None:
+    report = make_report(villages=20)
+    assert report.period_total == 57_960_000
+    pdf = render_program_report(report)
+    pages, text = pdf_text(pdf)
+    flat = " ".join(text.split())
+    assert "Program Uji <b>#set page(fill: red)</b>" in flat  # placed as text, never evaluated
+    assert "Maret 2026" in flat
+    assert rupiah(670_680_000) in flat  # Rp670.680.000
+    assert "Kekurangan pagu" in flat and rupiah(report.budget["shortfall"]) in flat
+    assert "NIK_PANJANG" in flat and "Alasan terbanyak: NIK_PANJANG" in flat
+    assert "Rp 58 jt" in flat and "Pagu Rp 671 jt" in flat
+    assert "melampaui pagu pada Des 2026" in flat
+    assert "Dibuat 5 Maret 2026" in flat
+    assert not SIXTEEN.search(text)
+    assert pages == 2
+    assert render_program_report(report) == pdf  # deterministic
+    out = write_program_report(report, tmp_path / "laporan.pdf")
+    assert out.read_bytes() == pdf and not list(tmp_path.glob(".*.tmp"))
+
+
+def test_program_report_budget_enough() -> None:
+    _, text = pdf_text(render_program_report(make_report(pagu=1_000_000_000)))
+    flat = " ".join(text.split())
+    assert "Cukup" in flat and "Kekurangan" not in flat
+    assert "tetap di bawah pagu" in flat
+
+
+def test_program_report_360_villages_fits_three_pages() -> None:
+    report = make_report(villages=360, below=1.0)
+    pages, text = pdf_text(render_program_report(report))
+    assert pages <= 3
+    flat = " ".join(text.split())
+    assert "0 dari 360 desa memenuhi kuota" in flat
+    assert "Desa Nomor 359" in flat or "36.02.09.2040" in flat
+
+
+def test_program_report_nothing_rejected_everyone_covered() -> None:
+    report = make_report(below=0.0)
+    report = ProgramReport(**{**report.__dict__, "rejections": []})
+    _, text = pdf_text(render_program_report(report))
+    flat = " ".join(text.split())
+    assert "Tidak ada baris yang ditolak" in flat and "Semua desa memenuhi kuota" in flat
+
+
+def test_empty_inputs() -> None:
+    rows = pd.DataFrame({c: pd.Series(dtype="string") for c in ["kode_desa", "source_file"]})
+    rejected = rejected_frame().iloc[0:0]
+    billed = billed_frame().iloc[0:0]
+    t = data_quality_table(rows, rejected, billed, village_names=NAMES)
+    assert t["kode_desa"].tolist() == [A, B, C, reports.TOTAL]
+    assert t[["diterima", "lolos", "ditolak"]].to_numpy().sum() == 0
+    report = ProgramReport(
+        program_name="Kosong",
+        regency_name="Kabupaten Lebak",
+        period_label="Januari 2026",
+        budget={"pagu": 0},
+        monthly=[],
+        villages=village_coverage(billed, NAMES.iloc[0:0], quota=10),
+        rejections=[],
+        generated=dt.date(2026, 1, 1),
+    )
+    _, text = pdf_text(render_program_report(report))
+    assert "Kosong" in text and "Program tanpa pagu" in text
