@@ -375,9 +375,13 @@ def _due(now: dt.datetime) -> ColumnElement[bool]:
     )
 
 
-def _due_ids(database_url: str, now: dt.datetime, limit: int | None) -> list[int]:
+def _due_ids(
+    database_url: str, now: dt.datetime, limit: int | None, keys: Sequence[str] | None = None
+) -> list[int]:
     with session_scope(database_url) as session:
         stmt = select(Notification.id).where(_due(now)).order_by(Notification.id)
+        if keys is not None:
+            stmt = stmt.where(Notification.idempotency_key.in_(list(keys)))
         if limit is not None:
             stmt = stmt.limit(limit)
         return list(session.scalars(stmt))
@@ -579,11 +583,13 @@ async def deliver_pending(
     limit: int | None = None,
     max_attempts: int = 5,
     now: dt.datetime | None = None,
+    keys: Sequence[str] | None = None,
 ) -> DeliveryReport:
     """Send every due notification once; record each outcome in its own short transaction.
 
     `now` pins the clock (tests, backfills); by default each claim reads the real clock, so a long
-    batch never claims rows under an already expired lease.
+    batch never claims rows under an already expired lease. `keys` limits the batch to those
+    idempotency keys (the failure hook sends its own message and leaves the rest to their retries).
     """
     clock: Callable[[], dt.datetime]
     if now is not None:
@@ -599,7 +605,7 @@ async def deliver_pending(
     report = DeliveryReport()
     unavailable: str | None = None
     try:
-        for row_id in _due_ids(database_url, clock(), limit):
+        for row_id in _due_ids(database_url, clock(), limit, keys):
             moment = clock()
             n = _claim(database_url, row_id, moment)
             if n is None:
@@ -681,10 +687,13 @@ def deliver_pending_sync(
     limit: int | None = None,
     max_attempts: int = 5,
     now: dt.datetime | None = None,
+    keys: Sequence[str] | None = None,
 ) -> DeliveryReport:
     """`deliver_pending` for callers without an event loop (Prefect tasks, the CLI)."""
     return asyncio.run(
-        deliver_pending(database_url, settings, limit=limit, max_attempts=max_attempts, now=now)
+        deliver_pending(
+            database_url, settings, limit=limit, max_attempts=max_attempts, now=now, keys=keys
+        )
     )
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pandas as pd
 from prefect import task
@@ -13,7 +16,45 @@ from iuran.money import rupiah
 
 
 def artifact_key(summary: dict[str, Any], what: str) -> str:
-    return f"{summary['program']}-{summary['period']}-{what}".lower()
+    """`lebak-2026-01-ringkasan`; a dry run's are `lebak-2026-01-pratinjau-ringkasan`, so a preview
+    never stands in for the month's real figures on the Artifacts page."""
+    preview = "pratinjau-" if summary.get("dry_run") else ""
+    return f"{summary['program']}-{summary['period']}-{preview}{what}".lower()
+
+
+def document_link(pdf: str, program: str, period: str) -> str:
+    """Where an operator opens a document: under IURAN_DOCUMENTS_URL when the documents folder is
+    served (shared storage behind a web server), else the file's own `file://` address."""
+    base = os.environ.get("IURAN_DOCUMENTS_URL", "").rstrip("/")
+    if base:
+        return f"{base}/{quote(program)}/{quote(period)}/{quote(Path(pdf).name)}"
+    return Path(pdf).resolve().as_uri()
+
+
+def documents_markdown(summary: dict[str, Any]) -> str:
+    """The invoices of the period with links to their PDF and XLSX detail sheet."""
+    program, period = summary["program"], summary["period"]
+    lines = [
+        f"# Dokumen tagihan {program} {period}",
+        "",
+        "| tagihan | revisi | status | pembayar | peserta | total | PDF | rincian (XLSX) |",
+        "| --- | ---: | --- | --- | ---: | ---: | --- | --- |",
+    ]
+    for inv in summary["invoices"]:
+        pdf = inv.get("pdf")
+        links = (
+            f"[PDF]({document_link(pdf, program, period)}) | "
+            f"[XLSX]({document_link(str(Path(pdf).with_suffix('.xlsx')), program, period)})"
+            if pdf
+            else "- | -"
+        )
+        lines.append(
+            f"| {inv['number']} | {inv['revision']} | {inv['status']} | {inv['payer']} | "
+            f"{inv['participants']} | {rupiah(inv['total'])} | {links} |"
+        )
+    if not summary["invoices"]:
+        lines.append("| - | | | | | | | |")
+    return "\n".join(lines)
 
 
 @task(name="publish-artifacts", cache_policy=NO_CACHE)
@@ -59,6 +100,11 @@ def publish(summary: dict[str, Any], villages: pd.DataFrame) -> None:
             for inv in summary["invoices"]
         ],
         description="Tagihan periode ini (dokumen PDF di kolom pdf)",
+    )
+    create_markdown_artifact(
+        key=artifact_key(summary, "dokumen"),
+        markdown=documents_markdown(summary),
+        description="Tagihan periode ini dengan tautan ke PDF dan rincian XLSX",
     )
     create_table_artifact(
         key=artifact_key(summary, "penolakan"),

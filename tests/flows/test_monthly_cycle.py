@@ -49,16 +49,24 @@ def test_flow_runs_the_month_and_a_rerun_bills_nothing_twice(
     assert billed == first["rows"]["accepted"] and billed >= 79
     assert first["rows"]["rejected"] >= 4
     assert first["total_due"] == billed * 16_800
-    assert first["notifications"] == {"queued": 1, "sent": 1}
-    [eml] = list((tmp_path / "outbox").glob("*.eml"))
-    msg = email.message_from_bytes(eml.read_bytes())
-    assert "001/TAG-JKK-JKM/LBK/I/2026" in msg["Subject"]
-    assert any(part.get_content_type() == "application/pdf" for part in msg.walk())
+    # The invoice to BKAD, the mutation list to BPJS, the rejections to Disnaker: each sent once.
+    assert first["notifications"] == {"queued": 3, "sent": 3}
+    mails = {
+        m["X-Iuran-Notification"].split(":")[0]: m
+        for m in (
+            email.message_from_bytes(p.read_bytes()) for p in (tmp_path / "outbox").glob("*.eml")
+        )
+    }
+    assert set(mails) == {"invoice_issued", "mutation_list", "cycle_rejections"}
+    invoice = mails["invoice_issued"]
+    assert "001/TAG-JKK-JKM/LBK/I/2026" in invoice["Subject"]
+    attached = [p.get_filename() for p in invoice.walk() if p.get_filename()]
+    assert "001-TAG-JKK-JKM-LBK-I-2026.pdf" in attached and "laporan-lebak-2026-01.pdf" in attached
 
     again = monthly_cycle(**args)
     assert again["status"] == "unchanged"
     assert again["notifications"] == {"queued": 0, "sent": 0}
-    assert len(list((tmp_path / "outbox").glob("*.eml"))) == 1
+    assert len(list((tmp_path / "outbox").glob("*.eml"))) == 3
 
     # A handful of task runs, whatever the number of villages.
     import asyncio

@@ -34,11 +34,14 @@ ON = dt.date(2026, 1, 1)
 
 
 def _expected(number: str) -> bool:
-    """stdnum's verdict, adjusted for the two documented differences."""
+    """stdnum's verdict, adjusted for the documented differences: the 2022 Papua provinces are real,
+    serial 0000 is not, and the day is 1–31 (men) or 41–71 (women) only — stdnum takes the day modulo
+    40, so it accepts 81 as the 1st."""
     digits = stdnik.compact(number)
     if digits[:2] in NEW_PROVINCES:
         digits = "31" + digits[2:]
-    return stdnik.is_valid(digits) and digits[-4:] != "0000"
+    day = int(digits[6:8]) if len(digits) == 16 and digits.isdigit() else 0
+    return stdnik.is_valid(digits) and digits[-4:] != "0000" and (1 <= day <= 31 or 41 <= day <= 71)
 
 
 # --- examples -------------------------------------------------------------------------------------

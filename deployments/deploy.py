@@ -1,0 +1,232 @@
+"""The deployments: one monthly cycle per program file, and the daily payment-status and reminders runs.
+
+    python -m deployments.deploy [--pool iuran] [--only lebak] [--list]
+
+Every `deployments/programs/<code>.yaml` becomes `monthly-cycle/cycle-<code>`, on the program's own
+schedule (`schedule.cron`, in `schedule.timezone`, Asia/Jakarta by default), with `program` as its
+parameter and no period: a scheduled run bills the month it was scheduled in; an admin's run passes
+`-p period=2026-01`. Adding a program file and deploying again is all it takes to add a deployment.
+
+The daily flows (`flows/payment_status.py:payment_status`, `flows/reminders.py:reminders`) are deployed
+when their files exist: one deployment per program when the flow takes a `program` parameter, one for
+all programs otherwise. Deploying again updates every deployment in place (same names).
+
+Deployments run on a `process` work pool: a worker started in this repository's environment runs
+them (`prefect worker start --pool iuran`). Their code comes from IURAN_SOURCE: by default this source
+tree's path (workers on other machines need the same release at the same path), or a git URL, which
+each run clones (`https://git.example.go.id/disnaker/iuran.git`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast
+from uuid import UUID
+
+from iuran.config import PROGRAMS_DIR, ROOT, prefect_defaults
+from iuran.programs import Program, load_programs
+
+prefect_defaults()
+
+POOL = os.environ.get("IURAN_WORK_POOL", "iuran")
+SOURCE = os.environ.get("IURAN_SOURCE") or str(ROOT)
+CYCLE_ENTRYPOINT = "flows/monthly_cycle.py:monthly_cycle"
+
+
+@dataclass(frozen=True)
+class Daily:
+    """A flow run every day for each program (or once for all), if its file is there."""
+
+    entrypoint: str
+    name: str  # deployment name prefix
+    cron: str
+    description: str
+
+    @property
+    def path(self) -> Path:
+        return ROOT / self.entrypoint.partition(":")[0]
+
+
+DAILY = (
+    Daily(
+        "flows/payment_status.py:payment_status",
+        "payment-status",
+        "0 8 * * *",  # after BKAD's SP2D of the previous working day have come in
+        "Daily: payments received, invoice payment states, overdue invoices",
+    ),
+    Daily(
+        "flows/reminders.py:reminders",
+        "reminders",
+        "0 9 * * *",
+        "Daily: reminders before the due date, overdue and lapse warnings",
+    ),
+)
+
+
+def _flow(entrypoint: str) -> Any:
+    from prefect import Flow
+
+    return Flow.from_source(source=SOURCE, entrypoint=entrypoint)
+
+
+def cycle_deployment(
+    program: Program,
+    parameters: Mapping[str, Any] | None = None,
+    job_variables: Mapping[str, Any] | None = None,
+    scheduled: bool = True,
+) -> Any:
+    """`monthly-cycle/cycle-<code>`: the program's schedule, one run at a time."""
+    from prefect.schedules import Cron
+
+    code = program.code
+    return _flow(CYCLE_ENTRYPOINT).to_deployment(
+        name=f"cycle-{code}",
+        description=f"Siklus iuran bulanan {program.name}",
+        schedules=[Cron(program.schedule.cron, timezone=program.schedule.timezone)],
+        parameters={"program": code, **(parameters or {})},
+        job_variables=dict(job_variables or {}),
+        concurrency_limit=1,
+        tags=[f"program:{code}", "monthly-cycle"],
+        paused=not scheduled,  # deploying again resumes schedules paused in the UI
+    )
+
+
+def daily_deployments(
+    programs: Sequence[Program],
+    parameters: Mapping[str, Any] | None = None,
+    job_variables: Mapping[str, Any] | None = None,
+    scheduled: bool = True,
+) -> list[Any]:
+    """The daily flows whose files exist, per program when they take a `program` parameter."""
+    from prefect.schedules import Cron
+
+    found = []
+    for daily in DAILY:
+        if not daily.path.exists():
+            print(f"skipped {daily.name}: {daily.path.relative_to(ROOT)} is not there yet")
+            continue
+        flow = _flow(daily.entrypoint)
+        accepted = inspect.signature(flow.fn).parameters
+        extra = {k: v for k, v in (parameters or {}).items() if k in accepted}
+        required = {n for n, a in accepted.items() if a.default is inspect.Parameter.empty} - {
+            "program",
+            *extra,
+        }
+        if required:
+            print(f"skipped {daily.name}: no value for its parameters {sorted(required)}")
+            continue
+        common: dict[str, Any] = dict(
+            description=daily.description,
+            job_variables=dict(job_variables or {}),
+            concurrency_limit=1,
+            paused=not scheduled,  # deploying again resumes schedules paused in the UI
+        )
+        if "program" in accepted:
+            for p in programs:
+                found.append(
+                    flow.to_deployment(
+                        name=f"{daily.name}-{p.code}",
+                        schedules=[Cron(daily.cron, timezone=p.schedule.timezone)],
+                        parameters={"program": p.code, **extra},
+                        tags=[f"program:{p.code}", daily.name],
+                        **common,
+                    )
+                )
+        else:
+            found.append(
+                flow.to_deployment(
+                    name=daily.name,
+                    schedules=[Cron(daily.cron, timezone="Asia/Jakarta")],
+                    parameters=extra,
+                    tags=[daily.name],
+                    **common,
+                )
+            )
+    return found
+
+
+def ensure_pool(pool: str = POOL) -> None:
+    """Create the `process` work pool if it is not there (an existing pool keeps its settings)."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import WorkPoolCreate
+    from prefect.exceptions import ObjectNotFound
+    from prefect.workers.process import ProcessWorker
+
+    with get_client(sync_client=True) as client:
+        try:
+            client.read_work_pool(pool)
+        except ObjectNotFound:
+            client.create_work_pool(
+                WorkPoolCreate(
+                    name=pool,
+                    type="process",
+                    description="iuran: monthly cycles and daily runs",
+                    base_job_template=ProcessWorker.get_default_base_job_template(),
+                )
+            )
+            print(f"created work pool {pool!r} (process)")
+
+
+def deploy_all(
+    pool: str = POOL,
+    programs_dir: Path = PROGRAMS_DIR,
+    only: Sequence[str] = (),
+    parameters: Mapping[str, Any] | None = None,
+    job_variables: Mapping[str, Any] | None = None,
+    scheduled: bool = True,
+) -> list[UUID]:
+    """Create or update every deployment (or those of the `only` programs) on `pool`.
+
+    `parameters` and `job_variables` (e.g. `{"env": {...}}`) are added to every deployment;
+    `scheduled=False` deploys with schedules paused (runs start only when asked for).
+    """
+    from prefect import deploy
+
+    programs = [p for code, p in load_programs(programs_dir).items() if not only or code in only]
+    missing = set(only) - {p.code for p in programs}
+    if missing:
+        raise SystemExit(f"no program file for {', '.join(sorted(missing))} in {programs_dir}")
+    ensure_pool(pool)
+    deployments = [cycle_deployment(p, parameters, job_variables, scheduled) for p in programs]
+    deployments += daily_deployments(programs, parameters, job_variables, scheduled)
+    ids = deploy(  # a sync call here: async_dispatch returns the list itself
+        *deployments,
+        work_pool_name=pool,
+        build=False,
+        push=False,
+        print_next_steps_message=False,
+        ignore_warnings=True,
+    )
+    for d in deployments:
+        print(f"deployed {d.flow_name}/{d.name}")
+    return cast(list[UUID], ids)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m deployments.deploy", description=__doc__)
+    parser.add_argument("--pool", default=POOL, help="process work pool (default %(default)s)")
+    parser.add_argument("--only", action="append", default=[], help="program code (repeatable)")
+    parser.add_argument(
+        "--list", action="store_true", help="print what would be deployed, deploy nothing"
+    )
+    args = parser.parse_args(argv)
+    if args.list:
+        for code, p in load_programs().items():
+            if not args.only or code in args.only:
+                print(f"monthly-cycle/cycle-{code}  {p.schedule.cron}  {p.schedule.timezone}")
+        for daily in DAILY:
+            state = "present" if daily.path.exists() else "not there yet"
+            print(f"{daily.entrypoint}  {daily.cron}  Asia/Jakarta  ({state})")
+        return 0
+    deploy_all(args.pool, only=args.only)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
