@@ -20,6 +20,10 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+payments_app = typer.Typer(
+    help="Payments (SP2D) and BPJS receipts: import, record by hand, confirm.", no_args_is_help=True
+)
+app.add_typer(payments_app, name="payments")
 
 DbOpt = Annotated[
     str | None,
@@ -149,6 +153,257 @@ def _print_summary(s: dict[str, Any]) -> None:
     typer.echo(
         f"  notifications: {s['notifications']['queued']} queued, {s['notifications']['sent']} sent"
     )
+
+
+# --- payments and status --------------------------------------------------------------------------
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="print one JSON object on stdout")]
+ProgramOpt = Annotated[
+    str | None,
+    typer.Option("--program", help="program code; needed to match rows without an invoice number"),
+]
+TodayOpt = Annotated[
+    str | None, typer.Option("--today", help="YYYY-MM-DD instead of today (backfills)", hidden=True)
+]
+
+
+def _day(value: str | None) -> dt.date:
+    if value is None:
+        return dt.date.today()
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        _fail(f"--today harus YYYY-MM-DD, bukan {value!r}")
+        raise
+
+
+def _deliver(database_url: str) -> dict[str, int]:
+    from iuran.mail import deliver_pending_sync
+
+    report = deliver_pending_sync(database_url, load_settings(database_url))
+    return {"sent": report.sent, "failed": report.failed, "pending": report.pending}
+
+
+def _payments_db(db: str | None) -> str:
+    from iuran.db.session import upgrade
+
+    url = load_settings(db).database_url
+    upgrade(url)
+    return url
+
+
+RESULT_LABELS = {
+    "already_recorded": "sudah tercatat",
+    "conflict": "konflik, tidak dicatat",
+    "rejected": "ditolak",
+}
+STATUS_LABELS = {
+    "matched": "cocok",
+    "partial": "dibayar sebagian",
+    "credit": "lebih bayar (kredit)",
+    "unmatched": "belum cocok",
+    "confirmed": "sesuai",
+    "mismatch": "selisih",
+}
+
+
+def _print_payment_result(result: dict[str, Any]) -> None:
+    from iuran.money import rupiah
+
+    where = result.get("file") or "input manual"
+    if result["status"] == "rejected":
+        typer.echo(f"{where}: DITOLAK: {result['message']}")
+        return
+    if result["status"] == "skipped":
+        typer.echo(f"{where}: sudah diimpor sebelumnya, dilewati")
+        return
+    s = result["summary"]
+    if result["kind"] == "pembayaran":
+        typer.echo(
+            f"{where}: {s['rows']} baris: {s['recorded']} dicatat ({rupiah(s['amount_recorded'])}), "
+            f"{s['already_recorded']} sudah tercatat, {s['conflicts']} konflik, {s['rejected']} ditolak"
+        )
+        typer.echo(
+            f"  cocok {s['matched']}, sebagian {s['partial']}, lebih bayar (kredit) {s['credit']}, "
+            f"belum cocok {s['unmatched']}"
+        )
+        for p in result["payments"]:
+            head = f"  baris {p['row']} SP2D {p['nomor_sp2d'] or '-'}"
+            if p["result"] == "recorded":
+                paid = ", ".join(
+                    f"{a['number']} {rupiah(a['amount'])}"
+                    + (f" (sisa {rupiah(a['remaining'])})" if a["remaining"] else " (lunas)")
+                    for a in p["allocations"]
+                )
+                typer.echo(f"{head}: {STATUS_LABELS[p['status']]}{': ' + paid if paid else ''}")
+                if p["message"]:
+                    typer.echo(f"    {p['message']}")
+                if p["status"] == "unmatched":
+                    typer.echo(
+                        f"    setelah jelas tagihannya: iuran payments record --sp2d '{p['nomor_sp2d']}'"
+                        f" --tanggal {p['tanggal']} --jumlah {p['jumlah']} --tagihan NOMOR"
+                    )
+            elif p["result"] != "already_recorded" or p.get("status") == "unmatched":
+                typer.echo(f"{head}: {RESULT_LABELS[p['result']]}: {p['message']}")
+    else:
+        typer.echo(
+            f"{where}: {s['rows']} baris: {s['recorded']} dicatat ({s['confirmed']} sesuai, "
+            f"{s['mismatch']} selisih, {s['unmatched']} SP2D belum tercatat), "
+            f"{s['already_recorded']} sudah tercatat, {s['conflicts']} konflik, {s['rejected']} ditolak"
+        )
+        for r in result["receipts"]:
+            if r["result"] != "already_recorded" and r.get("status") != "confirmed":
+                typer.echo(f"  baris {r['row']} SP2D {r['nomor_sp2d'] or '-'}: {r['message']}")
+    for c in result.get("credits_applied", []):
+        paid = ", ".join(f"{a['number']} {rupiah(a['amount'])}" for a in c["allocations"])
+        typer.echo(f"  kredit SP2D {c['nomor_sp2d']} {rupiah(c['used'])} dipakai: {paid}")
+    n = result.get("notifications", {})
+    if n:
+        typer.echo(f"  e-mail: {n.get('queued', 0)} diantrekan, {n.get('sent', 0)} terkirim")
+
+
+def _settle(database_url: str, result: dict[str, Any], day: dt.date) -> None:
+    """Credit from the payments just recorded pays the payer's other unpaid invoices right away."""
+    from iuran.payments import settle
+
+    programs = sorted(
+        {p["program"] for p in result.get("payments", []) if p.get("program")}
+        if result["status"] == "read"
+        else set()
+    )
+    result["credits_applied"] = [
+        c for code in programs for c in settle(database_url, code, day)["credits_applied"]
+    ]
+
+
+def _payment_command(
+    run: Any, database_url: str, as_json: bool, day: dt.date, deliver: bool = True
+) -> None:
+    with contextlib.redirect_stdout(sys.stderr):
+        try:
+            result = run()
+        except FileNotFoundError as exc:
+            _fail(f"berkas tidak ditemukan: {exc.filename}")
+        except (OSError, ValueError) as exc:
+            _fail(f"gagal: {exc}")
+        _settle(database_url, result, day)
+        if deliver and result["status"] == "read":
+            result.setdefault("notifications", {}).update(_deliver(database_url))
+    if as_json:
+        sys.stdout.write(json.dumps(result, ensure_ascii=False, default=str) + "\n")
+    else:
+        _print_payment_result(result)
+    if result["status"] == "rejected":
+        raise typer.Exit(1)
+
+
+@payments_app.command("import")
+def payments_import(
+    file: Annotated[Path, typer.Argument(help="CSV/XLSX: nomor_sp2d, tanggal_sp2d, jumlah, ...")],
+    program: ProgramOpt = None,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+    today: TodayOpt = None,
+) -> None:
+    """Import a BKAD payment file (SP2D list); importing it again records nothing new."""
+    from iuran.payments import import_payment_file
+
+    url = _payments_db(db)
+    day = _day(today)
+    _payment_command(
+        lambda: import_payment_file(url, file, program=program, today=day), url, as_json, day
+    )
+
+
+@payments_app.command("record")
+def payments_record(
+    sp2d: Annotated[str, typer.Option("--sp2d", help="nomor SP2D")],
+    tanggal: Annotated[str, typer.Option("--tanggal", help="tanggal SP2D, dd/mm/yyyy")],
+    jumlah: Annotated[str, typer.Option("--jumlah", help="Rupiah, e.g. 57.960.000")],
+    tagihan: Annotated[
+        str | None, typer.Option("--tagihan", help="invoice number(s), separated by , or ;")
+    ] = None,
+    payer: Annotated[
+        str | None, typer.Option("--payer", help="kode desa of the paying village, or kabupaten")
+    ] = None,
+    keterangan: Annotated[str | None, typer.Option("--keterangan")] = None,
+    program: ProgramOpt = None,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+    today: TodayOpt = None,
+) -> None:
+    """Record one payment by hand (same rules as a file row)."""
+    from iuran.payments import record_payment
+
+    url = _payments_db(db)
+    day = _day(today)
+    _payment_command(
+        lambda: record_payment(
+            url,
+            nomor_sp2d=sp2d,
+            tanggal=tanggal,
+            jumlah=jumlah,
+            nomor_tagihan=tagihan,
+            keterangan=keterangan,
+            program=program,
+            payer=payer,
+            today=day,
+        ),
+        url,
+        as_json,
+        day,
+    )
+
+
+@payments_app.command("confirm")
+def payments_confirm(
+    file: Annotated[Path, typer.Argument(help="BPJS receipts: nomor_sp2d, tanggal_terima, jumlah")],
+    program: ProgramOpt = None,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+    today: TodayOpt = None,
+) -> None:
+    """Import the BPJS branch's file of received amounts: paid invoices become confirmed."""
+    from iuran.payments import import_receipt_file
+
+    url = _payments_db(db)
+    day = _day(today)
+    _payment_command(
+        lambda: import_receipt_file(url, file, program=program, today=day),
+        url,
+        as_json,
+        day,
+        deliver=False,
+    )
+
+
+@app.command("status")
+def status(
+    program: Annotated[str, typer.Option(help="program code, e.g. lebak")],
+    period: Annotated[str | None, typer.Option(help="YYYY-MM (default: every period)")] = None,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+    today: TodayOpt = None,
+) -> None:
+    """Invoices with document and payment state, payments, lapse risk and failed e-mail."""
+    from iuran.programs import ProgramError, load_program
+    from iuran.status import format_status, status_report
+
+    try:
+        plan = load_program(program)
+    except ProgramError as exc:
+        _fail(str(exc))
+        raise
+    url = _payments_db(db)
+    try:
+        report = status_report(url, plan, period, _day(today))
+    except ValueError as exc:
+        _fail(str(exc))
+        raise
+    if as_json:
+        sys.stdout.write(json.dumps(report, ensure_ascii=False) + "\n")
+    else:
+        typer.echo(format_status(report))
 
 
 DEMO = [

@@ -274,7 +274,7 @@ class Payment(Base):
     nomor_sp2d: Mapped[str] = mapped_column(String(100))
     tanggal_sp2d: Mapped[dt.date] = mapped_column(Date)
     jumlah: Mapped[int] = mapped_column(Money)
-    nomor_tagihan: Mapped[str | None] = mapped_column(String(60))
+    nomor_tagihan: Mapped[str | None] = mapped_column(Text)  # one number or several (, ;)
     program: Mapped[str | None] = mapped_column(String(40))
     payer_key: Mapped[str | None] = mapped_column(String(20))
     keterangan: Mapped[str | None] = mapped_column(Text)
@@ -284,6 +284,12 @@ class Payment(Base):
         String(20), default="matched"
     )  # matched|partial|unmatched|credit
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    # Where it came from and how it was matched (iuran.payments): the file row, `nomor`|`pembayar`|
+    # `kredit`, and the Indonesian reason an amount stayed unmatched or became credit.
+    import_id: Mapped[int | None] = mapped_column(ForeignKey("payment_import.id"))
+    source_row: Mapped[int | None] = mapped_column(Integer)
+    matched_by: Mapped[str | None] = mapped_column(String(20))
+    note: Mapped[str | None] = mapped_column(Text)
 
 
 class PaymentAllocation(Base):
@@ -292,8 +298,60 @@ class PaymentAllocation(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     payment_id: Mapped[int] = mapped_column(ForeignKey("payment.id"))
-    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoice.id"))
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoice.id"), index=True)
     amount: Mapped[int] = mapped_column(Money)
+
+
+class PaymentImport(Base):
+    """A payment (SP2D) or receipt file read once: its hash lets the inbox flow skip it next time."""
+
+    __tablename__ = "payment_import"
+    __table_args__ = (UniqueConstraint("kind", "sha256"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))  # pembayaran|penerimaan
+    program: Mapped[str | None] = mapped_column(String(40))
+    path: Mapped[str] = mapped_column(String(500))
+    sha256: Mapped[str] = mapped_column(String(64))
+    rows: Mapped[int] = mapped_column(Integer, default=0)
+    summary: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    imported_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class Receipt(Base):
+    """BPJS's confirmation that an SP2D's money arrived: closes SP2D <-> invoice <-> receipt."""
+
+    __tablename__ = "receipt"
+    __table_args__ = (UniqueConstraint("nomor_sp2d"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    nomor_sp2d: Mapped[str] = mapped_column(String(100))
+    tanggal_terima: Mapped[dt.date] = mapped_column(Date)
+    jumlah: Mapped[int] = mapped_column(Money)
+    program: Mapped[str | None] = mapped_column(String(40))
+    payment_id: Mapped[int | None] = mapped_column(ForeignKey("payment.id"), index=True)
+    status: Mapped[str] = mapped_column(String(20))  # confirmed|mismatch|unmatched
+    note: Mapped[str | None] = mapped_column(Text)
+    import_id: Mapped[int | None] = mapped_column(ForeignKey("payment_import.id"))
+    source: Mapped[str | None] = mapped_column(String(500))
+    source_row: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class PaymentReminder(Base):
+    """One reminder (due soon, overdue, lapse) per subject and window, whatever the number of runs:
+    the subject is an invoice (`<number>:r<rev>`) or a payer (`<program>:<payer>`)."""
+
+    __tablename__ = "payment_reminder"
+    __table_args__ = (UniqueConstraint("kind", "subject", "window_start"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))  # reminder_due|overdue|lapse_warning
+    subject: Mapped[str] = mapped_column(String(200))
+    window_start: Mapped[dt.date] = mapped_column(Date)
+    program: Mapped[str] = mapped_column(String(40))
+    notification_key: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
 
 
 __all__ = [
@@ -307,6 +365,9 @@ __all__ = [
     "Participant",
     "Payment",
     "PaymentAllocation",
+    "PaymentImport",
+    "PaymentReminder",
+    "Receipt",
     "Rejection",
     "RosterFile",
     "func",
