@@ -28,6 +28,7 @@ from iuran.registry import (
     ensure_participants,
     get_cycle,
     participant_ids,
+    record_conflicts,
     record_inputs,
     record_memberships,
     record_status_list,
@@ -67,6 +68,7 @@ class Recorded:
     queued: int
     dry_run: bool = False
     notes: list[str] = field(default_factory=list)
+    conflicts: int = 0
 
 
 def payer_names(program: Program) -> dict[str, str]:
@@ -126,6 +128,7 @@ def record_cycle(
         billed = lines.copy()
         ids = ensure_participants(session, billed) if len(billed) else pd.Series(dtype="int64")
         billed["participant_id"] = billed["nik"].map(ids)
+        conflicts = record_conflicts(session, cycle.id, billed, ids)
         known = pd.concat([ids, participant_ids(session, decided.ended["nik"])])
         known = known[~known.index.duplicated()]
         record_memberships(session, program, period, decided.billed, decided.ended, known)
@@ -169,7 +172,14 @@ def record_cycle(
         )
         queued += queue_report_mail(session, program, period, files, rejected, decided, paths)
         cycle.status = "issued"
-        recorded = Recorded(cycle.id, status, outcomes, budget, total_due, queued, dry_run, notes)
+        if conflicts:
+            notes.append(
+                f"{conflicts} data peserta (nama/tanggal lahir) berbeda dengan registri: "
+                "tetap ditagih, menunggu pemeriksaan (tabel registry_conflict)."
+            )
+        recorded = Recorded(
+            cycle.id, status, outcomes, budget, total_due, queued, dry_run, notes, conflicts
+        )
         if dry_run:
             session.rollback()
         return recorded

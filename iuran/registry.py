@@ -4,14 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import cast
 
 import pandas as pd
-from sqlalchemy import Connection, Select, and_, delete, insert, select, update
+from sqlalchemy import Connection, Select, Table, and_, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from iuran.bpjs_status import read_status_list
-from iuran.db.models import ContributionLine, Cycle, Membership, Participant, Rejection, RosterFile
+from iuran.conflicts import find_conflicts
+from iuran.db.models import (
+    ContributionLine,
+    Cycle,
+    Membership,
+    Participant,
+    RegistryConflict,
+    Rejection,
+    RosterFile,
+)
 from iuran.db.session import session_scope
 from iuran.nik import mask_series
 from iuran.periods import Period
@@ -35,14 +45,21 @@ def chunks(values: Iterable[str], size: int = CHUNK) -> Iterator[list[str]]:
 
 def _frame(conn: Connection, query: Select, dtypes: dict[str, str] | None = None) -> pd.DataFrame:
     result = conn.execute(query)
-    df = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+    keys = list(result.keys())
+    rows = result.fetchall()
+    if rows:  # column by column: ~3x faster than a frame from a list of Row objects
+        df = pd.DataFrame(dict(enumerate(list(c) for c in zip(*rows, strict=True))))
+        df.columns = pd.Index(keys)
+    else:
+        df = pd.DataFrame(rows, columns=keys)
     return df.astype(dtypes) if dtypes and len(df.columns) else df
 
 
 def _by_nik(
     conn: Connection, base: Select, niks: Iterable[str], columns: list[str]
 ) -> pd.DataFrame:
-    parts = [_frame(conn, base.where(Participant.nik.in_(batch))) for batch in chunks(niks)]
+    values = pd.Series(niks, dtype="object").tolist()  # iterating an Arrow array is ~10x slower
+    parts = [_frame(conn, base.where(Participant.nik.in_(batch))) for batch in chunks(values)]
     parts = [p for p in parts if len(p)]
     if not parts:
         return pd.DataFrame({c: pd.Series(dtype="string") for c in columns})
@@ -51,6 +68,9 @@ def _by_nik(
 
 def load_registry(session: Session, program: Program, period: Period, niks: pd.Series) -> Registry:
     conn = session.connection()
+    # A NIK the registry has never seen has no lines and no status: only known NIKs are looked up
+    # (a first month skips the per-NIK queries, each of which scans the period's lines).
+    known = participant_ids(session, niks.dropna().unique()).index.astype("string")
     # Home village: where each NIK was last billed before this period. Never the membership's latest
     # village, which a later period may have moved: a rerun of this period must decide the same.
     homes = _by_nik(
@@ -62,7 +82,7 @@ def load_registry(session: Session, program: Program, period: Period, niks: pd.S
             ContributionLine.period < str(period),
             ContributionLine.is_current,
         ),
-        niks.dropna().unique(),
+        known,
         ["nik", "kode_desa", "period"],
     )
     members = (
@@ -103,7 +123,7 @@ def load_registry(session: Session, program: Program, period: Period, niks: pd.S
         previous["tanggal_lahir"] = pd.to_datetime(previous["tanggal_lahir"])
     else:
         previous = Registry.empty().previous
-    wanted = pd.concat([niks.astype("string"), previous["nik"]]).dropna().unique()
+    wanted = pd.concat([pd.Series(known, dtype="string"), previous["nik"]]).dropna().unique()
     elsewhere = _by_nik(
         conn,
         select(Participant.nik, ContributionLine.program)
@@ -139,17 +159,38 @@ def decide(
         registry = load_registry(session, program, period, accepted["nik"])
     if status is not None and len(status):
         registry = registry.with_status_list(status)
-    received = set(normalize_kode_desa(rows["kode_desa"]).dropna()) if len(rows) else set()
+    received = set(normalize_kode_desa(rows["kode_desa"]).dropna().unique()) if len(rows) else set()
     decided = reconcile(accepted, received, registry, program, period)
     return decided.with_status_list(status, notes)
+
+
+def bulk_insert(
+    session: Session, table: Table, columns: list[str], rows: list[tuple[object, ...]]
+) -> None:
+    """Insert many rows of plain values (int, str, bool, None), every column given (no defaults).
+
+    On SQLite the rows go straight to the driver's executemany: SQLAlchemy's per-row parameter
+    handling costs about twice the insert itself. Other databases take SQLAlchemy Core.
+    """
+    if not rows:
+        return
+    conn = session.connection()
+    if conn.dialect.name == "sqlite":
+        quote = conn.dialect.identifier_preparer.quote
+        names = ", ".join(quote(c) for c in columns)
+        marks = ", ".join("?" for _ in columns)
+        conn.exec_driver_sql(f"INSERT INTO {quote(table.name)} ({names}) VALUES ({marks})", rows)
+    else:
+        conn.execute(insert(table), [dict(zip(columns, r, strict=True)) for r in rows])
 
 
 def _insert_ignore(session: Session, table: type, rows: list[dict], index: list[str]) -> None:
     if not rows:
         return
     dialect = session.get_bind().dialect.name
-    stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
-    session.execute(stmt.on_conflict_do_nothing(index_elements=index), rows)
+    stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table.__table__)  # type: ignore[attr-defined]
+    # Core, not the ORM's bulk path: the same rows and defaults at half the cost a row
+    session.connection().execute(stmt.on_conflict_do_nothing(index_elements=index), rows)
 
 
 def participant_ids(session: Session, niks: Iterable[str]) -> pd.Series:
@@ -169,12 +210,15 @@ def ensure_participants(session: Session, people: pd.DataFrame) -> pd.Series:
     )
     known = participant_ids(session, rows["nik"])
     missing = rows.loc[~rows["nik"].isin(known.index)]
+    cells = missing.astype(object).where(missing.notna(), None)
+    keys = list(cells.columns)
+    columns = [cells[c].tolist() for c in keys]  # column-wise: ~3x faster than to_dict
     _insert_ignore(
         session,
         Participant,
         [
-            {**r, "bpjs_status": "aktif"}
-            for r in missing.astype(object).where(missing.notna(), None).to_dict("records")
+            dict(zip(keys, values, strict=True), bpjs_status="aktif")
+            for values in zip(*columns, strict=True)
         ],
         ["nik"],
     )
@@ -208,20 +252,20 @@ def record_memberships(
     else:
         b = b.assign(id=pd.NA, first_period=pd.NA, last_period=pd.NA)
     new = b.loc[b["id"].isna()]
-    session.execute(
-        insert(Membership),
+    bulk_insert(
+        session,
+        cast(Table, Membership.__table__),
+        ["program", "participant_id", "kode_desa", "pekerjaan", "first_period", "last_period"],
         [
-            {
-                "program": program.code,
-                "participant_id": int(r.participant_id),
-                "kode_desa": r.kode_desa,
-                "pekerjaan": r.pekerjaan or "",
-                "first_period": p,
-                "last_period": p,
-            }
-            for r in new.itertuples()
+            (program.code, int(pid), kode, job or "", p, p)
+            for pid, kode, job in zip(
+                new["participant_id"].tolist(),
+                new["kode_desa"].astype(object).tolist(),
+                new["pekerjaan"].astype(object).tolist(),
+                strict=True,
+            )
         ],
-    ) if len(new) else None
+    )
     old = b.loc[b["id"].notna()]
     if len(old):
         session.execute(
@@ -326,3 +370,40 @@ def record_status_list(session: Session, status_list: pd.DataFrame) -> int:
         ],
     )
     return len(known)
+
+
+def record_conflicts(session: Session, cycle_id: int, billed: pd.DataFrame, ids: pd.Series) -> int:
+    """Name and birth-date disagreements of this run's rows with the registry, for review."""
+    session.execute(delete(RegistryConflict).where(RegistryConflict.cycle_id == cycle_id))
+    rows = billed.loc[~billed["carried"].astype(bool)] if "carried" in billed else billed
+    if not len(rows):
+        return 0
+    known = _by_nik(
+        session.connection(),
+        select(Participant.nik, Participant.nama, Participant.tanggal_lahir),
+        rows["nik"],
+        ["nik", "nama", "tanggal_lahir"],
+    )
+    found = find_conflicts(
+        rows[["nik", "nama", "tanggal_lahir", "source_file", "source_row"]], known
+    )
+    if not len(found):
+        return 0
+    found = found.assign(participant_id=found["nik"].map(ids)).dropna(subset=["participant_id"])
+    session.execute(
+        insert(RegistryConflict),
+        [
+            {
+                "cycle_id": cycle_id,
+                "participant_id": int(r["participant_id"]),
+                "field": r["field"],
+                "registry_value": str(r["registry_value"])[:200],
+                "roster_value": str(r["roster_value"])[:200],
+                "source_file": str(r["source_file"] or "")[:500],
+                "source_row": int(r["source_row"] or 0),
+                "status": "open",
+            }
+            for r in found.to_dict("records")
+        ],
+    )
+    return len(found)

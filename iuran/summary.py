@@ -121,5 +121,6 @@ def summarize(
             if decided.status_list is not None
             else {}
         ),
+        "conflicts": recorded.conflicts,
         "notes": [*decided.notes, *recorded.notes],
     }

@@ -140,6 +140,25 @@ class Rejection(Base):
     message: Mapped[str] = mapped_column(Text)
 
 
+class RegistryConflict(Base):
+    """A roster row whose name or birth date disagrees with the registry: kept for review, never
+    silently overwritten (the worker is still billed: the NIK is valid and matches the row's
+    birth date and sex)."""
+
+    __tablename__ = "registry_conflict"
+    __table_args__ = (UniqueConstraint("cycle_id", "participant_id", "field"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    cycle_id: Mapped[int] = mapped_column(ForeignKey("cycle.id"), index=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participant.id"))
+    field: Mapped[str] = mapped_column(String(20))  # nama | tanggal_lahir
+    registry_value: Mapped[str] = mapped_column(String(200))
+    roster_value: Mapped[str] = mapped_column(String(200))
+    source_file: Mapped[str] = mapped_column(String(500))
+    source_row: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20), default="open")  # open | resolved
+
+
 class InvoiceCounter(Base):
     """Last invoice sequence number used per program and year: numbers are never reused."""
 
@@ -368,6 +387,7 @@ __all__ = [
     "PaymentImport",
     "PaymentReminder",
     "Receipt",
+    "RegistryConflict",
     "Rejection",
     "RosterFile",
     "func",

@@ -24,7 +24,9 @@ def _count(url: str, model: type, *where: object) -> int:
 
 def _events(url: str) -> dict[str, int]:
     with session_scope(url) as s:
-        rows = s.execute(select(Notification.event, func.count()).group_by(Notification.event)).all()
+        rows = s.execute(
+            select(Notification.event, func.count()).group_by(Notification.event)
+        ).all()
     return {str(e): int(n) for e, n in rows}
 
 
@@ -355,3 +357,29 @@ def test_every_generated_fault_is_reported_and_every_row_accounted_for(
     }
     assert codes & {"NIK_PANJANG", "NIK_TANGGAL", "NIK_BUKAN_ANGKA", "NIK_PROVINSI", "NIK_SERIAL"}
     assert s["participants"]["billed"] == s["rows"]["accepted"]
+
+
+def test_a_returning_worker_with_another_name_is_a_conflict_not_an_overwrite(
+    database_url: str, lebak_inbox: Path, tmp_path: Path
+) -> None:
+    from iuran.db.models import Participant, RegistryConflict
+
+    lebak = load_program("lebak")
+    run(database_url, lebak, "2026-01", lebak_inbox, tmp_path / "out")
+    path = sorted((lebak_inbox / "lebak" / "2026-01").glob("*.csv"))[0]
+    df = pd.read_csv(path, dtype=str)
+    original = df.loc[0, "nama"]
+    df.loc[0, "nama"] = "Bambang Pamungkas Wijayakusuma"  # another person's name
+    df.loc[1, "nama"] = df.loc[1, "nama"].upper() + "."  # a spelling variant: tolerated
+    df.to_csv(path, index=False)
+    s = run(database_url, lebak, "2026-01", lebak_inbox, tmp_path / "out")
+    assert s["conflicts"] == 1 and s["participants"]["billed"] == 120
+    with session_scope(database_url) as ses:
+        [c] = ses.scalars(select(RegistryConflict)).all()
+        kept = ses.scalar(select(Participant.nama).where(Participant.nik == df.loc[0, "nik"]))
+    assert (c.field, c.registry_value, c.roster_value) == (
+        "nama",
+        original,
+        "Bambang Pamungkas Wijayakusuma",
+    )
+    assert kept == original  # never silently overwritten
