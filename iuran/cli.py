@@ -416,7 +416,8 @@ DEMO = [
 
 @app.command("demo")
 def demo(seed: Annotated[int, typer.Option(help="random seed")] = 2026) -> None:
-    """Generate demo rosters and run whole monthly cycles on the embedded defaults."""
+    """Generate demo rosters, run whole monthly cycles, then record BKAD's SP2D for January."""
+    from flows.payment_status import payment_status
     from iuran.generate import generate_rosters as generate
     from iuran.periods import Period
     from iuran.programs import load_program
@@ -436,13 +437,41 @@ def demo(seed: Annotated[int, typer.Option(help="random seed")] = 2026) -> None:
     with contextlib.redirect_stdout(sys.stderr):
         for code, period, *_ in DEMO:
             summaries.append(run_cycle(code, period, None, None, None))
+        # BKAD pays January's invoice: an SP2D file dropped in the payments inbox.
+        january = summaries[0]["invoices"][0]
+        sp2d = settings.inbox / "lebak" / "pembayaran" / "sp2d-lebak-2026-01.csv"
+        sp2d.parent.mkdir(parents=True, exist_ok=True)
+        sp2d.write_text(
+            "nomor_sp2d,tanggal_sp2d,jumlah,nomor_tagihan,keterangan\n"
+            f"0042/SP2D/BKAD/2026,14/01/2026,{january['total']},{january['number']},"
+            "Iuran JKK JKM pekerja rentan Januari 2026\n",
+            encoding="utf-8",
+        )
+        payments = payment_status(
+            program="lebak", inbox=str(settings.inbox), db=settings.database_url
+        )
     for s in summaries:
         _print_summary(s)
+    from iuran.money import rupiah
+    from iuran.programs import load_program as _load
+    from iuran.status import format_status, status_report
+
+    paid = payments.get("payments", {})
+    typer.echo(
+        f"payments: {paid.get('recorded', 0)} SP2D recorded "
+        f"({rupiah(int(paid.get('amount_recorded', 0)))}), {paid.get('matched', 0)} matched"
+    )
+    typer.echo("")
+    report = status_report(settings.database_url, _load("lebak"), None, dt.date.today())
+    typer.echo(format_status(report))
     typer.echo("")
     typer.echo(f"rosters:   {settings.inbox}")
-    typer.echo(f"invoices:  {settings.out}/<program>/<period>/*.pdf and *.xlsx")
+    typer.echo(
+        f"invoices:  {settings.out}/<program>/<period>/*.pdf and *.xlsx (reports beside them)"
+    )
     typer.echo(f"e-mails:   {settings.outbox}/*.eml (no SMTP server configured)")
     typer.echo(f"database:  {_safe_url(settings.database_url)}")
+    typer.echo("status:    .venv/bin/iuran status --program lebak")
     typer.echo(
         "Run `make demo` again: unchanged rosters answer 'unchanged' and bill nothing twice."
     )
