@@ -7,6 +7,7 @@ state or the new one; the side effects (documents, e-mail) then follow records t
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from iuran import mail
+from iuran import faults, mail
 from iuran.cycle_reports import ReportPaths, fingerprint
 from iuran.db.models import Cycle, Invoice
 from iuran.db.session import session_scope
@@ -123,15 +124,18 @@ def record_cycle(
         session.refresh(cycle, with_for_update=True)
         cycle.runs += 1
         record_inputs(session, cycle, files, rejected)
+        faults.point("record.inputs_recorded")
         if decided.status_list is not None:
             record_status_list(session, decided.status_list)
         billed = lines.copy()
         ids = ensure_participants(session, billed) if len(billed) else pd.Series(dtype="int64")
         billed["participant_id"] = billed["nik"].map(ids)
+        faults.point("record.participants_written")
         conflicts = record_conflicts(session, cycle.id, billed, ids)
         known = pd.concat([ids, participant_ids(session, decided.ended["nik"])])
         known = known[~known.index.duplicated()]
         record_memberships(session, program, period, decided.billed, decided.ended, known)
+        faults.point("record.memberships_written")
         outcomes = apply_invoices(
             session, cycle, program, period, billed, out_dir, payer_names(program), today
         )
@@ -171,6 +175,7 @@ def record_cycle(
             session, program, period, outcomes, budget, extra=[str(paths.program_report)]
         )
         queued += queue_report_mail(session, program, period, files, rejected, decided, paths)
+        faults.point("record.mail_queued")
         cycle.status = "issued"
         if conflicts:
             notes.append(
@@ -180,6 +185,7 @@ def record_cycle(
         recorded = Recorded(
             cycle.id, status, outcomes, budget, total_due, queued, dry_run, notes, conflicts
         )
+        faults.point("record.before_commit")
         if dry_run:
             session.rollback()
         return recorded
@@ -317,7 +323,10 @@ def queue_invoice_mail(
         ident = (
             f"{group[0].number}:r{group[0].revision}"
             if len(group) == 1
-            else f"{program.code}:{period}:" + ",".join(f"{o.invoice_id}" for o in group)
+            else f"{program.code}:{period}:"
+            + hashlib.sha256(
+                ",".join(f"{o.number}/r{o.revision}" for o in group).encode()
+            ).hexdigest()[:16]
         )
         total = sum(o.total for o in group)
         context = base | {
@@ -459,6 +468,9 @@ def render_pending(database_url: str, program: Program, period: Period) -> list[
             pdf = Path(inv.pdf_path or "")
             pdf.parent.mkdir(parents=True, exist_ok=True)
             write_invoice_files(doc, pdf.parent, pdf.stem)
+            faults.point("documents.written")
             inv.rendered_at = dt.datetime.now(dt.UTC)
             written.append(str(pdf))
+            faults.point("documents.marked")
+        faults.point("documents.before_commit")
     return written

@@ -13,8 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.compute as pc
 
+from iuran import faults
 from iuran.db.session import session_scope
+from iuran.nik import text_array
 from iuran.periods import Period
 from iuran.programs import Program
 from iuran.reconcile import Reconciled
@@ -54,8 +57,10 @@ def fingerprint(frame: pd.DataFrame, columns: list[str]) -> str:
     """Order-independent hash of some columns: the same content gives the same outbox key."""
     if not len(frame):
         return "kosong"
-    text = frame.reindex(columns=columns).astype("string").fillna("").agg("|".join, axis=1)
-    return hashlib.sha256("\n".join(sorted(text)).encode()).hexdigest()[:16]
+    fields = frame.reindex(columns=columns).astype("string").fillna("")
+    # joined column-wise in Arrow: a row-wise join costs ~100 µs a row
+    text = pc.binary_join_element_wise(*(text_array(fields[c]) for c in columns), "|")
+    return hashlib.sha256("\n".join(sorted(text.to_pylist())).encode()).hexdigest()[:16]
 
 
 def write_reports(
@@ -73,6 +78,7 @@ def write_reports(
 ) -> ReportPaths:
     """Write the month's reports; an unchanged rerun keeps the ones already written."""
     paths = ReportPaths.of(program, period, out_dir)
+    faults.point("reports.start")
     if unchanged and all(
         p.exists() for p in (paths.program_report, paths.mutation_list, paths.data_quality)
     ):
@@ -91,10 +97,12 @@ def write_reports(
     write_data_quality_xlsx(
         table, paths.data_quality, title=f"Kualitas data roster {program.name} — {period.label}"
     )
+    faults.point("reports.between_reports")
     write_mutation_list(
         decided.billed, decided.ended, decided.ended, program, period, paths.mutation_list,
         village_names=everywhere,
     )  # fmt: skip
+    faults.point("reports.between_reports")
     with session_scope(database_url) as session:
         series = monthly_billed(session, program, period)
     report = build_program_report(program, period, budget, series, decided.billed, rejected, today)

@@ -14,6 +14,7 @@ its own total is rejected by the finance office, so it is better never produced.
 from __future__ import annotations
 
 import datetime as dt
+import glob
 import json
 import os
 import re
@@ -31,6 +32,7 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ERROR_CODES, Cell
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
+from iuran import faults
 from iuran.config import TEMPLATES
 from iuran.money import angka, as_amount, rupiah, rupiah_sen, terbilang
 from iuran.nik import mask
@@ -473,6 +475,9 @@ def write_detail_xlsx(doc: InvoiceDocument, path: Path) -> Path:
 
 
 def _temp_path(directory: Path, name: str) -> Path:
+    # First remove what a writer of this file that died left (one writer at a time: the cycle lease).
+    for stale in directory.glob(f".{glob.escape(name)}.*.tmp"):
+        stale.unlink(missing_ok=True)
     fd, temp = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".tmp")
     os.close(fd)
     return Path(temp)
@@ -498,6 +503,7 @@ def write_invoice_files(doc: InvoiceDocument, directory: Path, stem: str) -> tup
         temps.append(xlsx_temp)
         write_detail_xlsx(doc, xlsx_temp)
         os.replace(pdf_temp, pdf_path)
+        faults.point("documents.between_files")
         os.replace(xlsx_temp, xlsx_path)
     finally:
         for temp in temps:

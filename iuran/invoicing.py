@@ -13,15 +13,20 @@ import datetime as dt
 import hashlib
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import cast
 
 import pandas as pd
-from sqlalchemy import insert, select, update
+import pyarrow.compute as pc
+from sqlalchemy import Table, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from iuran import faults
 from iuran.db.models import ContributionLine, Cycle, Invoice, InvoiceCounter, Notification
+from iuran.nik import text_array
 from iuran.periods import Period
 from iuran.programs import Program
+from iuran.registry import bulk_insert
 
 LIVE = ("draft", "issued")
 HASHED = ["nik", "kode_desa", "pekerjaan", "penghasilan", "jkk", "jkm", "jht", "discount", "total", "rule_id", "discount_id"]  # fmt: skip
@@ -58,7 +63,10 @@ def document_stem(number: str, revision: int) -> str:
 
 def content_hashes(lines: pd.DataFrame) -> pd.Series:
     """payer_key → sha256 of its lines, independent of row order."""
-    text = lines[HASHED].astype("string").fillna("").agg("|".join, axis=1)
+    # Each line as `v1|v2|…`, joined column-wise in Arrow (a row-wise join is ~100 µs a line).
+    fields = lines[HASHED].astype("string").fillna("")
+    joined = pc.binary_join_element_wise(*(text_array(fields[c]) for c in HASHED), "|")
+    text = pd.Series(joined.to_numpy(zero_copy_only=False), index=lines.index, dtype=object)
     keyed = pd.DataFrame({"payer_key": lines["payer_key"], "t": text}).sort_values(
         ["payer_key", "t"]
     )
@@ -136,9 +144,11 @@ def apply_invoices(
     ] = []  # payer, lines, supersedes, kind
 
     # Phase 1: decide, and retire what is replaced (before inserting, for the unique indexes).
+    # each payer's lines, in their order (one pass, not one comparison of every line per payer)
+    by_payer = dict(tuple(lines.groupby("payer_key", sort=False))) if len(lines) else {}
     for payer in sorted(set(hashes.index) | set(regular)):
         current = regular.get(payer)
-        new = lines.loc[lines["payer_key"] == payer]
+        new = by_payer.get(payer, lines.iloc[0:0])
         if current is None:
             if len(new):
                 to_write.append((payer, new, None, "regular"))
@@ -207,7 +217,8 @@ def apply_invoices(
             payment_state="unpaid",
             participants=len(new),
             total=total,
-            content_hash=content_hashes(new).iloc[0],
+            # a regular invoice holds all its payer's lines: their hash is already known
+            content_hash=hashes[payer] if kind == "regular" else content_hashes(new).iloc[0],
             issue_date=today,
             due_date=period.due_date,
             pdf_path=str(out_dir / f"{stem}.pdf"),
@@ -217,6 +228,7 @@ def apply_invoices(
         session.add(inv)
         session.flush()
         _insert_lines(session, inv, new)
+        faults.point("invoices.lines_written")
         action = (
             "revised"
             if old is not None
@@ -228,6 +240,7 @@ def apply_invoices(
                 outcome, previous_total=old.total, previous_participants=old.participants
             )
         outcomes.append(outcome)
+        faults.point("invoices.between_payers")
     return sorted(outcomes, key=lambda o: (o.number, o.revision))
 
 
@@ -273,15 +286,23 @@ def _current_lines(session: Session, program: Program, period: Period) -> pd.Dat
 LINE_FIELDS = ["participant_id", "kode_desa", "pekerjaan", "category", "penghasilan", "jkk", "jkm", "jht", "discount", "total", "rule_id", "discount_id"]  # fmt: skip
 
 
+_INT_FIELDS = ("participant_id", "penghasilan", "jkk", "jkm", "jht", "discount", "total")
+
+
 def _insert_lines(session: Session, inv: Invoice, lines: pd.DataFrame) -> None:
-    rows = lines[LINE_FIELDS].astype(object).where(lines[LINE_FIELDS].notna(), None)
-    records = rows.to_dict("records")
-    for r in records:
-        r["invoice_id"] = inv.id
-        r["program"] = inv.program
-        r["period"] = inv.period
-        r["is_current"] = True
-        r["pekerjaan"] = r["pekerjaan"] or ""
-        for k in ("participant_id", "penghasilan", "jkk", "jkm", "jht", "discount", "total"):
-            r[k] = int(r[k])
-    session.execute(insert(ContributionLine), records)
+    # Column by column, then one tuple a line: a frame's to_dict and a loop over it cost ~3x more,
+    # and whole-frame conversions cost milliseconds per invoice (360 invoices in a Lahat cycle).
+    columns: dict[str, list[object]] = {}
+    for c in LINE_FIELDS:
+        if c in _INT_FIELDS:
+            columns[c] = [int(v) for v in lines[c].to_numpy(dtype=object, na_value=None)]
+        else:
+            columns[c] = lines[c].to_numpy(dtype=object, na_value=None).tolist()
+    columns["pekerjaan"] = [v or "" for v in columns["pekerjaan"]]
+    fixed = (inv.id, inv.program, inv.period, True)
+    bulk_insert(
+        session,
+        cast(Table, ContributionLine.__table__),
+        ["invoice_id", "program", "period", "is_current", *LINE_FIELDS],
+        [fixed + values for values in zip(*columns.values(), strict=True)],
+    )

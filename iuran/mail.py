@@ -17,6 +17,7 @@ import asyncio
 import datetime as dt
 import email.policy
 import email.utils
+import glob
 import hashlib
 import logging
 import math
@@ -43,6 +44,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from iuran import faults
 from iuran.config import TEMPLATES, Settings, SmtpSettings
 from iuran.db.models import Notification
 from iuran.db.session import session_scope
@@ -495,12 +497,16 @@ class _FileOutbox:
     async def send(self, msg: EmailMessage, key: str, _to: list[str]) -> dict[str, str]:
         self.directory.mkdir(parents=True, exist_ok=True)
         target = self.directory / outbox_name(key)
-        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-", suffix=".eml")
+        # What a sender that died writing this message left goes first (one sender a row: the claim).
+        for stale in self.directory.glob(f".{glob.escape(target.name)}.*.tmp"):
+            stale.unlink(missing_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=f".{target.name}.", suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(msg.as_bytes(policy=email.policy.default))
                 fh.flush()
                 os.fsync(fh.fileno())
+            faults.point("mail.outbox_written")
             os.replace(tmp, target)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
@@ -610,6 +616,7 @@ async def deliver_pending(
             n = _claim(database_url, row_id, moment)
             if n is None:
                 continue
+            faults.point("mail.after_claim")
             key, to = n.idempotency_key, recipients(n)
             try:
                 if unavailable is not None:
@@ -621,6 +628,7 @@ async def deliver_pending(
                 except OSError as exc:
                     raise TemporaryError(f"attachment: {_describe(exc)}") from None
                 refused = await sender.send(msg, key, to)
+                faults.point("mail.after_send")
             except Unavailable as exc:
                 unavailable = str(exc)
                 _retry(database_url, n, unavailable, moment, max_attempts, report)
@@ -646,6 +654,7 @@ async def deliver_pending(
                     last_error=f"refused: {partial}" if partial else None,
                     next_attempt_at=None,
                 )
+                faults.point("mail.marked_sent")
                 report.sent += 1
                 log.info("sent %s to %s as %s", key, to, msg["Message-ID"])
                 if partial:

@@ -52,7 +52,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from iuran import mail
+from iuran import faults, mail
 from iuran.db.models import Invoice, Payment, PaymentAllocation, PaymentImport, Receipt
 from iuran.db.session import session_scope
 from iuran.money import rupiah
@@ -1105,6 +1105,7 @@ def apply_payments(
             ]
         else:
             ids[str(r.nomor_sp2d)] = int(new_id)
+        faults.point("payments.between_rows")
     # ... and payments recorded unmatched before that now match.
     for idx in rows.index[rows["action"] == "rematch"]:
         r = rows.loc[idx]
@@ -1138,6 +1139,7 @@ def apply_payments(
                 for a in allocs.itertuples(index=False)
             ],
         )
+    faults.point("payments.allocated")
     touched = set(allocs["invoice_id"].astype(int))
     # A receipt that arrived before its SP2D confirms it now.
     touched |= link_receipts(session, sp2ds=list(ids))
@@ -1235,16 +1237,20 @@ def import_payment_file(
     with session_scope(database_url) as session:
         begin_write(session)
         import_id, created = _import_row(session, PAYMENT, program, shown, sha, len(raw))
+        faults.point("payments.file_registered")
         if skip_known and not created:
             return {"file": shown, "kind": PAYMENT, "sha256": sha, "status": "skipped"}
         result = apply_payments(
             session, raw, today=today, program=program, source=shown, import_id=import_id
         )
-        session.execute(
-            update(PaymentImport)
-            .where(PaymentImport.id == import_id)
-            .values(summary=result["summary"])
-        )
+        # The file's record says what it recorded: a re-import that records nothing leaves it be.
+        if created or result["summary"]["recorded"]:
+            session.execute(
+                update(PaymentImport)
+                .where(PaymentImport.id == import_id)
+                .values(summary=result["summary"])
+            )
+        faults.point("payments.before_commit")
     log.info("payments %s: %s", shown, result["summary"])
     return {"file": shown, "kind": PAYMENT, "sha256": sha, "status": "read", **result}
 
@@ -1619,11 +1625,13 @@ def import_receipt_file(
         result = apply_receipts(
             session, raw, today=today, program=program, source=shown, import_id=import_id
         )
-        session.execute(
-            update(PaymentImport)
-            .where(PaymentImport.id == import_id)
-            .values(summary=result["summary"])
-        )
+        # The file's record says what it recorded: a re-import that records nothing leaves it be.
+        if created or result["summary"]["recorded"]:
+            session.execute(
+                update(PaymentImport)
+                .where(PaymentImport.id == import_id)
+                .values(summary=result["summary"])
+            )
     log.info("receipts %s: %s", shown, result["summary"])
     return {"file": shown, "kind": RECEIPT, "sha256": sha, "status": "read", **result}
 
@@ -1631,6 +1639,7 @@ def import_receipt_file(
 def settle(database_url: str, program: str, today: dt.date | None = None) -> dict[str, Any]:
     """Bring a program's payment state up to date: credit pays new invoices, receipts that waited
     for their SP2D are matched, and every live invoice's state is recomputed (one transaction)."""
+    faults.point("payments.settle")
     with session_scope(database_url) as session:
         begin_write(session)
         credits = apply_credits(session, program, today or dt.date.today())

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from iuran import faults
 from iuran.periods import Period
 from iuran.programs import Discount, PremiumRule, Program
 
@@ -72,4 +73,5 @@ def price_lines(workers: pd.DataFrame, program: Program, period: Period) -> pd.D
     out["total"] = jkk + jkm + jht - discount
     out["rule_id"] = rule.id
     out["discount_id"] = pd.Series(discount_id, index=out.index, dtype="object")
+    faults.point("price.done")
     return out

@@ -11,6 +11,7 @@ from sqlalchemy import Connection, Select, Table, and_, delete, insert, select, 
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from iuran import faults
 from iuran.bpjs_status import read_status_list
 from iuran.conflicts import find_conflicts
 from iuran.db.models import (
@@ -161,6 +162,7 @@ def decide(
         registry = registry.with_status_list(status)
     received = set(normalize_kode_desa(rows["kode_desa"]).dropna().unique()) if len(rows) else set()
     decided = reconcile(accepted, received, registry, program, period)
+    faults.point("reconcile.done")
     return decided.with_status_list(status, notes)
 
 

@@ -123,6 +123,8 @@ def short_label(code: str) -> str:
 def _atomic(path: Path, write: Callable[[Path], None]) -> Path:
     """Write through a temporary file in the same folder, then rename: never a half-written file."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob(f".{path.name}.*.tmp"):  # left by a process that died mid-write
+        stale.unlink(missing_ok=True)
     fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     temp = Path(temp_name)

@@ -133,7 +133,18 @@ def normalize_kode_desa(codes: pd.Series) -> pd.Series:
     Accepts the dotted form and the bare 10 digits (also `3602012001.0`, what a numeric Excel cell becomes),
     with stray spaces anywhere. Checks the shape only; `village_names` tells whether the code exists.
     """
-    s = codes.astype("string").str.replace(r"[\s\u00a0\u200b\ufeff]+", "", regex=True)
+    raw = codes.astype("string")
+    # A roster repeats a handful of codes: normalise each distinct value once, then spread them.
+    positions, distinct = pd.factorize(raw)
+    if len(distinct) * 2 < len(raw):
+        done = _normalize_kode_desa(pd.Series(distinct, dtype="string"))
+        spread = done.array.take(positions, allow_fill=True)
+        return pd.Series(spread, index=raw.index, name=raw.name, dtype="string")
+    return _normalize_kode_desa(raw)
+
+
+def _normalize_kode_desa(codes: pd.Series) -> pd.Series:
+    s = codes.str.replace(r"[\s\u00a0\u200b\ufeff]+", "", regex=True)
     s = s.str.replace(r"^(\d{10})\.0+$", r"\1", regex=True)
     dotted = s.str.fullmatch(r"\d{2}\.\d{2}\.\d{2}\.\d{4}").fillna(False).astype(bool)
     digits = s.str.fullmatch(r"\d{10}").fillna(False).astype(bool)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -17,25 +18,35 @@ from sqlalchemy.orm import Session, sessionmaker
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 
+def sqlite_busy_timeout() -> float:
+    """Seconds a SQLite connection waits for another one's write lock before failing with
+    `database is locked` (`IURAN_SQLITE_BUSY_TIMEOUT`, default 30)."""
+    return float(os.environ.get("IURAN_SQLITE_BUSY_TIMEOUT", "30"))
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute(f"PRAGMA busy_timeout={int(sqlite_busy_timeout() * 1000)}")
     cur.close()
 
 
 @lru_cache(maxsize=16)
 def get_engine(url: str) -> Engine:
+    # hide_parameters: a failed statement's message (logged, shown in the Prefect UI, mailed to
+    # operations) must not carry its bound values: NIKs, names, birth dates.
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30})
+        engine = create_engine(
+            url, connect_args={"timeout": sqlite_busy_timeout()}, hide_parameters=True
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, hide_parameters=True)
 
 
 @contextmanager

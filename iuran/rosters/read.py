@@ -32,8 +32,10 @@ import datetime as dt
 import hashlib
 import io
 import logging
+import os
 import re
 import zipfile
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -49,6 +51,7 @@ import pyarrow.csv as pcsv
 from fsspec.implementations.local import LocalFileSystem
 from python_calamine import CalamineWorkbook
 
+from iuran import faults
 from iuran.rosters.codes import text
 
 CANONICAL = [
@@ -97,6 +100,7 @@ SYNONYMS: dict[str, str] = {
 }  # fmt: skip
 
 HEADER_SCAN_ROWS = 15
+_HEADER_CHARS = 64 * 1024  # of a CSV line, parsed to find the header
 MIN_HEADER_MATCHES = 3
 MAX_BYTES = 20 * 1024 * 1024
 MAX_UNZIPPED_BYTES = 200 * 1024 * 1024
@@ -108,8 +112,10 @@ log = logging.getLogger(__name__)
 _IGNORED_NAMES = {"thumbs.db", "desktop.ini"}
 _SUPPORTED = {".csv", ".xlsx"}
 _OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
-_SPACES = r"[\s\pZ\x{200B}\x{FEFF}]+"
-_NEEDS_COLLAPSE = r"[\s\pZ\x{200B}\x{FEFF}]{2}|[^ \PZ]|[\t\n\r\f\v\x{200B}\x{FEFF}]"
+# Control characters count as space: a NUL in a name makes PostgreSQL refuse the whole cycle's
+# transaction ("text fields cannot contain NUL"), an escape sequence garbles a terminal or a log.
+_SPACES = r"[\s\pZ\x{200B}\x{FEFF}\x00-\x1F\x7F]+"
+_NEEDS_COLLAPSE = r"[\s\pZ\x{200B}\x{FEFF}]{2}|[^ \PZ]|[\x00-\x1F\x7F\x{200B}\x{FEFF}]"
 _DATE_WORDS = ("tanggal", "tgl", "tanggal lahir", "tgl lahir")
 _SUFFIX = re.compile(r" (peserta|pekerja|sesuai ktp)$")
 
@@ -334,6 +340,163 @@ def _text_array(values: list[Any], nik: bool = False) -> pa.Array:
 # --- XLSX -----------------------------------------------------------------------------------------
 
 
+# Before calamine opens a workbook: where its cells are. calamine builds a sheet as one dense grid
+# from its first to its last cell and sizes the shared-strings table from `uniqueCount`, so cells at
+# A1 and XFD1048576, or `uniqueCount="4000000000"`, in a 2 KB file make it ask for hundreds of GB and
+# abort the whole process (a Rust allocation failure is no exception). Workbooks written the usual way
+# (every cell's `r` its first attribute) are measured with a few regex passes; any other part is
+# walked tag by tag, placing cells as calamine does.
+_STD_CELL = re.compile(rb'<c r="([A-Z]{1,3})([0-9]{1,7})"(?=[\s/>])')
+_ANY_CELL = re.compile(rb"<c[\s/>]")
+_PREFIXED = re.compile(rb":(?:c|row)[\s/>]")  # `<x:c ...>`: a namespace prefix
+# An `r` attribute spelt other than ` r="`: a tab or line break before it, spaces around `=`.
+_ODD_R = (b"\tr", b"\nr", b"\rr")
+_SPACED_R = re.compile(rb" r\s")
+# Attribute values may hold `>` but never `<` (XML forbids it): a tag never spans a `<`.
+_ATTRS = rb"""((?:[^<>"']|"[^"<]*"|'[^'<]*')*)"""
+_SST = re.compile(rb"<(?:[A-Za-z_][\w.\-]*:)?sst(?=[\s/>])" + _ATTRS + rb">")
+_UNIQUE_COUNT = re.compile(rb"""\suniqueCount\s*=\s*["']\s*(\d+)""")
+_TAG = re.compile(rb"<(/?)(?:[A-Za-z_][\w.\-]*:)?(row|c)(?=[\s/>])" + _ATTRS + rb">")
+_ATTR_R = re.compile(rb"""\sr\s*=\s*(?:"([^"]*)"|'([^']*)')""")
+_CELL_REF = re.compile(rb"\s*([A-Za-z]*)(\d*)\s*")
+
+
+def _grid_budget() -> int:
+    """Cells a sheet's grid may span: twice the largest sheet the limits accept (formatted empty
+    cells around the data are common and cost calamine little)."""
+    return 2 * (MAX_ROWS + HEADER_SCAN_ROWS) * MAX_COLUMNS
+
+
+def _column_index(letters: bytes) -> int:
+    col = 0
+    for letter in letters.upper():
+        col = col * 26 + letter - 64
+    return col - 1
+
+
+class _Grid:
+    """The rows and columns the cells of one part span, as calamine places them."""
+
+    def __init__(self) -> None:
+        self.row = self.col = self.cells = 0  # calamine's position for a cell without `r`
+        self.top = self.left = 2**63
+        self.bottom = self.right = -1
+
+    def _check(self) -> None:
+        height, width = self.bottom - self.top + 1, self.right - self.left + 1
+        if height * width > _grid_budget() or self.cells > _grid_budget():
+            raise _Refused(
+                "BERKAS_TERLALU_BESAR",
+                ukuran=f"sel sampai baris {self.bottom + 1}, kolom {_column_letter(self.right)}",
+                batas=f"{MAX_ROWS} baris, {MAX_COLUMNS} kolom",
+            )
+
+    def fast(self, xml: bytes) -> bool:
+        """Measure a part written the usual way; False (nothing measured) for any other part."""
+        if _PREFIXED.search(xml):
+            return False
+        cells = len(_ANY_CELL.findall(xml))
+        if not cells:
+            return True  # no cell at all (most parts of a workbook)
+        refs = _STD_CELL.findall(xml)
+        if (
+            len(refs) != cells  # a cell without `r`, or not as its first attribute
+            or xml.count(b" r=") != cells + xml.count(b'<row r="')  # a second `r`
+            or _SPACED_R.search(xml)
+            or any(odd in xml for odd in _ODD_R)
+        ):
+            return False
+        if refs:
+            rows = [int(r) - 1 for r in {r for _, r in refs}]
+            cols = [_column_index(c) for c in {c for c, _ in refs}]
+            self.top, self.bottom = min(self.top, *rows), max(self.bottom, *rows)
+            self.left, self.right = min(self.left, *cols), max(self.right, *cols)
+            self.cells += len(refs)
+            self._check()
+        return True
+
+    def walk(self, xml: bytes) -> None:
+        """Place every cell as calamine does: `<row r>` sets the row, `</row>` moves to the next,
+        `<c r="B7">` names its cell, a `<c>` without `r` takes the next column."""
+        for closing, name, attrs in _TAG.findall(xml):
+            if name == b"row":
+                if closing or attrs.rstrip().endswith(b"/"):
+                    self.row, self.col = self.row + 1, 0
+                if not closing:
+                    for a, b in _ATTR_R.findall(attrs):
+                        if (a or b).strip().isdigit():
+                            self.row = int(a or b) - 1
+                continue
+            if closing:
+                continue
+            places = []
+            for a, b in _ATTR_R.findall(attrs):
+                ref = _CELL_REF.fullmatch(a or b)
+                if ref is not None:  # else calamine refuses the workbook
+                    row = int(ref[2]) - 1 if ref[2] else self.row
+                    places.append((row, _column_index(ref[1]) if ref[1] else self.col))
+            for row, col in places or [(self.row, self.col)]:
+                self.top, self.bottom = min(self.top, row), max(self.bottom, row)
+                self.left, self.right = min(self.left, col), max(self.right, col)
+                self.col = col + 1
+            self.cells += 1
+            self._check()
+
+
+def _check_shared_strings(xml: bytes) -> None:
+    if b"sst" not in xml[:65536]:
+        return
+    for attrs in _SST.findall(xml[:65536]):
+        unique = _UNIQUE_COUNT.search(attrs)
+        if unique and int(unique[1]) > _grid_budget():
+            raise _Refused(
+                "BERKAS_TERLALU_BESAR",
+                ukuran=f"{int(unique[1])} teks berbeda",
+                batas=f"{MAX_ROWS} baris, {MAX_COLUMNS} kolom",
+            )
+
+
+def _check_xlsx_parts(raw: bytes) -> None:
+    """Refuse, before calamine opens it, a workbook that would make calamine allocate without bound.
+
+    Every part is decompressed once, streamed, within `MAX_UNZIPPED_BYTES` of real output (zipfile
+    also checks each part's declared size and CRC: a part that lies about its size is damaged).
+    """
+    budget = MAX_UNZIPPED_BYTES
+    whole = 32 * 2**20  # parts up to this size are measured whole; larger ones walked in chunks
+    try:
+        with zipfile.ZipFile(io.BytesIO(raw)) as z:
+            for info in z.infolist():
+                grid, chunks, size, walking = _Grid(), [], 0, False
+                with z.open(info) as part:
+                    while chunk := part.read(1 << 20):
+                        budget -= len(chunk)
+                        if budget < 0:
+                            raise _Refused(
+                                "BERKAS_TERLALU_BESAR",
+                                ukuran=f"lebih dari {MAX_UNZIPPED_BYTES // 2**20} MB setelah dibuka",
+                                batas=f"{MAX_UNZIPPED_BYTES // 2**20} MB",
+                            )
+                        if size == 0:
+                            _check_shared_strings(chunk)
+                        size += len(chunk)
+                        chunks.append(chunk)
+                        walking = walking or size > whole
+                        cut = chunk.rfind(b"<")
+                        if walking and cut >= 0:  # a tag never spans a `<`: cut there
+                            chunks[-1] = chunk[:cut]
+                            grid.walk(b"".join(chunks))
+                            chunks = [chunk[cut:]]
+                xml = b"".join(chunks)
+                if walking or not grid.fast(xml):
+                    grid.walk(xml)
+    except _Refused:
+        raise
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, RuntimeError,
+            EOFError, OSError, ValueError, zlib.error) as exc:  # fmt: skip
+        raise _Refused("BERKAS_RUSAK", jenis="Excel .xlsx") from exc
+
+
 def _read_xlsx(raw: bytes) -> _Table:
     try:
         with zipfile.ZipFile(io.BytesIO(raw)) as z:
@@ -349,6 +512,7 @@ def _read_xlsx(raw: bytes) -> _Table:
             ukuran=f"{unzipped // 2**20} MB setelah dibuka",
             batas=f"{MAX_UNZIPPED_BYTES // 2**20} MB",
         )
+    _check_xlsx_parts(raw)
     try:
         book = CalamineWorkbook.from_filelike(io.BytesIO(raw))
         sheets = [
@@ -416,8 +580,11 @@ def _read_csv(raw: bytes) -> _Table:
     if "\x00" in content[:8192]:
         raise _Refused("BERKAS_RUSAK", jenis="CSV")
     lines = [line.rstrip("\r") for line in content.split("\n", HEADER_SCAN_ROWS)[:HEADER_SCAN_ROWS]]
+    # Only the start of a line is parsed to find the header: one 20 MB line of separators would
+    # otherwise become millions of cells to match (half a minute, most of a GB).
+    heads = [line[:_HEADER_CHARS] for line in lines]
     sep, best = ";", -1  # the separator that makes the most known column names on one line
-    for line in lines:
+    for line in heads:
         for candidate in (";", ",", "\t", "|"):
             if candidate in line:
                 cells = next(csv.reader([line], delimiter=candidate))
@@ -426,7 +593,10 @@ def _read_csv(raw: bytes) -> _Table:
                     sep, best = candidate, count
         if best >= MIN_HEADER_MATCHES:
             break
-    grid = [next(csv.reader([line], delimiter=sep), []) for line in lines]
+    wide = max((line.count(sep) + 1 for line in lines if len(line) > _HEADER_CHARS), default=0)
+    if wide > MAX_COLUMNS:
+        raise _Refused("BERKAS_TERLALU_BESAR", ukuran=f"{wide} kolom", batas=f"{MAX_COLUMNS} kolom")
+    grid = [next(csv.reader([line], delimiter=sep), []) for line in heads]
     header = _find_header(grid, csv_style=True)
     start = header.data_start  # lines before the first data row
     width = len(header.names)
@@ -603,11 +773,11 @@ def read_roster_file(
     `source_file` / the verdict's path are `path` relative to `relative_to` (the path itself if empty).
     """
     fs, p = _fs(path)
-    relative = path
+    relative, root = path, ""
     if relative_to:
         _, root = _fs(relative_to)
         relative = _relative(p, root)
-    table, verdict = _read_safe(fs, p, relative)
+    table, verdict = _read_safe(fs, p, relative, root)
     if table is None:
         return None, verdict
     rows = _frame([(table, relative)])
@@ -619,10 +789,23 @@ def read_roster_file(
     return rows, FileVerdict(relative, verdict.sha256, len(rows), "read", None, verdict.message)
 
 
+def _outside(fs: fsspec.AbstractFileSystem, path: str, root: str) -> bool:
+    """A local path that leads out of `root` once links are followed (a symlink to `/etc/passwd` or
+    to another program's inbox): its content must never be read as a roster."""
+    if not root or not isinstance(fs, LocalFileSystem):
+        return False
+    real_root = os.path.realpath(root)
+    return os.path.commonpath([os.path.realpath(path), real_root]) != real_root
+
+
 def _read_safe(
-    fs: fsspec.AbstractFileSystem, path: str, relative: str
+    fs: fsspec.AbstractFileSystem, path: str, relative: str, root: str = ""
 ) -> tuple[_Table | None, FileVerdict]:
     """`_read`, with any failure turned into a refusal: one bad file never stops the others."""
+    if _outside(fs, path, root):
+        log.warning("roster %s not read: a link out of the roster folder", relative)
+        link = _Refused("BERKAS_JENIS", jenis="tautan (symlink) ke luar folder roster")
+        return _refused(relative, "", link)
     try:
         return _read(fs, path, relative)
     except Exception as exc:  # I/O trouble or a parser surprise; the text may hold personal data
@@ -634,7 +817,7 @@ def _read_safe(
 def collect_rosters(folder: str) -> Collected:
     """Every roster file under `folder` -> one frame of rows + one line per file; never stops on a bad file."""
     fs, root, found = _candidates(folder)
-    results = [_read_safe(fs, path, _relative(path, root)) for path in found]
+    results = [_read_safe(fs, path, _relative(path, root), root) for path in found]
     tables = [(t, v.path) for t, v in results if t is not None]
     rows = _frame(tables)
     files = pd.DataFrame([v.__dict__ for _, v in results], columns=FILE_COLUMNS)
@@ -651,4 +834,5 @@ def collect_rosters(folder: str) -> Collected:
         before = files.loc[twin, "message"]
         files.loc[twin, "message"] = (before + "; ").fillna("") + note
     files = files.astype({c: "string" for c in FILE_COLUMNS if c != "rows"})
+    faults.point("collect.done")
     return Collected(rows=rows, files=files)

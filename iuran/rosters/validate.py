@@ -38,6 +38,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from iuran import faults
 from iuran.nik import (
     birth_parts,
     decode,
@@ -371,6 +372,7 @@ def validate_rows(rows: pd.DataFrame, program: Program, period: Period) -> Valid
     code = np.select(
         [checked.masks[c] for c in RULE_ORDER], range(1, len(RULE_ORDER) + 1), default=0
     )
+    faults.point("validate.done")
     return Validated(
         accepted=_accepted(r, checked, code == 0),
         rejected=_rejected(r, checked, code, program, period.first_day),
