@@ -92,12 +92,14 @@ def run_cycle(
 
     settings = load_settings(db, inbox, out)
     upgrade(settings.database_url)
+    # Only what the operator typed goes into the run's parameters: Prefect stores and shows them,
+    # and a URL from IURAN_DATABASE_URL may carry a password.
     return monthly_cycle(
         program=program,
         period=period,
-        inbox=str(settings.inbox),
-        db=settings.database_url,
-        out=str(settings.out),
+        inbox=str(inbox) if inbox else None,
+        db=db,
+        out=str(out) if out else None,
         dry_run=dry_run,
         today=today,
     )

@@ -26,7 +26,7 @@ from iuran.db.models import ContributionLine, Cycle, Invoice, InvoiceCounter, No
 from iuran.nik import text_array
 from iuran.periods import Period
 from iuran.programs import Program
-from iuran.registry import bulk_insert
+from iuran.registry import IS_CURRENT, bulk_insert
 
 LIVE = ("draft", "issued")
 HASHED = ["nik", "kode_desa", "pekerjaan", "penghasilan", "jkk", "jkm", "jht", "discount", "total", "rule_id", "discount_id"]  # fmt: skip
@@ -277,7 +277,7 @@ def _current_lines(session: Session, program: Program, period: Period) -> pd.Dat
         .where(
             ContributionLine.program == program.code,
             ContributionLine.period == str(period),
-            ContributionLine.is_current,
+            IS_CURRENT,
         )
     )
     return pd.DataFrame(result.fetchall(), columns=list(result.keys()))

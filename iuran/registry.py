@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import cast
 
 import pandas as pd
-from sqlalchemy import Connection, Select, Table, and_, delete, insert, select, update
+from sqlalchemy import Connection, Select, Table, and_, delete, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -31,6 +31,10 @@ from iuran.reconcile import Reconciled, Registry, reconcile
 from iuran.wilayah import normalize_kode_desa
 
 CHUNK = 5_000
+#: `is_current` spelled as the partial index `uq_line_current` spells it: SQLite uses a partial index
+#: only for the very same term, and SQLAlchemy writes `ContributionLine.is_current` as `is_current = 1`
+#: there, which scans every line of every program (0.7 s a query at 8 million lines).
+IS_CURRENT = text("contribution_line.is_current")
 
 
 def chunks(values: Iterable[str], size: int = CHUNK) -> Iterator[list[str]]:
@@ -81,7 +85,7 @@ def load_registry(session: Session, program: Program, period: Period, niks: pd.S
         .where(
             ContributionLine.program == program.code,
             ContributionLine.period < str(period),
-            ContributionLine.is_current,
+            IS_CURRENT,
         ),
         known,
         ["nik", "kode_desa", "period"],
@@ -107,7 +111,7 @@ def load_registry(session: Session, program: Program, period: Period, niks: pd.S
         .where(
             ContributionLine.program == program.code,
             ContributionLine.period == prev_period,
-            ContributionLine.is_current,
+            IS_CURRENT,
         ),
     )
     if len(previous):
@@ -132,6 +136,8 @@ def load_registry(session: Session, program: Program, period: Period, niks: pd.S
         .where(
             ContributionLine.period == str(period),
             ContributionLine.program != program.code,
+            # not IS_CURRENT: without an index led by participant_id, SQLite would then scan the
+            # partial index once per known NIK; `is_current = 1` scans the lines once per batch
             ContributionLine.is_current,
         ),
         wanted,
@@ -323,7 +329,7 @@ def record_inputs(
             [
                 {
                     "cycle_id": cycle.id,
-                    "path": r["path"],
+                    "path": str(r["path"])[:500],
                     "sha256": r["sha256"],
                     "rows": int(r["rows"] or 0),
                     "status": r["status"],
@@ -341,7 +347,7 @@ def record_inputs(
             [
                 {
                     "cycle_id": cycle.id,
-                    "source_file": row["source_file"] or "",
+                    "source_file": (row["source_file"] or "")[:500],
                     "source_row": int(row["source_row"] or 0),
                     "kode_desa": row["kode_desa"],
                     "nik_masked": row["nik_masked"],
@@ -386,6 +392,14 @@ def record_conflicts(session: Session, cycle_id: int, billed: pd.DataFrame, ids:
         rows["nik"],
         ["nik", "nama", "tanggal_lahir"],
     )
+    # Only a row whose name or birth date differs from the registry's at all can conflict: fold and
+    # compare just those (folding every name costs ~15 µs a row, most of a national run's conflicts).
+    registry = known.drop_duplicates("nik").set_index("nik")
+    same_name = rows["nik"].map(registry["nama"]).astype("string").eq(rows["nama"].astype("string"))
+    same_date = pd.to_datetime(rows["nik"].map(registry["tanggal_lahir"])).dt.date.eq(
+        pd.to_datetime(rows["tanggal_lahir"]).dt.date
+    )
+    rows = rows.loc[~(same_name.fillna(False) & same_date).to_numpy(dtype=bool)]
     found = find_conflicts(
         rows[["nik", "nama", "tanggal_lahir", "source_file", "source_row"]], known
     )

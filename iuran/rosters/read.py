@@ -15,12 +15,16 @@ and an Indonesian message (`iuran.rosters.codes`). What this module tolerates, a
   zeroes the 16th, so `3602011505900010.0` may be `...0012` and becomes scientific text
   (`3.60201150590001E+15`) that validation rejects as NIK_NOTASI_ILMIAH. Date cells become
   `yyyy-mm-dd`; Excel serial numbers stay numbers (validation converts them).
-- All values are trimmed, inner runs of spaces / non-breaking spaces collapse to one space, empty
-  becomes <NA>; rows with none of the known columns filled (pre-numbered template rows) are dropped.
+- All values are trimmed, inner runs of spaces / non-breaking spaces / control characters collapse
+  to one space, empty becomes <NA>; rows with none of the known columns filled (pre-numbered template
+  rows) are dropped.
 - Files in sub-folders are read too; hidden files, Office lock files (`~$...`), `bpjs_status.*` (read
   by the registry step) and system junk are ignored; anything else that is not CSV/XLSX is reported as
-  BERKAS_JENIS so that the operator learns the file was not used.
-- Limits keep time and memory bounded: `MAX_BYTES`, `MAX_UNZIPPED_BYTES`, `MAX_ROWS`, `MAX_COLUMNS`.
+  BERKAS_JENIS so that the operator learns the file was not used, as is a symbolic link that leads out
+  of the roster folder (never read).
+- Limits keep time and memory bounded: `MAX_BYTES`, `MAX_UNZIPPED_BYTES`, `MAX_ROWS`, `MAX_COLUMNS`;
+  an XLSX is measured before calamine opens it (`_check_xlsx_parts`), since a few far-apart cells
+  would make calamine allocate without bound and abort the process. tests/hostile/ holds the corpus.
 
 `source_row` is the row number the operator sees in Excel (the header row counts as its own row).
 """

@@ -301,7 +301,14 @@ def _accepted(r: pd.DataFrame, k: _Checked, keep: np.ndarray) -> pd.DataFrame:
         }
     )
     out["penghasilan"] = out["penghasilan"].astype("Int64")
+    # The registry's column widths (PostgreSQL enforces them): a longer value is cut, never fatal.
+    for column, width in WIDTHS.items():
+        out[column] = out[column].str.slice(0, width)
     return out
+
+
+#: Widths of the registry columns the accepted values are stored in.
+WIDTHS = {"nama": 200, "pekerjaan": 100, "source_file": 500}
 
 
 def _rejected(
