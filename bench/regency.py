@@ -1,0 +1,245 @@
+"""Cases 1 and 4: a Lahat-size regency cycle through the Prefect flow, and what Prefect costs.
+
+Three runs of `flows.monthly_cycle.monthly_cycle` on a fresh SQLite database with the ephemeral
+Prefect API: the first cycle, an unchanged rerun, and a rerun after one village's file changed (its
+last worker removed: one invoice is revised, re-rendered and mailed again).
+
+The ephemeral server starts on the first flow call of a process; it is timed apart by calling a
+trivial flow first (its first call = server start + one flow run; its second = one flow run).
+
+The work is timed by running the same three cycles as plain function calls, outside Prefect, on a
+second copy of the inbox and a second fresh database (`plain_cycle` mirrors the flow's `bill`, as
+`tests/pipeline.py` does). Prefect's share of a cycle = (flow wall − plain wall) / flow wall; the
+task runs' own durations, read back from the API, give a second estimate.
+
+Must run in its own process (`python -m bench.run regency`): the Prefect settings are read at import.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from bench import data
+
+TODAY = dt.date(2025, 9, 2)
+PERIOD = str(data.LAHAT_PERIOD)
+
+
+def _fresh(workdir: Path, inbox: Path, name: str) -> dict[str, Any]:
+    """A copy of the generated inbox, a fresh database, documents and outbox folders."""
+    base = workdir / name
+    if base.exists():
+        shutil.rmtree(base)
+    base.mkdir(parents=True)
+    shutil.copytree(inbox, base / "inbox")
+    return {
+        "inbox": base / "inbox",
+        "db": f"sqlite:///{base / 'iuran.db'}",
+        "out": base / "out",
+        "outbox": base / "outbox",
+    }
+
+
+def change_one_village(inbox: Path) -> str:
+    """Remove the last worker of the first CSV village: one invoice changes."""
+    folder = inbox / data.LAHAT / PERIOD
+    path = sorted(folder.glob("*.csv"))[0]
+    lines = path.read_text(encoding="utf-8").splitlines()
+    path.write_text("\n".join(lines[:-1]) + "\n", encoding="utf-8")
+    return path.name
+
+
+# ---------------------------------------------------------------------------------- plain calls
+
+
+def plain_cycle(where: dict[str, Any]) -> dict[str, Any]:
+    """The flow's `bill` as plain calls (no Prefect), timed per step."""
+    from iuran.config import load_settings
+    from iuran.cycle import record_cycle, render_pending
+    from iuran.cycle_reports import write_reports
+    from iuran.locks import held
+    from iuran.mail import deliver_pending_sync
+    from iuran.periods import Period
+    from iuran.pricing import price_lines
+    from iuran.programs import load_program
+    from iuran.registry import decide
+    from iuran.rosters.read import collect_rosters
+    from iuran.rosters.validate import validate_rows
+    from iuran.summary import all_rejections, summarize, village_table
+
+    steps: dict[str, float] = {}
+    t0 = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal t0
+        now = time.perf_counter()
+        steps[name] = round(now - t0, 3)
+        t0 = now
+
+    start = time.perf_counter()
+    settings = load_settings(where["db"], where["inbox"], where["out"])
+    plan = load_program(data.LAHAT)
+    month = Period.parse(PERIOD)
+    folder = settings.inbox / plan.code / str(month)
+    out_dir = settings.out / plan.code / str(month)
+    with held(settings.database_url, plan.code, str(month), "bench"):
+        lap("setup")
+        rosters = collect_rosters(str(folder))
+        lap("collect")
+        checked = validate_rows(rosters.rows, plan, month)
+        lap("validate")
+        decided = decide(settings.database_url, rosters.rows, checked.accepted, plan, month, folder)
+        lap("reconcile")
+        lines = price_lines(decided.billed, plan, month)
+        lap("price")
+        rejected = all_rejections(checked, decided)
+        recorded = record_cycle(
+            settings.database_url, plan, month, rosters.files, rejected, decided, lines,
+            out_dir, TODAY,
+        )  # fmt: skip
+        lap("record")
+        write_reports(
+            settings.database_url, plan, month, rosters.rows, rosters.files, rejected, decided,
+            recorded.budget.as_dict(), out_dir, TODAY, unchanged=recorded.status == "unchanged",
+        )  # fmt: skip
+        lap("reports")
+        rendered = render_pending(settings.database_url, plan, month)
+        lap("render")
+        sent = deliver_pending_sync(settings.database_url, settings).sent
+        lap("send")
+        summary = summarize(plan, month, rosters, checked, decided, recorded, sent)
+        village_table(rosters, rejected, decided)
+        lap("summary")
+    return {
+        "wall_s": round(time.perf_counter() - start, 3),
+        "steps_s": steps,
+        "status": summary["status"],
+        "rendered": len(rendered),
+        "sent": sent,
+        "rows": summary["rows"]["received"],
+        "invoices": len(summary["invoices"]),
+    }
+
+
+# ------------------------------------------------------------------------------------ the flow
+
+
+async def _task_runs(flow_run_id: Any) -> list[dict[str, Any]]:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    async with get_client() as client:
+        runs = await client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
+        )
+        flow_run = await client.read_flow_run(flow_run_id)
+    out = [
+        {"name": r.name, "seconds": r.total_run_time.total_seconds(), "state": r.state_name}
+        for r in runs
+    ]
+    out.append({"flow": flow_run.name, "seconds": flow_run.total_run_time.total_seconds()})
+    return out
+
+
+def flow_cycle(where: dict[str, Any]) -> dict[str, Any]:
+    from flows.monthly_cycle import monthly_cycle
+
+    os.environ["IURAN_OUTBOX"] = str(where["outbox"])
+    t = time.perf_counter()
+    state = monthly_cycle(
+        program=data.LAHAT,
+        period=PERIOD,
+        inbox=str(where["inbox"]),
+        db=where["db"],
+        out=str(where["out"]),
+        today=TODAY,
+        return_state=True,
+    )
+    wall = time.perf_counter() - t
+    summary = state.result()
+    runs = asyncio.run(_task_runs(state.state_details.flow_run_id))
+    tasks = [r for r in runs if "name" in r]
+    return {
+        "wall_s": round(wall, 3),
+        "status": summary["status"],
+        "rows": summary["rows"]["received"],
+        "billed": summary["participants"]["billed"],
+        "invoices": len(summary["invoices"]),
+        "sent": summary["notifications"]["sent"],
+        "task_runs": len(tasks),
+        "task_s": round(sum(r["seconds"] for r in tasks), 3),
+        "flow_run_s": round(runs[-1]["seconds"], 3),
+        "tasks": {r["name"]: round(r["seconds"], 3) for r in tasks},
+    }
+
+
+def run(workdir: Path, quick: bool = False) -> dict[str, Any]:
+    from iuran.db.session import upgrade
+
+    villages, per_village = (20, 10) if quick else (None, 100)
+    lahat = data.lahat(villages, per_village)
+    small = data.lahat(12, 5)  # case 4: the same flow on 60 workers, for the task-run count
+
+    # The ephemeral API, apart: a trivial flow's first call starts it.
+    from prefect import flow
+
+    @flow(name="bench-ping")
+    def ping() -> int:
+        return 1
+
+    t = time.perf_counter()
+    ping()
+    first_call = time.perf_counter() - t
+    t = time.perf_counter()
+    ping()
+    empty_flow = time.perf_counter() - t
+
+    result: dict[str, Any] = {
+        "villages": lahat.files,
+        "rows": lahat.rows,
+        "generate_s": round(lahat.seconds, 1),
+        "server_start_s": round(first_call - empty_flow, 2),
+        "empty_flow_s": round(empty_flow, 3),
+    }
+
+    # Warm both sides alike (imports, the area-code list, the typst compiler): a small plain cycle.
+    warm = _fresh(workdir, small.inbox, "warm")
+    upgrade(warm["db"])
+    os.environ["IURAN_OUTBOX"] = str(warm["outbox"])
+    plain_cycle(warm)
+
+    flow_dir = _fresh(workdir, lahat.inbox, "flow")
+    plain_dir = _fresh(workdir, lahat.inbox, "plain")
+    for where in (flow_dir, plain_dir):
+        upgrade(where["db"])
+    runs: dict[str, Any] = {}
+    for name in ("first", "unchanged", "one_village"):
+        if name == "one_village":
+            result["changed_file"] = change_one_village(flow_dir["inbox"])
+            change_one_village(plain_dir["inbox"])
+        runs[name] = {"flow": flow_cycle(flow_dir), "plain": plain_cycle(plain_dir)}
+    result["runs"] = runs
+
+    small_dir = _fresh(workdir, small.inbox, "small")
+    upgrade(small_dir["db"])
+    small_run = flow_cycle(small_dir)
+    result["small"] = {
+        "rows": small.rows,
+        "villages": small.files,
+        "task_runs": small_run["task_runs"],
+        "wall_s": small_run["wall_s"],
+    }
+    first = runs["first"]
+    result["task_runs"] = first["flow"]["task_runs"]
+    result["task_runs_small"] = small_run["task_runs"]
+    for r in runs.values():
+        fw, pw = r["flow"]["wall_s"], r["plain"]["wall_s"]
+        r["prefect_share"] = round(max(0.0, fw - pw) / fw, 3) if fw else 0.0
+        r["prefect_share_api"] = round(max(0.0, fw - r["flow"]["task_s"]) / fw, 3) if fw else 0.0
+    return result

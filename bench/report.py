@@ -1,0 +1,140 @@
+"""The results table: each figure beside its target (issue 7), printed and put into the README."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from bench.data import ROOT
+
+README = ROOT.parent / "README.md"
+START, END = "<!-- bench:table -->", "<!-- /bench:table -->"
+
+
+def _pct(part: float, whole: float) -> float:
+    return 100 * part / whole if whole else 0.0
+
+
+def _met(ok: bool | None) -> str:
+    return "–" if ok is None else ("yes" if ok else "**no**")
+
+
+def rows(cases: dict[str, Any]) -> list[dict[str, str]]:
+    """One row per figure: case, figure, value, target, met."""
+    out: list[dict[str, str]] = []
+
+    def add(case: str, figure: str, value: str, target: str = "", ok: bool | None = None) -> None:
+        out.append(
+            {"case": case, "figure": figure, "value": value, "target": target, "met": _met(ok)}
+        )
+
+    r = cases.get("regency", {})
+    if "runs" in r:
+        first = r["runs"]["first"]["flow"]["wall_s"]
+        unchanged = r["runs"]["unchanged"]["flow"]["wall_s"]
+        one = r["runs"]["one_village"]["flow"]["wall_s"]
+        case = f"1 Regency cycle ({r['villages']} villages, {r['rows']:,} rows)"
+        add(case, "first cycle, whole flow", f"{first:.1f} s", "≤ 20 s (aim 10 s)", first <= 20)
+        add(
+            case, "unchanged rerun", f"{unchanged:.1f} s ({_pct(unchanged, first):.0f} %)",
+            "≤ 10 % of the cycle", unchanged <= 0.10 * first,
+        )  # fmt: skip
+        add(
+            case, "one village changed", f"{one:.1f} s ({_pct(one, first):.0f} %)",
+            "≤ 15 % of the cycle", one <= 0.15 * first,
+        )  # fmt: skip
+        add(case, "ephemeral server start (apart)", f"{r['server_start_s']:.1f} s", "reported")
+        add(case, "same work, plain calls", f"{r['runs']['first']['plain']['wall_s']:.1f} s")
+    elif r:
+        add("1 Regency cycle", "error", r.get("error", "?"))
+
+    n, bare = cases.get("national", {}), cases.get("bare", {})
+    if "wall_s" in n:
+        case = f"2 National data plane ({n['regencies']}/{n['regencies_total']} regencies)"
+        wall = n["wall_s"]
+        if n.get("partial"):
+            share = 100 * n["rows"] / max(1, n["generated_rows"])
+            wall = n["projected_wall_s"]
+            add(
+                case, f"wall, projected (stopped at the {n['wall_s']:.0f} s budget, {share:.0f} % done)",
+                f"{wall:.0f} s", "≤ 150 s", wall <= 150,
+            )  # fmt: skip
+        else:
+            add(case, "wall", f"{wall:.0f} s", "≤ 150 s", wall <= 150)
+        add(case, "rows", f"{n['rows']:,} ({n['rows_per_s']:,} rows/s)")
+        add(case, "peak RSS (all processes)", f"{n['peak_rss_gb']:.2f} GB", "≤ 6 GB",
+            n["peak_rss_gb"] <= 6)  # fmt: skip
+        if "seconds" in bare:  # the bare read covers the programs the national case got through
+            ratio = n["wall_s"] / bare["seconds"] if bare["seconds"] else 0.0
+            add(
+                case, "vs bare read of the same files (pyarrow + calamine, 1 process)",
+                f"{ratio:.1f} × ({bare['seconds']:.0f} s, {bare['rows_per_s']:,} rows/s)",
+                "≤ 1.5 ×", ratio <= 1.5,
+            )  # fmt: skip
+    elif n:
+        add("2 National data plane", "error", n.get("error", "?"))
+
+    d = cases.get("documents", {})
+    if "pdf_per_s_per_core" in d:
+        case = f"3 Documents ({d['lines']} lines, {d['pages']} pages: cover + detail)"
+        add(case, "invoice PDFs / s / core", f"{d['pdf_per_s_per_core']:.0f} ({d['pdf_ms']} ms)",
+            "≥ 50", d["pdf_per_s_per_core"] >= 50)  # fmt: skip
+        add(
+            case,
+            "PDF + XLSX pairs / s / core",
+            f"{d['pair_per_s_per_core']:.0f} ({d['pair_ms']} ms)",
+        )
+    elif d:
+        add("3 Documents", "error", d.get("error", "?"))
+
+    if "runs" in r:
+        case = "4 Orchestration"
+        big, small = r["task_runs"], r["task_runs_small"]
+        add(
+            case, f"task runs per cycle ({r['rows']:,} rows / {r['small']['rows']} rows)",
+            f"{big} / {small}", "constant (no task per village)", big == small,
+        )  # fmt: skip
+        share = r["runs"]["first"]["prefect_share"]
+        api = r["runs"]["first"]["prefect_share_api"]
+        add(
+            case,
+            "Prefect's share of the first cycle",
+            f"{100 * share:.0f} % (API: {100 * api:.0f} %)",
+        )
+        for name in ("unchanged", "one_village"):
+            s = r["runs"][name]["prefect_share"]
+            add(case, f"… of the {name.replace('_', '-')} rerun", f"{100 * s:.0f} %")
+    return out
+
+
+def render_table(report: dict[str, Any]) -> str:
+    table = report.get("table") or rows(report["cases"])
+    lines = ["| case | figure | value | target | met |", "| --- | --- | --- | --- | --- |"]
+    last = None
+    for row in table:
+        case = row["case"] if row["case"] != last else ""
+        last = row["case"]
+        lines.append(
+            f"| {case} | {row['figure']} | {row['value']} | {row['target']} | {row['met']} |"
+        )
+    m, g = report["machine"], report["git"]
+    lines.append("")
+    lines.append(
+        f"Measured {report['timestamp']} on {m['cores']} cores ({m['cpu']}), {m['memory_gb']} GB, "
+        f"Python {m['python']}, load average at start {m['load_average'][0]}; commit "
+        f"{g['commit'][:10]}{' + local changes' if g['dirty'] else ''}; `make bench` took "
+        f"{report['bench_s']:.0f} s."
+    )
+    return "\n".join(lines)
+
+
+def update_readme(report: dict[str, Any]) -> None:
+    """Replace the table between the markers in README.md's Performance section."""
+    text = README.read_text(encoding="utf-8")
+    if START not in text or END not in text:
+        raise SystemExit(f"{README}: no {START} … {END} markers")
+    block = f"{START}\n{render_table(report)}\n{END}"
+    README.write_text(
+        re.sub(re.escape(START) + ".*?" + re.escape(END), lambda _: block, text, flags=re.S),
+        encoding="utf-8",
+    )
