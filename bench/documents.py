@@ -9,6 +9,7 @@ by the wall seconds if that is larger.
 from __future__ import annotations
 
 import datetime as dt
+import multiprocessing
 import os
 import re
 import tempfile
@@ -117,8 +118,11 @@ def run(quick: bool = False) -> dict[str, Any]:
         xlsx_bytes = (folder / f"{pairs[0][1]}.xlsx").stat().st_size
         # The same pairs on every core: what rendering in a process pool would gain.
         cores = os.cpu_count() or 1
-        t = time.perf_counter()
-        with ProcessPoolExecutor(max_workers=cores) as pool:
+        # spawn, not fork: a fork after typst has started its threads can deadlock
+        spawn = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=cores, mp_context=spawn) as pool:
+            list(pool.map(_warm, range(cores)))  # start-up (imports, typst) is not rendering
+            t = time.perf_counter()
             list(pool.map(_write_pair, [(doc, folder, stem) for doc, stem in pairs], chunksize=4))
         pool_wall = time.perf_counter() - t
 
@@ -138,6 +142,15 @@ def run(quick: bool = False) -> dict[str, Any]:
         "pool_processes": cores,
         "pool_pairs_per_s": round(n_pair / pool_wall, 1) if pool_wall else 0.0,
     }
+
+
+def _warm(_: int) -> None:
+    import time
+
+    from iuran.documents import _compiler
+
+    _compiler()
+    time.sleep(0.2)  # keep this worker busy so that the other one warms too
 
 
 def _write_pair(job: tuple[Any, Path, str]) -> None:

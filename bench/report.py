@@ -84,6 +84,9 @@ def rows(cases: dict[str, Any]) -> list[dict[str, str]]:
             "PDF + XLSX pairs / s / core",
             f"{d['pair_per_s_per_core']:.0f} ({d['pair_ms']} ms)",
         )
+        if "pool_pairs_per_s" in d:
+            add(case, f"PDF + XLSX pairs / s, {d['pool_processes']} processes",
+                f"{d['pool_pairs_per_s']:.0f}")  # fmt: skip
     elif d:
         add("3 Documents", "error", d.get("error", "?"))
 
