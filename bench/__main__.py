@@ -36,6 +36,18 @@ WANTS = {
 }
 
 
+#: Long per-program lists stay in bench/data/runs/<case>.json, out of the committed results.
+BULKY = {"national": ("programs_done", "trace"), "bare": ("per_program",)}
+
+
+def _compact(report: dict[str, Any]) -> dict[str, Any]:
+    cases = {
+        name: {k: v for k, v in case.items() if k not in BULKY.get(name, ())}
+        for name, case in report["cases"].items()
+    }
+    return report | {"cases": cases}
+
+
 def run_case(case: str, quick: bool, extra: list[str]) -> dict[str, Any]:
     runs = data.DATA / "runs"
     runs.mkdir(parents=True, exist_ok=True)
@@ -71,7 +83,19 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     parser.add_argument("--profile", action="store_true", help="national: pyinstrument profile")
     parser.add_argument("--readme", action="store_true", help="update README.md's table")
+    parser.add_argument(
+        "--table-only", action="store_true",
+        help="print (and with --readme, publish) the table of the last results, run nothing",
+    )  # fmt: skip
     args = parser.parse_args(argv)
+    if args.table_only:
+        report = json.loads(RESULTS.read_text())
+        report["table"] = rows(report["cases"])
+        RESULTS.write_text(json.dumps(_compact(report), indent=1, default=str) + "\n")
+        print(render_table(report))
+        if args.readme:
+            update_readme(report)
+        return 0
 
     cases = [c for c in ORDER if c == "prepare" or any(c in WANTS[o] for o in args.only or WANTS)]
     target = data.DATA / "results-quick.json" if args.quick else RESULTS
@@ -104,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     report["table"] = rows(results)
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(json.dumps(report, indent=1, default=str) + "\n")
+    target.write_text(json.dumps(_compact(report), indent=1, default=str) + "\n")
     print()
     print(render_table(report))
     print(f"\n{len(cases)} steps in {total:.0f} s; figures in {target}")

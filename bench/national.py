@@ -231,6 +231,16 @@ def run(
         rate = sum(t[0] for t in recent) / span if span > 0 else 0.0
         left = max(0, total_rows - counts["rows"]) if total_rows else 0
         projected = wall + (left / rate if rate else 0.0)
+    # µs a row per quarter of the run: how the cost grows with the database
+    quarters = []
+    for part in np.array_split(np.array(trace, dtype=float), 4) if len(trace) >= 4 else []:
+        n_rows = part[:, 0].sum()
+        quarters.append(
+            {
+                k: round(part[:, i].sum() / n_rows * 1e6, 1)
+                for i, k in ((1, "read"), (2, "decide"), (3, "record"))
+            }
+        )
     result: dict[str, Any] = {
         **counts,
         "regencies_total": len(programs),
@@ -245,6 +255,7 @@ def run(
         "db_mb": round(sum(Path(f"{db}{s}").stat().st_size for s in ("",) if db.exists()) / 2**20),
         "partial": stopped,
         "projected_wall_s": round(projected, 1),
+        "us_per_row_by_quarter": quarters,
         "programs_done": done,
         "trace": {
             "columns": ["rows", "collect_validate_s", "decide_s", "record_s", "at_s"],
