@@ -38,8 +38,9 @@ from iuran.locks import default_holder, held
 from iuran.money import rupiah
 from iuran.periods import Period
 from iuran.programs import Program, ProgramError, load_program
+from iuran.rerun import remember
 from iuran.summary import all_rejections, summarize, village_table
-from tasks.billing import price, record, render, reports
+from tasks.billing import price, recall_unchanged, record, render, reports
 from tasks.notify import send
 from tasks.report import publish
 from tasks.rosters import collect, reconcile_registry, validate
@@ -130,6 +131,12 @@ def bill(
     """The month's steps; returns the summary and a fingerprint of the rosters it read."""
     folder = settings.inbox / plan.code / str(month)
     out_dir = settings.out / plan.code / str(month)
+    key = None
+    if not dry_run:  # most reruns change nothing: answer them from the last complete run
+        key, kept = recall_unchanged(settings.database_url, plan, month, folder, out_dir)
+        if kept is not None:
+            publish(kept.summary, pd.DataFrame(kept.villages).set_index("kode_desa"))
+            return kept.summary, kept.inputs
     rosters = collect(folder)
     inputs = fingerprint(rosters.files)
     if approved_inputs is not None and inputs != approved_inputs:
@@ -160,7 +167,10 @@ def bill(
         sent = send(settings).sent
 
     summary = summarize(plan, month, rosters, checked, decided, recorded, sent)
-    publish(summary, village_table(rosters, rejected, decided))
+    villages = village_table(rosters, rejected, decided)
+    publish(summary, villages)
+    if key is not None and recorded.status != "stopped":
+        remember(settings.database_url, plan, month, key, summary, villages.reset_index().to_dict("records"), inputs)  # fmt: skip
     return summary, inputs
 
 

@@ -258,7 +258,10 @@ def _print_payment_result(result: dict[str, Any]) -> None:
                 typer.echo(f"  baris {r['row']} SP2D {r['nomor_sp2d'] or '-'}: {r['message']}")
     for c in result.get("credits_applied", []):
         paid = ", ".join(f"{a['number']} {rupiah(a['amount'])}" for a in c["allocations"])
-        typer.echo(f"  kredit SP2D {c['nomor_sp2d']} {rupiah(c['used'])} dipakai: {paid}")
+        what = (
+            f"nota kredit {c['credit_note']}" if c.get("credit_note") else f"SP2D {c['nomor_sp2d']}"
+        )
+        typer.echo(f"  kredit {what} {rupiah(c['used'])} dipakai: {paid}")
     n = result.get("notifications", {})
     if n:
         typer.echo(f"  e-mail: {n.get('queued', 0)} diantrekan, {n.get('sent', 0)} terkirim")
@@ -299,6 +302,25 @@ def _payment_command(
         raise typer.Exit(1)
 
 
+def _import_command(
+    kind: str, file: Path, program: str | None, db: str | None, as_json: bool, today: str | None
+) -> None:
+    """`payments import` (kind `pembayaran`) and `payments confirm` (`penerimaan`): import one file
+    and print the result; a payment file also settles the programs it paid and delivers its mail."""
+    from iuran.payments import PAYMENT, import_payment_file, import_receipt_file
+
+    importer = import_payment_file if kind == PAYMENT else import_receipt_file
+    url = _payments_db(db)
+    day = _day(today)
+    _payment_command(
+        lambda: importer(url, file, program=program, today=day),
+        url,
+        as_json,
+        day,
+        deliver=kind == PAYMENT,
+    )
+
+
 @payments_app.command("import")
 def payments_import(
     file: Annotated[Path, typer.Argument(help="CSV/XLSX: nomor_sp2d, tanggal_sp2d, jumlah, ...")],
@@ -308,13 +330,7 @@ def payments_import(
     today: TodayOpt = None,
 ) -> None:
     """Import a BKAD payment file (SP2D list); importing it again records nothing new."""
-    from iuran.payments import import_payment_file
-
-    url = _payments_db(db)
-    day = _day(today)
-    _payment_command(
-        lambda: import_payment_file(url, file, program=program, today=day), url, as_json, day
-    )
+    _import_command("pembayaran", file, program, db, as_json, today)
 
 
 @payments_app.command("record")
@@ -366,17 +382,7 @@ def payments_confirm(
     today: TodayOpt = None,
 ) -> None:
     """Import the BPJS branch's file of received amounts: paid invoices become confirmed."""
-    from iuran.payments import import_receipt_file
-
-    url = _payments_db(db)
-    day = _day(today)
-    _payment_command(
-        lambda: import_receipt_file(url, file, program=program, today=day),
-        url,
-        as_json,
-        day,
-        deliver=False,
-    )
+    _import_command("penerimaan", file, program, db, as_json, today)
 
 
 @app.command("status")

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -123,15 +125,16 @@ def record_cycle(
         # Two records of one cycle take turns (SELECT … FOR UPDATE; SQLite's write lock already does)
         session.refresh(cycle, with_for_update=True)
         cycle.runs += 1
+        cycle.input_hash = None  # an answer kept for reruns is stale until this run completes
         record_inputs(session, cycle, files, rejected)
         faults.point("record.inputs_recorded")
         if decided.status_list is not None:
             record_status_list(session, decided.status_list)
         billed = lines.copy()
-        ids = ensure_participants(session, billed) if len(billed) else pd.Series(dtype="int64")
+        ids, before = ensure_participants(session, billed)
         billed["participant_id"] = billed["nik"].map(ids)
         faults.point("record.participants_written")
-        conflicts = record_conflicts(session, cycle.id, billed, ids)
+        conflicts = record_conflicts(session, cycle.id, billed, ids, before)
         known = pd.concat([ids, participant_ids(session, decided.ended["nik"])])
         known = known[~known.index.duplicated()]
         record_memberships(session, program, period, decided.billed, decided.ended, known)
@@ -378,11 +381,25 @@ def cycle_row(database_url: str, program: str, period: str) -> Cycle | None:
         ).one_or_none()
 
 
+def _documents_exist(inv: Invoice) -> bool:
+    pdf = Path(inv.pdf_path or "")
+    return pdf.is_file() and pdf.with_suffix(".xlsx").is_file()
+
+
+#: Threads that render invoice documents (typst releases the GIL while it compiles).
+RENDER_THREADS = max(1, min(4, os.cpu_count() or 1))
+
+
 def render_pending(database_url: str, program: Program, period: Period) -> list[str]:
-    """Write the PDF and detail sheet of every live invoice not rendered yet (a rerun after a crash
-    picks up exactly what is missing)."""
+    """Write the PDF and detail sheet of every live invoice not rendered yet, or whose files are gone
+    (a rerun after a crash, or after someone deleted a document, picks up exactly what is missing)."""
     from iuran.db.models import ContributionLine, Participant
-    from iuran.documents import InvoiceDocument, VillageSummary, write_invoice_files
+    from iuran.documents import (
+        InvoiceDocument,
+        VillageSummary,
+        sweep_temps,
+        write_invoice_files,
+    )
 
     written: list[str] = []
     with session_scope(database_url) as session:
@@ -391,9 +408,9 @@ def render_pending(database_url: str, program: Program, period: Period) -> list[
                 Invoice.program == program.code,
                 Invoice.period == str(period),
                 Invoice.document_state.in_(("draft", "issued")),
-                Invoice.rendered_at.is_(None),
             )
         ).all()
+        pending = [inv for inv in pending if inv.rendered_at is None or not _documents_exist(inv)]
         if not pending:
             return written
         result = session.execute(
@@ -421,7 +438,22 @@ def render_pending(database_url: str, program: Program, period: Period) -> list[
         names = villages(program.regency).set_index("kode_desa")
         all_lines["nama_desa"] = all_lines["kode_desa"].map(names["nama_desa"]).fillna("")
         all_lines["nama_kecamatan"] = all_lines["kode_desa"].map(names["nama_kecamatan"]).fillna("")
-        by_invoice = dict(tuple(all_lines.groupby("invoice_id", sort=False)))
+        # Grouped once for all invoices: a groupby per invoice costs ~10 ms, as much as its PDF.
+        at = all_lines.groupby("invoice_id", sort=False).indices
+        detail = all_lines.drop(columns="invoice_id")
+        sums = all_lines.groupby("invoice_id")[["jkk", "jkm", "jht", "discount"]].sum()
+        village_rows = (
+            all_lines.groupby(
+                ["invoice_id", "kode_desa", "nama_desa", "nama_kecamatan"], sort=True
+            )["total"]
+            .agg(["size", "sum"])
+            .reset_index()
+        )
+        summaries: dict[int, list[VillageSummary]] = {}
+        for r in village_rows.itertuples():
+            summaries.setdefault(int(r.invoice_id), []).append(
+                VillageSummary(r.kode_desa, r.nama_desa, r.nama_kecamatan, int(r.size), int(r.sum))
+            )
         budget = compute_budget(
             session,
             program,
@@ -429,13 +461,10 @@ def render_pending(database_url: str, program: Program, period: Period) -> list[
             sum(i.total for i in pending if i.kind == "regular"),
             sum(i.participants for i in pending if i.kind == "regular"),
         )
+        docs: list[tuple[Invoice, InvoiceDocument]] = []
         for inv in pending:
-            lines = by_invoice.get(inv.id, all_lines.iloc[0:0]).drop(columns="invoice_id")
-            per_village = (
-                lines.groupby(["kode_desa", "nama_desa", "nama_kecamatan"], sort=True)["total"]
-                .agg(["size", "sum"])
-                .reset_index()
-            )
+            lines = detail.iloc[at.get(inv.id, [])].reset_index(drop=True)
+            totals = sums.loc[inv.id] if inv.id in sums.index else None
             doc = InvoiceDocument(
                 number=inv.number,
                 revision=inv.revision,
@@ -449,28 +478,35 @@ def render_pending(database_url: str, program: Program, period: Period) -> list[
                 due_date=inv.due_date,
                 total=inv.total,
                 participants=inv.participants,
-                jkk_total=int(lines["jkk"].sum()),
-                jkm_total=int(lines["jkm"].sum()),
-                jht_total=int(lines["jht"].sum()),
-                discount_total=int(lines["discount"].sum()),
-                villages=tuple(
-                    VillageSummary(
-                        r.kode_desa, r.nama_desa, r.nama_kecamatan, int(r.size), int(r.sum)
-                    )
-                    for r in per_village.itertuples()
-                ),
-                lines=lines.reset_index(drop=True),
+                jkk_total=int(totals["jkk"]) if totals is not None else 0,
+                jkm_total=int(totals["jkm"]) if totals is not None else 0,
+                jht_total=int(totals["jht"]) if totals is not None else 0,
+                discount_total=int(totals["discount"]) if totals is not None else 0,
+                villages=tuple(summaries.get(inv.id, ())),
+                lines=lines,
                 payee=program.payee,
                 signatory=program.signatory,
                 budget=budget.as_dict() if program.payer == "regency" else None,
                 change_note=inv.change_note,
             )
+            docs.append((inv, doc))
+
+        for folder in {Path(inv.pdf_path or "").parent for inv, _ in docs}:
+            folder.mkdir(parents=True, exist_ok=True)
+            sweep_temps(folder)
+
+        def write(item: tuple[Invoice, InvoiceDocument]) -> Path:
+            inv, doc = item
             pdf = Path(inv.pdf_path or "")
-            pdf.parent.mkdir(parents=True, exist_ok=True)
-            write_invoice_files(doc, pdf.parent, pdf.stem)
-            faults.point("documents.written")
-            inv.rendered_at = dt.datetime.now(dt.UTC)
-            written.append(str(pdf))
-            faults.point("documents.marked")
+            write_invoice_files(doc, pdf.parent, pdf.stem, sweep=False)
+            return pdf
+
+        # typst compiles with the GIL released: a second thread renders ~1.4x as many invoices
+        with ThreadPoolExecutor(max_workers=RENDER_THREADS) as pool:
+            for (inv, _), pdf in zip(docs, pool.map(write, docs), strict=True):
+                faults.point("documents.written")
+                inv.rendered_at = dt.datetime.now(dt.UTC)
+                written.append(str(pdf))
+                faults.point("documents.marked")
         faults.point("documents.before_commit")
     return written

@@ -20,19 +20,14 @@ import os
 import re
 import tempfile
 import threading
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import typst
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ERROR_CODES, Cell
-from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
-from iuran import faults
+from iuran import faults, xlsx
 from iuran.config import TEMPLATES
 from iuran.money import angka, as_amount, rupiah, rupiah_sen, terbilang
 from iuran.nik import mask
@@ -364,130 +359,84 @@ def render_invoice_pdf(doc: InvoiceDocument) -> bytes:
 
 # -------------------------------------------------------------------------------------------- XLSX
 
-# A text cell starting with one of these is a formula (or DDE payload) to Excel or LibreOffice if it
-# is ever retyped or exported to CSV; `\t` and `\r` are in OWASP's list too.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_ILLEGAL_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
-
-
-def safe_cell(sheet: WriteOnlyWorksheet, value: object) -> Cell | str | None:
-    """A text value that Excel will only ever show, never evaluate.
-
-    Plain text stays a plain str (openpyxl stores it as an inline string). Text that looks like a
-    formula (`=`, `+`, `-`, `@` …) or an error code (`#N/A`) becomes an explicit string cell with
-    Excel's quote-prefix flag: it displays unchanged (no added apostrophe in the data BPJS loads)
-    and stays text even when someone edits it. Characters XML cannot carry are removed.
-    """
-    if value is None or value is pd.NA:
-        return None
-    text = _ILLEGAL_XML.sub("", str(value))
-    if not text.startswith(_FORMULA_START) and text not in ERROR_CODES:
-        return text
-    cell = WriteOnlyCell(sheet)
-    cell.value = text
-    cell.data_type = "s"
-    cell.quotePrefix = True
-    return cell
-
-
-def _text_cell(sheet: WriteOnlyWorksheet, value: object, number_format: str) -> Cell | None:
-    """An always-text cell (NIK, area code): Text format so Excel keeps leading zeros on edit."""
-    if value is None or value is pd.NA:
-        return None
-    cell = WriteOnlyCell(sheet)
-    cell.value = _ILLEGAL_XML.sub("", str(value))
-    cell.data_type = "s"
-    cell.number_format = number_format
-    return cell
-
-
 XLSX_INT = ("penghasilan", *MONEY_COLUMNS)
 XLSX_COLUMNS = (
     "nik", "nama", "tanggal_lahir", "jenis_kelamin", "kode_desa", "nama_desa", "pekerjaan",
     "penghasilan", "jkk", "jkm", "jht", "discount", "total", "rule_id", "discount_id",
 )  # fmt: skip
+XLSX_CODES = ("nik", "kode_desa")  # digits that must stay text: Text format, every digit kept
 _WIDTHS = {"nik": 19, "nama": 28, "tanggal_lahir": 12, "kode_desa": 14, "nama_desa": 20}
 
 
-def _dates(series: pd.Series) -> list[object]:
-    """Birth dates as `datetime.date` (Excel date cells); text that is not a date stays text."""
-    if pd.api.types.is_datetime64_any_dtype(series.dtype):
-        return [None if pd.isna(v) else v.date() for v in series.tolist()]
-    return series.astype("object").tolist()
-
-
-def _ints(series: pd.Series) -> list[int | None]:
-    if pd.api.types.is_float_dtype(series.dtype):
-        raise DocumentError(
-            f"lines.{series.name}: money must be integer Rupiah, got {series.dtype}"
-        )
-    return [None if pd.isna(v) else int(v) for v in series.astype("object").tolist()]
+def _xlsx_column(lines: pd.DataFrame, column: str) -> xlsx.Column:
+    series = lines[column]
+    if column in XLSX_CODES:
+        return xlsx.Column(series, "code")
+    if column == "tanggal_lahir":  # date cells; text that is not a date stays (safe) text
+        return xlsx.Column(series, "date", xlsx.ISO_DATE)
+    if column in XLSX_INT:
+        if pd.api.types.is_float_dtype(series.dtype):
+            raise DocumentError(f"lines.{column}: money must be integer Rupiah, got {series.dtype}")
+        return xlsx.Column(series, "int")
+    return xlsx.Column(series, "text")
 
 
 def write_detail_xlsx(doc: InvoiceDocument, path: Path) -> Path:
     """The detail sheet for BPJS: one row per billed worker with the FULL NIK, a header, a total row.
 
-    Write-only openpyxl (streams rows, ~constant memory). NIK and area codes are text cells, so no
-    digit is lost to Excel's number conversion.
+    Built column by column (`iuran.xlsx`). NIK and area codes are text cells with the Text format,
+    so no digit is lost to Excel's number conversion; money is integer cells; any other text that
+    looks like a formula carries Excel's quote prefix.
     """
     check_document(doc)
     lines = doc.lines
     columns = [c for c in XLSX_COLUMNS if c in lines.columns]
+    table = [_xlsx_column(lines, c) for c in columns]
 
-    wb = Workbook(write_only=True)
-    ws = wb.create_sheet("Rincian")
-    for index, column in enumerate(columns):
-        letter = chr(ord("A") + index)
-        ws.column_dimensions[letter].width = _WIDTHS.get(column, 11)
-    ws.freeze_panes = "A2"
-
-    values: list[Sequence[object]] = []
-    for column in columns:
-        series = lines[column]
-        if column in ("nik", "kode_desa"):
-            values.append([_text_cell(ws, v, "@") for v in series.astype("object").tolist()])
-        elif column == "tanggal_lahir":
-            dates = _dates(series)
-            values.append(
-                [v if v is None or isinstance(v, dt.date) else safe_cell(ws, v) for v in dates]
-            )
-        elif column in XLSX_INT:
-            values.append(_ints(series))
-        else:
-            values.append([safe_cell(ws, v) for v in series.astype("object").tolist()])
-
-    ws.append(columns)
-    rows: Iterable[tuple[object, ...]] = zip(*values, strict=True)
-    for row in rows:
-        ws.append(list(row))
+    book = xlsx.Workbook()
+    sheet = book.sheet("Rincian", widths=[_WIDTHS.get(c, 11) for c in columns], freeze="A2")
+    sheet.row(columns)
+    try:
+        sheet.table(table)
+    except TypeError as exc:  # an integer column holding something else
+        raise DocumentError(f"lines: {exc}") from exc
     total_row: list[object] = [None] * len(columns)
     total_row[0] = "JUMLAH"
     if "nama" in columns:
         total_row[columns.index("nama")] = f"{len(lines)} peserta"
     for column in MONEY_COLUMNS:
         total_row[columns.index(column)] = int(lines[column].sum())
-    ws.append(total_row)
-    wb.save(path)
+    sheet.row(total_row)
+    book.save(path)
     return path
 
 
 # ------------------------------------------------------------------------------------------- files
 
 
-def _temp_path(directory: Path, name: str) -> Path:
-    # First remove what a writer of this file that died left (one writer at a time: the cycle lease).
-    for stale in directory.glob(f".{glob.escape(name)}.*.tmp"):
+def sweep_temps(directory: Path, name: str = "*") -> None:
+    """Remove what a writer that died left in `directory` (one writer at a time: the cycle lease)."""
+    for stale in directory.glob(f".{name}.*.tmp"):
         stale.unlink(missing_ok=True)
+
+
+def _temp_path(directory: Path, name: str, sweep: bool = True) -> Path:
+    if sweep:
+        sweep_temps(directory, glob.escape(name))
     fd, temp = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".tmp")
     os.close(fd)
     return Path(temp)
 
 
-def write_invoice_files(doc: InvoiceDocument, directory: Path, stem: str) -> tuple[Path, Path]:
+def write_invoice_files(
+    doc: InvoiceDocument, directory: Path, stem: str, *, sweep: bool = True
+) -> tuple[Path, Path]:
     """`<stem>.pdf` and `<stem>.xlsx` in `directory`, each replaced atomically.
 
     Both are rendered to temporary names in the same folder first and only then renamed, so a reader
-    never sees a half-written file and a failure leaves the previous pair in place.
+    never sees a half-written file and a failure leaves the previous pair in place. `sweep=False`: the
+    caller has already removed dead writers' leftovers from the folder (`sweep_temps`), once for
+    many documents rather than a folder scan for each.
     """
     if not stem or "/" in stem or "\\" in stem or stem.startswith("."):
         raise ValueError(f"stem must be a plain file name, got {stem!r}")
@@ -496,10 +445,10 @@ def write_invoice_files(doc: InvoiceDocument, directory: Path, stem: str) -> tup
     pdf_bytes = render_invoice_pdf(doc)
     temps: list[Path] = []
     try:
-        pdf_temp = _temp_path(directory, pdf_path.name)
+        pdf_temp = _temp_path(directory, pdf_path.name, sweep)
         temps.append(pdf_temp)
         pdf_temp.write_bytes(pdf_bytes)
-        xlsx_temp = _temp_path(directory, xlsx_path.name)
+        xlsx_temp = _temp_path(directory, xlsx_path.name, sweep)
         temps.append(xlsx_temp)
         write_detail_xlsx(doc, xlsx_temp)
         os.replace(pdf_temp, pdf_path)

@@ -3,7 +3,8 @@
 - Numbering: sequential per program and calendar year (`InvoiceCounter`), never reused; a revision
   keeps its number and bumps `revision`.
 - An unpaid invoice whose lines change is superseded by a revision; a paid (or partly paid) invoice
-  is never changed: added workers go on a supplementary invoice, removed ones are noted as a credit.
+  is never changed: added workers go on a supplementary invoice, removed ones on a credit note that
+  pays the payer's next invoices (`iuran.payments.credit_removed_workers`).
 - An unpaid invoice whose payer has nobody left to bill is cancelled.
 """
 
@@ -24,6 +25,7 @@ from sqlalchemy.orm import Session
 from iuran import faults
 from iuran.db.models import ContributionLine, Cycle, Invoice, InvoiceCounter, Notification
 from iuran.nik import text_array
+from iuran.payments import credit_removed_workers, credited_invoices
 from iuran.periods import Period
 from iuran.programs import Program
 from iuran.registry import IS_CURRENT, bulk_insert
@@ -75,7 +77,11 @@ def content_hashes(lines: pd.DataFrame) -> pd.Series:
     )
 
 
-def next_seq(session: Session, program: str, year: int) -> int:
+def next_seqs(session: Session, program: str, year: int, n: int = 1) -> list[int]:
+    """The next `n` invoice numbers of a program's year, reserved in one statement (never reused:
+    the counter only moves forward, in the transaction that writes the invoices)."""
+    if n <= 0:
+        return []
     dialect = session.get_bind().dialect.name
     ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(InvoiceCounter)
     session.execute(
@@ -83,12 +89,13 @@ def next_seq(session: Session, program: str, year: int) -> int:
             index_elements=["program", "year"]
         )
     )
-    return session.execute(
+    last = session.execute(
         update(InvoiceCounter)
         .where(InvoiceCounter.program == program, InvoiceCounter.year == year)
-        .values(last=InvoiceCounter.last + 1)
+        .values(last=InvoiceCounter.last + n)
         .returning(InvoiceCounter.last)
     ).scalar_one()
+    return list(range(last - n + 1, last + 1))
 
 
 def _describe_change(old: pd.DataFrame, new: pd.DataFrame, old_total: int, new_total: int) -> str:
@@ -138,6 +145,9 @@ def apply_invoices(
             supplements.setdefault(inv.payer_key, []).append(inv)
 
     old_lines = _current_lines(session, program, period)
+    # Paid invoices with credited workers, or with supplements, are checked for credit even when
+    # the roster hashes as they were billed (workers back take their credit, supplements' go).
+    credited = credited_invoices(session, [i.id for i in live if i.payment_state != "unpaid"])
     outcomes: list[InvoiceOutcome] = []
     to_write: list[
         tuple[str, pd.DataFrame, Invoice | None, str]
@@ -154,18 +164,21 @@ def apply_invoices(
                 to_write.append((payer, new, None, "regular"))
             continue
         inv = current
-        if payer in hashes.index and inv.content_hash == hashes[payer]:
+        if (
+            payer in hashes.index
+            and inv.content_hash == hashes[payer]
+            and inv.id not in credited
+            and payer not in supplements
+        ):
             outcomes.append(_outcome(inv, "unchanged"))
             continue
         billed_before = old_lines.loc[old_lines["payer_key"] == payer]
         if inv.payment_state != "unpaid":
             extra = new.loc[~new["nik"].isin(billed_before["nik"])]
-            gone = billed_before.loc[~billed_before["nik"].isin(new["nik"])]
-            if len(gone):
-                inv.change_note = (
-                    f"{len(gone)} peserta tidak lagi ditagih; kelebihan bayar "
-                    f"{int(gone['total'].sum()):,} rupiah dicatat sebagai kredit.".replace(",", ".")
-                )
+            # Workers removed after payment: credit notes, named in the paid invoice's change note.
+            credit_removed_workers(
+                session, cycle.id, [inv, *supplements.get(payer, [])], new["participant_id"]
+            )
             if len(extra):
                 to_write.append((payer, extra, None, "supplementary"))
             outcomes.append(_outcome(inv, "unchanged"))
@@ -190,6 +203,9 @@ def apply_invoices(
     session.flush()
 
     # Phase 2: write the new invoices and their lines.
+    fresh = iter(
+        next_seqs(session, program.code, period.year, sum(o is None for *_, o, _ in to_write))
+    )
     for payer, new, old, kind in to_write:  # one iteration per payer, never per worker
         total = int(new["total"].sum())
         if old is not None:
@@ -198,7 +214,7 @@ def apply_invoices(
                 old_lines.loc[old_lines["invoice_id"] == old.id], new, old.total, total
             )
         else:
-            seq = next_seq(session, program.code, period.year)
+            seq = next(fresh)
             number, revision, note = invoice_number(seq, program, period), 0, None
         stem = document_stem(number, revision)
         inv = Invoice(

@@ -18,6 +18,11 @@ The rules, all in one place:
 - **Allocation.** Oldest due first; what is left after every named invoice is paid is kept as credit
   (`Payment.unallocated`, status `credit`) and later pays the same payer's next invoices, oldest
   first (`apply_credits`).
+- **Credit notes.** Workers removed from a paid (or partly paid) invoice by a later roster fix leave
+  that invoice unchanged; what they cost becomes a `CreditNote` of the payer
+  (`credit_removed_workers`, called by the cycle), which `apply_credits` spends like an overpayment.
+  An allocation comes from an SP2D or from a credit note, so an invoice's `paid` is always the sum
+  of its allocations.
 - **Idempotency by construction.** `Payment.nomor_sp2d` is unique: a re-import inserts nothing and
   says "already recorded"; the same SP2D number with another amount or date is a conflict, reported
   and not recorded. A payment recorded as unmatched is matched when the same row comes again and now
@@ -40,7 +45,7 @@ import io
 import logging
 import re
 import zipfile
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,10 +55,19 @@ from python_calamine import CalamineWorkbook
 from sqlalchemy import and_, case, func, insert, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from iuran import faults, mail
-from iuran.db.models import Invoice, Payment, PaymentAllocation, PaymentImport, Receipt
+from iuran.db.models import (
+    ContributionLine,
+    CreditNote,
+    CreditNoteLine,
+    Invoice,
+    Payment,
+    PaymentAllocation,
+    PaymentImport,
+    Receipt,
+)
 from iuran.db.session import session_scope
 from iuran.money import rupiah
 from iuran.periods import Period
@@ -186,6 +200,10 @@ MESSAGES: dict[str, str] = {
     "LEBIH_BAYAR_TANPA_PEMBAYAR": (
         "Lebih bayar {lebih}: tagihan yang dibayar milik beberapa pembayar, kredit tidak dapat "
         "dipakai otomatis."
+    ),
+    "KREDIT_PESERTA_KELUAR": (
+        "{jumlah_peserta} peserta dikeluarkan dari tagihan {nomor} setelah tagihan itu dibayar; "
+        "iuran mereka {jumlah} menjadi kredit {pembayar} untuk tagihan berikutnya."
     ),
     # receipts
     "PENERIMAAN_SESUAI": "Diterima BPJS sesuai SP2D.",
@@ -856,22 +874,48 @@ def refresh_invoices(session: Session, invoice_ids: Collection[int]) -> int:
     """Recompute `paid` and `payment_state` of these invoices from allocations and receipts.
 
     unpaid (nothing allocated) → partial → paid (allocations cover the total) → confirmed (paid, and
-    every SP2D that paid it has a receipt from BPJS for its exact amount). Returns rows changed.
+    every SP2D that paid it has a receipt from BPJS for its exact amount; money from a credit note
+    counts as received once the invoice it came from is confirmed, or when it pays that invoice
+    itself). An invoice paid by a credit note follows its source: when the source changes, it is
+    recomputed too. Returns the number of invoices changed.
     """
-    ids = sorted({int(i) for i in invoice_ids})
-    if not ids:
-        return 0
+    ids = {int(i) for i in invoice_ids}
+    changed: set[int] = set()
+    for _ in range(10):  # source -> the invoices its credit notes paid -> ...: chains are short
+        if not ids:
+            break
+        now = _refresh(session, sorted(ids))
+        changed |= now
+        ids = set(
+            session.scalars(
+                select(PaymentAllocation.invoice_id)
+                .join(CreditNote, CreditNote.id == PaymentAllocation.credit_note_id)
+                .where(
+                    CreditNote.source_invoice_id.in_(list(now)),
+                    PaymentAllocation.invoice_id != CreditNote.source_invoice_id,
+                )
+            )
+        )
+    return len(changed)
+
+
+def _refresh(session: Session, ids: list[int]) -> set[int]:
     confirmed = (
         select(Receipt.payment_id)
         .where(Receipt.status == "confirmed", Receipt.payment_id.is_not(None))
         .scalar_subquery()
     )
+    source = aliased(Invoice)
+    received = case(
+        (PaymentAllocation.payment_id.in_(confirmed), 0),
+        (CreditNote.source_invoice_id == PaymentAllocation.invoice_id, 0),
+        (source.payment_state == "confirmed", 0),
+        else_=1,
+    )
     sums = session.execute(
-        select(
-            PaymentAllocation.invoice_id,
-            func.sum(PaymentAllocation.amount),
-            func.sum(case((PaymentAllocation.payment_id.in_(confirmed), 0), else_=1)),
-        )
+        select(PaymentAllocation.invoice_id, func.sum(PaymentAllocation.amount), func.sum(received))
+        .outerjoin(CreditNote, CreditNote.id == PaymentAllocation.credit_note_id)
+        .outerjoin(source, source.id == CreditNote.source_invoice_id)
         .where(PaymentAllocation.invoice_id.in_(ids))
         .group_by(PaymentAllocation.invoice_id)
     ).all()
@@ -881,7 +925,7 @@ def refresh_invoices(session: Session, invoice_ids: Collection[int]) -> int:
             Invoice.id.in_(ids)
         )
     ).all()
-    changes = []
+    changes: list[dict[str, Any]] = []
     for i, total, was_paid, was_state in current:
         paid, unconfirmed = by_id.get(int(i), (0, 0))
         state = (
@@ -897,7 +941,7 @@ def refresh_invoices(session: Session, invoice_ids: Collection[int]) -> int:
             changes.append({"id": int(i), "paid": paid, "payment_state": state})
     if changes:
         session.execute(update(Invoice), changes)
-    return len(changes)
+    return {int(c["id"]) for c in changes}
 
 
 def _import_row(
@@ -1211,6 +1255,56 @@ def _queue_recorded(
     return queued
 
 
+def _import_file(
+    apply: Callable[..., dict[str, Any]],
+    kind: str,
+    database_url: str,
+    path: str | Path,
+    *,
+    program: str | None,
+    today: dt.date | None,
+    source: str | None,
+    skip_known: bool,
+) -> dict[str, Any]:
+    """Read a payment or receipt file, register it (`PaymentImport`) and `apply` its rows, all in one
+    transaction. `skip_known`: a file whose bytes were imported before is not read again (the inbox
+    flow); otherwise a re-import reports "already recorded"."""
+    today = today or dt.date.today()
+    shown = source or str(path)
+    faulty = kind == PAYMENT  # the crash suite's fault points lie on the payment import's path
+    try:
+        raw, sha = read_payment_table(path, kind)
+    except PaymentFileError as exc:
+        return {
+            "file": shown,
+            "kind": kind,
+            "status": "rejected",
+            "code": exc.code,
+            "message": exc.message,
+        }
+    with session_scope(database_url) as session:
+        begin_write(session)
+        import_id, created = _import_row(session, kind, program, shown, sha, len(raw))
+        if faulty:
+            faults.point("payments.file_registered")
+        if skip_known and not created:
+            return {"file": shown, "kind": kind, "sha256": sha, "status": "skipped"}
+        result = apply(
+            session, raw, today=today, program=program, source=shown, import_id=import_id
+        )
+        # The file's record says what it recorded: a re-import that records nothing leaves it be.
+        if created or result["summary"]["recorded"]:
+            session.execute(
+                update(PaymentImport)
+                .where(PaymentImport.id == import_id)
+                .values(summary=result["summary"])
+            )
+        if faulty:
+            faults.point("payments.before_commit")
+    log.info("%s %s: %s", "payments" if faulty else "receipts", shown, result["summary"])
+    return {"file": shown, "kind": kind, "sha256": sha, "status": "read", **result}
+
+
 def import_payment_file(
     database_url: str,
     path: str | Path,
@@ -1222,37 +1316,16 @@ def import_payment_file(
 ) -> dict[str, Any]:
     """Import one payment file (one transaction). `skip_known`: a file whose bytes were imported
     before is not read again (the inbox flow); otherwise a re-import reports "already recorded"."""
-    today = today or dt.date.today()
-    shown = source or str(path)
-    try:
-        raw, sha = read_payment_table(path, PAYMENT)
-    except PaymentFileError as exc:
-        return {
-            "file": shown,
-            "kind": PAYMENT,
-            "status": "rejected",
-            "code": exc.code,
-            "message": exc.message,
-        }
-    with session_scope(database_url) as session:
-        begin_write(session)
-        import_id, created = _import_row(session, PAYMENT, program, shown, sha, len(raw))
-        faults.point("payments.file_registered")
-        if skip_known and not created:
-            return {"file": shown, "kind": PAYMENT, "sha256": sha, "status": "skipped"}
-        result = apply_payments(
-            session, raw, today=today, program=program, source=shown, import_id=import_id
-        )
-        # The file's record says what it recorded: a re-import that records nothing leaves it be.
-        if created or result["summary"]["recorded"]:
-            session.execute(
-                update(PaymentImport)
-                .where(PaymentImport.id == import_id)
-                .values(summary=result["summary"])
-            )
-        faults.point("payments.before_commit")
-    log.info("payments %s: %s", shown, result["summary"])
-    return {"file": shown, "kind": PAYMENT, "sha256": sha, "status": "read", **result}
+    return _import_file(
+        apply_payments,
+        PAYMENT,
+        database_url,
+        path,
+        program=program,
+        today=today,
+        source=source,
+        skip_known=skip_known,
+    )
 
 
 def record_payment(
@@ -1291,74 +1364,285 @@ def record_payment(
 # Credit and receipts
 
 
-def apply_credits(session: Session, program: str, today: dt.date) -> list[dict[str, Any]]:
-    """Credit (overpayment with a known payer) pays that payer's unpaid invoices, oldest first.
+REMOVED_AFTER_PAYMENT = "peserta_dikeluarkan"
 
-    Returns one entry per payment that paid something, and queues a `payment_recorded` message
-    (`credit_applied`) for it.
+
+def credit_note_number(invoice_number: str, seq: int) -> str:
+    """`001/TAG-JKK-JKM/LBK/I/2026-K1`: the first credit note of that invoice."""
+    return f"{invoice_number}-K{seq}"
+
+
+def credit_removed_workers(
+    session: Session, cycle_id: int, invoices: Sequence[Invoice], billed: Iterable[int]
+) -> list[CreditNote]:
+    """Workers no longer billed whose lines stay on a paid (or partly paid) invoice become credit.
+
+    A paid invoice is never changed: what the removed workers cost goes on a credit note of the
+    payer, which `apply_credits` spends on the payer's unpaid invoices (a partly paid source
+    invoice first: it is the oldest). `invoices`: the payer's live invoices of the period; `billed`:
+    the participant ids the payer is billed for now. A worker is credited once per invoice
+    (`uq_credit_line_current`), so a rerun writes nothing and a later fix that removes more workers
+    credits only those. A credited worker billed again takes the credit back while it is unspent.
+    Every paid invoice with credit notes gets a `change_note` naming them. Returns the new notes.
+    """
+    paid = {inv.id: inv for inv in invoices if inv.payment_state != "unpaid"}
+    if not paid:
+        return []
+    still = {int(i) for i in billed}
+    lines = session.execute(
+        select(ContributionLine.invoice_id, ContributionLine.participant_id, ContributionLine.total)
+        .where(ContributionLine.invoice_id.in_(list(paid)), ContributionLine.is_current)
+        .order_by(ContributionLine.invoice_id, ContributionLine.participant_id)
+    ).all()
+    notes_stmt = select(CreditNote).where(CreditNote.source_invoice_id.in_(list(paid)))
+    if session.get_bind().dialect.name == "postgresql":  # `apply_credits` may spend them meanwhile
+        notes_stmt = notes_stmt.with_for_update()
+    notes = {n.id: n for n in session.scalars(notes_stmt.order_by(CreditNote.id))}
+    credited = session.scalars(
+        select(CreditNoteLine)
+        .where(CreditNoteLine.source_invoice_id.in_(list(paid)), CreditNoteLine.is_current)
+        .order_by(CreditNoteLine.credit_note_id.desc(), CreditNoteLine.id)
+    ).all()
+    spent_back: dict[int, list[int]] = {}  # billed again, but their credit is already spent
+    for line in credited:  # newest note first
+        if line.participant_id not in still:
+            continue
+        note = notes[line.credit_note_id]
+        if note.unapplied >= line.amount:
+            note.unapplied -= line.amount
+            note.withdrawn += line.amount
+            line.is_current = False
+        else:
+            spent_back.setdefault(line.source_invoice_id, []).append(int(line.amount))
+    covered = {(c.source_invoice_id, c.participant_id) for c in credited}
+    fresh: dict[int, list[tuple[int, int]]] = {}
+    for invoice_id, participant_id, total in lines:
+        if participant_id not in still and (invoice_id, participant_id) not in covered:
+            fresh.setdefault(int(invoice_id), []).append((int(participant_id), int(total)))
+    written: list[CreditNote] = []
+    for invoice_id, gone in fresh.items():
+        inv = paid[invoice_id]
+        seq = 1 + max((n.seq for n in notes.values() if n.source_invoice_id == inv.id), default=0)
+        amount = sum(t for _, t in gone)
+        note = CreditNote(
+            number=credit_note_number(inv.number, seq),
+            program=inv.program,
+            payer_key=inv.payer_key,
+            period=inv.period,
+            source_invoice_id=inv.id,
+            seq=seq,
+            cycle_id=cycle_id,
+            reason=REMOVED_AFTER_PAYMENT,
+            participants=len(gone),
+            amount=amount,
+            unapplied=amount,
+            withdrawn=0,
+            note=message(
+                "KREDIT_PESERTA_KELUAR",
+                jumlah_peserta=len(gone),
+                nomor=inv.number,
+                jumlah=rupiah(amount),
+                pembayar=inv.payer_name,
+            ),
+            created_at=dt.datetime.now(dt.UTC),
+        )
+        session.add(note)
+        session.flush()
+        session.execute(
+            insert(CreditNoteLine),
+            [
+                {
+                    "credit_note_id": note.id,
+                    "source_invoice_id": inv.id,
+                    "participant_id": p,
+                    "amount": t,
+                    "is_current": True,
+                }
+                for p, t in gone
+            ],
+        )
+        notes[note.id] = note
+        written.append(note)
+    for inv in paid.values():
+        own = sorted((n for n in notes.values() if n.source_invoice_id == inv.id), key=_seq)
+        if own:
+            current = [
+                int(c.amount) for c in credited if c.is_current and c.source_invoice_id == inv.id
+            ]
+            current += [t for _, t in fresh.get(inv.id, [])]
+            inv.change_note = _credit_change_note(own, current, spent_back.get(inv.id, []))
+    return written
+
+
+def credited_invoices(session: Session, invoice_ids: Collection[int]) -> set[int]:
+    """Those of these invoices that have workers credited (current credit note lines)."""
+    if not invoice_ids:
+        return set()
+    return set(
+        session.scalars(
+            select(CreditNoteLine.source_invoice_id)
+            .where(
+                CreditNoteLine.source_invoice_id.in_(list(invoice_ids)), CreditNoteLine.is_current
+            )
+            .distinct()
+        )
+    )
+
+
+def _seq(note: CreditNote) -> int:
+    return note.seq
+
+
+def _credit_change_note(notes: list[CreditNote], current: list[int], spent_back: list[int]) -> str:
+    """What the paid invoice's change note says about its credit notes (no names, no NIKs)."""
+    said = []
+    if current:
+        listed = ", ".join(
+            f"{n.number} {rupiah(int(n.amount))} ({n.participants} peserta)"
+            for n in notes
+            if n.amount > n.withdrawn
+        )
+        said.append(
+            f"{len(current)} peserta tidak lagi ditagih setelah tagihan ini dibayar. Tagihan ini "
+            f"tidak diubah: iuran mereka {rupiah(sum(current))} menjadi kredit untuk tagihan "
+            f"berikutnya (nota kredit {listed})."
+        )
+    withdrawn = sum(int(n.withdrawn) for n in notes)
+    if withdrawn:
+        said.append(f"Kredit {rupiah(withdrawn)} ditarik kembali karena pesertanya ditagih lagi.")
+    if spent_back:
+        said.append(
+            f"{len(spent_back)} peserta ditagih lagi setelah kreditnya ({rupiah(sum(spent_back))}) "
+            "terpakai: tagih selisih itu dengan tagihan susulan."
+        )
+    return " ".join(said)
+
+
+def _credit_mail(
+    session: Session, plan: Program, p: Payment, used: int, entry: dict[str, Any]
+) -> None:
+    """`payment_recorded` (`credit_applied`) to BPJS and BKAD: an overpayment now pays invoices."""
+    ident = ",".join(str(a["invoice_id"]) for a in entry["allocations"])
+    if len(ident) > 40:  # the key must stay short (200 characters with the SP2D number)
+        ident = hashlib.sha256(ident.encode()).hexdigest()[:16]
+    left = entry["credit_left"]
+    mail.queue(
+        session,
+        key=f"payment_credit:{p.nomor_sp2d}:{ident}:bpjs",
+        event="payment_recorded",
+        program=plan.code,
+        period=entry["allocations"][0]["period"],
+        to=(*plan.recipients.bpjs, *plan.recipients.bkad),
+        cc=plan.recipients.disnaker,
+        template="payment_recorded",
+        context={
+            "program_name": plan.name,
+            "regency_name": plan.regency_name,
+            "nomor_sp2d": p.nomor_sp2d,
+            "tanggal_sp2d": p.tanggal_sp2d,
+            "jumlah": int(p.jumlah),
+            "credit_applied": used,
+            "status": "credit" if left else "matched",
+            "allocations": [
+                {k: a[k] for k in ("number", "period_label", "amount", "remaining")}
+                for a in entry["allocations"]
+            ],
+            "unallocated": left,
+        },
+        invoice_id=entry["allocations"][0]["invoice_id"]
+        if len(entry["allocations"]) == 1
+        else None,
+    )
+
+
+def apply_credits(session: Session, program: str, today: dt.date) -> list[dict[str, Any]]:
+    """Credit pays the payer's unpaid invoices, oldest first: overpayments (a `credit` payment with a
+    known payer) and credit notes (workers removed from a paid invoice), the oldest credit first.
+
+    Returns one entry per credit that paid something (`source`: `sp2d` | `credit_note`); an
+    overpayment's use is announced with a `payment_recorded` message (`credit_applied`).
     """
     begin_write(session)
-    credits = session.scalars(
-        select(Payment)
-        .where(
-            Payment.program == program,
-            Payment.status == "credit",
-            Payment.unallocated > 0,
-            Payment.payer_key.is_not(None),
-        )
-        .order_by(Payment.tanggal_sp2d, Payment.id)
-    ).all()
-    if not credits:
+    open_payments = (
+        Payment.program == program,
+        Payment.status == "credit",
+        Payment.unallocated > 0,
+        Payment.payer_key.is_not(None),
+    )
+    open_notes = (CreditNote.program == program, CreditNote.unapplied > 0)
+    if not (
+        session.scalar(select(Payment.id).where(*open_payments).limit(1))
+        or session.scalar(select(CreditNote.id).where(*open_notes).limit(1))
+    ):
         return []
-    invoices = _load_invoices(session, [program], [])
+    invoices = _load_invoices(session, [program], [])  # locks them first (PostgreSQL), then credit
     if not len(invoices):
         return []
+    lock = session.get_bind().dialect.name == "postgresql"
+    payments_stmt = select(Payment).where(*open_payments)
+    notes_stmt = select(CreditNote).where(*open_notes)
+    if lock:
+        payments_stmt, notes_stmt = payments_stmt.with_for_update(), notes_stmt.with_for_update()
+    fresh = {"populate_existing": True}
+    sources: list[tuple[dt.date, int, int, Payment | CreditNote]] = [
+        (p.tanggal_sp2d, 0, p.id, p)
+        for p in session.scalars(payments_stmt.execution_options(**fresh))
+    ]
+    sources += [
+        (n.created_at.date(), 1, n.id, n)
+        for n in session.scalars(notes_stmt.execution_options(**fresh))
+    ]
     live = _oldest_first(invoices.loc[invoices["document_state"].isin(LIVE)]).set_index(
         "id", drop=False
     )
     ledger = _Ledger(live)
     plan = _programs([program]).get(program)
-    existing = {
-        (int(p), int(i)): int(a)
-        for p, i, a in session.execute(
+    payment_ids = [c.id for *_, c in sources if isinstance(c, Payment)]
+    note_ids = [c.id for *_, c in sources if isinstance(c, CreditNote)]
+    existing = set(
+        session.execute(
             select(
-                PaymentAllocation.payment_id, PaymentAllocation.invoice_id, PaymentAllocation.amount
-            ).where(PaymentAllocation.payment_id.in_([c.id for c in credits]))
-        ).all()
-    }
+                PaymentAllocation.payment_id,
+                PaymentAllocation.credit_note_id,
+                PaymentAllocation.invoice_id,
+            ).where(
+                or_(
+                    PaymentAllocation.payment_id.in_(payment_ids),
+                    PaymentAllocation.credit_note_id.in_(note_ids),
+                )
+            )
+        ).tuples()
+    )
     applied: list[dict[str, Any]] = []
     touched: set[int] = set()
-    for p in credits:
-        paid, left = ledger.allocate(ledger.open_for(program, str(p.payer_key)), int(p.unallocated))
+    for *_, c in sorted(sources, key=lambda s: s[:3]):
+        is_payment = isinstance(c, Payment)
+        before = int(c.unallocated) if isinstance(c, Payment) else int(c.unapplied)
+        paid, left = ledger.allocate(ledger.open_for(program, str(c.payer_key)), before)
         if not paid:
             continue
+        source_col = (
+            PaymentAllocation.payment_id if is_payment else PaymentAllocation.credit_note_id
+        )
         for invoice_id, amount, _ in paid:
-            key = (p.id, invoice_id)
-            if key in existing:
+            if ((c.id, None) if is_payment else (None, c.id)) + (invoice_id,) in existing:
                 session.execute(
                     update(PaymentAllocation)
-                    .where(
-                        PaymentAllocation.payment_id == p.id,
-                        PaymentAllocation.invoice_id == invoice_id,
-                    )
+                    .where(source_col == c.id, PaymentAllocation.invoice_id == invoice_id)
                     .values(amount=PaymentAllocation.amount + amount)
                 )
             else:
                 session.execute(
                     insert(PaymentAllocation),
-                    [{"payment_id": p.id, "invoice_id": invoice_id, "amount": amount}],
+                    [{source_col.key: c.id, "invoice_id": invoice_id, "amount": amount}],
                 )
             touched.add(invoice_id)
-        numbers = ", ".join(str(live.at[i, "number"]) for i, _, _ in paid)
-        used = int(p.unallocated) - left
-        p.unallocated = left
-        p.status = "credit" if left else "matched"
-        p.note = ((p.note + " ") if p.note else "") + (
-            f"Kredit {rupiah(used)} dipakai untuk tagihan {numbers} pada {_tanggal(today)}."
-        )
+        used = before - left
         entry: dict[str, Any] = {
-            "nomor_sp2d": p.nomor_sp2d,
-            "payer": p.payer_key,
+            "source": "sp2d" if is_payment else "credit_note",
+            "nomor_sp2d": c.nomor_sp2d if isinstance(c, Payment) else None,
+            "credit_note": None if isinstance(c, Payment) else c.number,
+            "payer": c.payer_key,
             "used": used,
             "credit_left": left,
             "allocations": [
@@ -1374,35 +1658,17 @@ def apply_credits(session: Session, program: str, today: dt.date) -> list[dict[s
             ],
         }
         applied.append(entry)
+        if isinstance(c, CreditNote):
+            c.unapplied = left
+            continue
+        numbers = ", ".join(str(live.at[i, "number"]) for i, _, _ in paid)
+        c.unallocated = left
+        c.status = "credit" if left else "matched"
+        c.note = ((c.note + " ") if c.note else "") + (
+            f"Kredit {rupiah(used)} dipakai untuk tagihan {numbers} pada {_tanggal(today)}."
+        )
         if plan is not None:
-            ident = ",".join(str(i) for i, _, _ in paid)
-            if len(ident) > 40:  # the key must stay short (200 characters with the SP2D number)
-                ident = hashlib.sha256(ident.encode()).hexdigest()[:16]
-            mail.queue(
-                session,
-                key=f"payment_credit:{p.nomor_sp2d}:{ident}:bpjs",
-                event="payment_recorded",
-                program=program,
-                period=entry["allocations"][0]["period"],
-                to=(*plan.recipients.bpjs, *plan.recipients.bkad),
-                cc=plan.recipients.disnaker,
-                template="payment_recorded",
-                context={
-                    "program_name": plan.name,
-                    "regency_name": plan.regency_name,
-                    "nomor_sp2d": p.nomor_sp2d,
-                    "tanggal_sp2d": p.tanggal_sp2d,
-                    "jumlah": int(p.jumlah),
-                    "credit_applied": used,
-                    "status": "credit" if left else "matched",
-                    "allocations": [
-                        {k: a[k] for k in ("number", "period_label", "amount", "remaining")}
-                        for a in entry["allocations"]
-                    ],
-                    "unallocated": left,
-                },
-                invoice_id=paid[0][0] if len(paid) == 1 else None,
-            )
+            _credit_mail(session, plan, c, used, entry)
     session.flush()
     refresh_invoices(session, touched)
     return applied
@@ -1605,35 +1871,16 @@ def import_receipt_file(
     skip_known: bool = False,
 ) -> dict[str, Any]:
     """Import one BPJS receipt file (one transaction); see `import_payment_file`."""
-    today = today or dt.date.today()
-    shown = source or str(path)
-    try:
-        raw, sha = read_payment_table(path, RECEIPT)
-    except PaymentFileError as exc:
-        return {
-            "file": shown,
-            "kind": RECEIPT,
-            "status": "rejected",
-            "code": exc.code,
-            "message": exc.message,
-        }
-    with session_scope(database_url) as session:
-        begin_write(session)
-        import_id, created = _import_row(session, RECEIPT, program, shown, sha, len(raw))
-        if skip_known and not created:
-            return {"file": shown, "kind": RECEIPT, "sha256": sha, "status": "skipped"}
-        result = apply_receipts(
-            session, raw, today=today, program=program, source=shown, import_id=import_id
-        )
-        # The file's record says what it recorded: a re-import that records nothing leaves it be.
-        if created or result["summary"]["recorded"]:
-            session.execute(
-                update(PaymentImport)
-                .where(PaymentImport.id == import_id)
-                .values(summary=result["summary"])
-            )
-    log.info("receipts %s: %s", shown, result["summary"])
-    return {"file": shown, "kind": RECEIPT, "sha256": sha, "status": "read", **result}
+    return _import_file(
+        apply_receipts,
+        RECEIPT,
+        database_url,
+        path,
+        program=program,
+        today=today,
+        source=source,
+        skip_known=skip_known,
+    )
 
 
 def settle(database_url: str, program: str, today: dt.date | None = None) -> dict[str, Any]:

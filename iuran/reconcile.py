@@ -23,6 +23,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
+from iuran.nik import isin_text
 from iuran.periods import Period
 from iuran.programs import Program
 from iuran.rosters.codes import fill as message
@@ -99,7 +100,7 @@ class Reconciled:
 
 def _lookup(keys: pd.Series, table: pd.Series, default: str) -> np.ndarray:
     """`table[key]` for each key, `default` where the table has none (even when the table is empty)."""
-    found = keys.isin(table.index).to_numpy()
+    found = isin_text(keys, table.index)
     values = np.full(len(keys), default, dtype=object)
     if found.any():
         values[found] = keys[found].map(table).astype(object).to_numpy()
@@ -162,7 +163,7 @@ def reconcile(
     if not program.require_fresh_rosters and len(registry.previous):
         prev = registry.previous
         carried = prev.loc[
-            ~prev["kode_desa"].isin(received_villages) & ~prev["nik"].isin(rows["nik"])
+            ~isin_text(prev["kode_desa"], received_villages) & ~isin_text(prev["nik"], rows["nik"])
         ].copy()
         if len(carried):
             carried["source_file"] = CARRIED_SOURCE
@@ -175,7 +176,7 @@ def reconcile(
 
     # 3. Double funding, deceased, wage employment.
     other = registry.elsewhere.drop_duplicates("nik").set_index("nik")["program"]
-    in_other = rows["nik"].isin(other.index).to_numpy()
+    in_other = isin_text(rows["nik"], other.index)
     if in_other.any():
         d = rows.loc[in_other]
         rejected.append(
@@ -196,7 +197,7 @@ def reconcile(
     rows = rows.loc[~out_mask]
 
     # 4. Quota per village: continuing members first in line.
-    continuing = rows["nik"].isin(registry.previous["nik"])
+    continuing = isin_text(rows["nik"], registry.previous["nik"])
     rows = rows.assign(_cont=continuing).sort_values(
         ["kode_desa", "_cont", "_order"], ascending=[True, False, True]
     )
@@ -220,7 +221,7 @@ def reconcile(
     prev = registry.previous
     # Who they were comes along: the mutation list for BPJS names them.
     people = ["nik", "kode_desa", "nama", "tanggal_lahir", "jenis_kelamin"]
-    gone = prev.loc[~prev["nik"].isin(billed["nik"]), people].copy()
+    gone = prev.loc[~isin_text(prev["nik"], billed["nik"]), people].copy()
     gone_status = pd.Series(_lookup(gone["nik"], status, ""), index=gone.index)
     gone["reason"] = np.select(
         [gone_status.eq("meninggal"), gone_status.eq("pindah_pu")],

@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import cast
 
 import pandas as pd
-from sqlalchemy import Connection, Select, Table, and_, delete, insert, select, text, update
+from sqlalchemy import (
+    Column,
+    Connection,
+    MetaData,
+    Select,
+    String,
+    Table,
+    and_,
+    delete,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -24,7 +38,7 @@ from iuran.db.models import (
     RosterFile,
 )
 from iuran.db.session import session_scope
-from iuran.nik import mask_series
+from iuran.nik import isin_text, mask_series
 from iuran.periods import Period
 from iuran.programs import Program
 from iuran.reconcile import Reconciled, Registry, reconcile
@@ -60,15 +74,38 @@ def _frame(conn: Connection, query: Select, dtypes: dict[str, str] | None = None
     return df.astype(dtypes) if dtypes and len(df.columns) else df
 
 
+#: The NIKs a query is about, as a temporary table to join with: one statement instead of a batch of
+#: 5,000 bound parameters at a time (SQLAlchemy compiles and binds each batch: ~13 µs a NIK).
+WANTED = Table(
+    "iuran_wanted_nik",
+    MetaData(),
+    Column("nik", String(40), primary_key=True),
+    prefixes=["TEMPORARY"],
+)
+
+
+def _fill_wanted(conn: Connection, niks: Iterable[str]) -> None:
+    values = pd.Series(niks, dtype="object").dropna().unique().tolist()
+    WANTED.create(conn, checkfirst=True)
+    conn.execute(delete(WANTED))
+    if not values:
+        return
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql(
+            "INSERT OR IGNORE INTO iuran_wanted_nik (nik) VALUES (?)", [(v,) for v in values]
+        )
+    else:
+        conn.execute(insert(WANTED), [{"nik": v} for v in values])
+
+
 def _by_nik(
     conn: Connection, base: Select, niks: Iterable[str], columns: list[str]
 ) -> pd.DataFrame:
-    values = pd.Series(niks, dtype="object").tolist()  # iterating an Arrow array is ~10x slower
-    parts = [_frame(conn, base.where(Participant.nik.in_(batch))) for batch in chunks(values)]
-    parts = [p for p in parts if len(p)]
-    if not parts:
+    _fill_wanted(conn, niks)
+    df = _frame(conn, base.where(Participant.nik.in_(select(WANTED.c.nik))))
+    if not len(df):
         return pd.DataFrame({c: pd.Series(dtype="string") for c in columns})
-    return pd.concat(parts, ignore_index=True).astype("string")
+    return df.astype("string")
 
 
 def load_registry(session: Session, program: Program, period: Period, niks: pd.Series) -> Registry:
@@ -173,12 +210,18 @@ def decide(
 
 
 def bulk_insert(
-    session: Session, table: Table, columns: list[str], rows: list[tuple[object, ...]]
+    session: Session,
+    table: Table,
+    columns: list[str],
+    rows: list[tuple[object, ...]],
+    ignore_conflict: list[str] | None = None,
 ) -> None:
-    """Insert many rows of plain values (int, str, bool, None), every column given (no defaults).
+    """Insert many rows of plain values (int, str, bool, date, None), every column given.
 
     On SQLite the rows go straight to the driver's executemany: SQLAlchemy's per-row parameter
-    handling costs about twice the insert itself. Other databases take SQLAlchemy Core.
+    handling costs about twice the insert itself (dates are written as SQLAlchemy writes them, ISO
+    text). Other databases take SQLAlchemy Core. `ignore_conflict`: skip rows that would violate the
+    unique index on those columns.
     """
     if not rows:
         return
@@ -187,9 +230,34 @@ def bulk_insert(
         quote = conn.dialect.identifier_preparer.quote
         names = ", ".join(quote(c) for c in columns)
         marks = ", ".join("?" for _ in columns)
-        conn.exec_driver_sql(f"INSERT INTO {quote(table.name)} ({names}) VALUES ({marks})", rows)
-    else:
-        conn.execute(insert(table), [dict(zip(columns, r, strict=True)) for r in rows])
+        tail = ""
+        if ignore_conflict:
+            tail = f" ON CONFLICT ({', '.join(quote(c) for c in ignore_conflict)}) DO NOTHING"
+        conn.exec_driver_sql(
+            f"INSERT INTO {quote(table.name)} ({names}) VALUES ({marks}){tail}",
+            rows if not _has_dates(rows[0]) else [_sqlite_row(r) for r in rows],
+        )
+        return
+    stmt = insert(table)
+    if ignore_conflict:
+        stmt = postgresql.insert(table).on_conflict_do_nothing(index_elements=ignore_conflict)
+    conn.execute(stmt, [dict(zip(columns, r, strict=True)) for r in rows])
+
+
+def _has_dates(row: tuple[object, ...]) -> bool:
+    return any(isinstance(v, dt.date) for v in row)
+
+
+def _sqlite_row(row: tuple[object, ...]) -> tuple[object, ...]:
+    """Dates and datetimes as SQLAlchemy's SQLite types store them (and read them back)."""
+    return tuple(
+        v.strftime("%Y-%m-%d %H:%M:%S.%f")
+        if isinstance(v, dt.datetime)
+        else v.isoformat()
+        if isinstance(v, dt.date)
+        else v
+        for v in row
+    )
 
 
 def _insert_ignore(session: Session, table: type, rows: list[dict], index: list[str]) -> None:
@@ -209,28 +277,44 @@ def participant_ids(session: Session, niks: Iterable[str]) -> pd.Series:
     return ids.set_index("nik")["id"].astype("int64")
 
 
-def ensure_participants(session: Session, people: pd.DataFrame) -> pd.Series:
-    """Insert the NIKs the registry does not know yet; return NIK → participant id."""
+def ensure_participants(session: Session, people: pd.DataFrame) -> tuple[pd.Series, pd.DataFrame]:
+    """Insert the NIKs the registry does not know yet.
+
+    Returns NIK → participant id, and what the registry held for the NIKs it knew before (nik, nama,
+    tanggal_lahir): only those can disagree with the roster (`record_conflicts`).
+    """
     rows = (
         people[["nik", "nama", "tanggal_lahir", "jenis_kelamin"]]
         .drop_duplicates("nik")
         .assign(tanggal_lahir=lambda d: pd.to_datetime(d["tanggal_lahir"]).dt.date)
     )
-    known = participant_ids(session, rows["nik"])
-    missing = rows.loc[~rows["nik"].isin(known.index)]
-    cells = missing.astype(object).where(missing.notna(), None)
-    keys = list(cells.columns)
-    columns = [cells[c].tolist() for c in keys]  # column-wise: ~3x faster than to_dict
-    _insert_ignore(
-        session,
-        Participant,
-        [
-            dict(zip(keys, values, strict=True), bpjs_status="aktif")
-            for values in zip(*columns, strict=True)
-        ],
-        ["nik"],
+    before = _by_nik(
+        session.connection(),
+        select(Participant.nik, Participant.id, Participant.nama, Participant.tanggal_lahir),
+        rows["nik"],
+        ["nik", "id", "nama", "tanggal_lahir"],
     )
-    return participant_ids(session, rows["nik"])
+    known = before.set_index("nik")["id"].astype("int64")
+    before = before.drop(columns="id")
+    missing = rows.loc[~isin_text(rows["nik"], known.index)]
+    if not len(missing):
+        return known, before
+    now: object = dt.datetime.now(dt.UTC)
+    if session.get_bind().dialect.name == "sqlite":  # ISO text, as SQLAlchemy stores them there
+        missing = missing.assign(
+            tanggal_lahir=pd.to_datetime(missing["tanggal_lahir"]).dt.strftime("%Y-%m-%d")
+        )
+        now = _sqlite_row((now,))[0]
+    cells = missing.astype(object).where(missing.notna(), None)
+    columns = [cells[c].tolist() for c in cells.columns]  # column-wise: ~3x faster than to_dict
+    bulk_insert(
+        session,
+        cast(Table, Participant.__table__),
+        [*cells.columns, "bpjs_status", "created_at", "updated_at"],
+        [(*values, "aktif", now, now) for values in zip(*columns, strict=True)],
+        ignore_conflict=["nik"],
+    )
+    return pd.concat([known, participant_ids(session, missing["nik"])]), before
 
 
 def record_memberships(
@@ -251,6 +335,9 @@ def record_memberships(
             Membership.participant_id,
             Membership.first_period,
             Membership.last_period,
+            Membership.kode_desa.label("kode_desa_now"),
+            Membership.pekerjaan.label("pekerjaan_now"),
+            Membership.end_period,
         ).where(Membership.program == program.code),
     )
     b = billed[["nik", "kode_desa", "pekerjaan"]].copy()
@@ -258,7 +345,14 @@ def record_memberships(
     if len(existing):
         b = b.merge(existing, on="participant_id", how="left")
     else:
-        b = b.assign(id=pd.NA, first_period=pd.NA, last_period=pd.NA)
+        b = b.assign(
+            id=pd.NA,
+            first_period=pd.NA,
+            last_period=pd.NA,
+            kode_desa_now=pd.NA,
+            pekerjaan_now=pd.NA,
+            end_period=pd.NA,
+        )
     new = b.loc[b["id"].isna()]
     bulk_insert(
         session,
@@ -274,7 +368,19 @@ def record_memberships(
             )
         ],
     )
-    old = b.loc[b["id"].notna()]
+    old = b.loc[b["id"].notna()].copy()
+    old["pekerjaan"] = old["pekerjaan"].astype("string").fillna("")
+    old["first_period"] = old["first_period"].astype("string").where(old["first_period"] < p, p)
+    old["last_period"] = old["last_period"].astype("string").where(old["last_period"] > p, p)
+    # A rerun bills the same workers in the same villages: only what differs is written.
+    same = (
+        old["kode_desa"].astype("string").eq(old["kode_desa_now"].astype("string")).fillna(False)
+        & old["pekerjaan"].eq(old["pekerjaan_now"].astype("string").fillna("")).fillna(False)
+        & old["first_period"].eq(b.loc[old.index, "first_period"].astype("string")).fillna(False)
+        & old["last_period"].eq(b.loc[old.index, "last_period"].astype("string")).fillna(False)
+        & old["end_period"].isna()
+    )
+    old = old.loc[~same.to_numpy(dtype=bool)]
     if len(old):
         session.execute(
             update(Membership),
@@ -282,9 +388,9 @@ def record_memberships(
                 {
                     "id": int(r.id),
                     "kode_desa": r.kode_desa,
-                    "pekerjaan": r.pekerjaan or "",
-                    "first_period": min(str(r.first_period), p),
-                    "last_period": max(str(r.last_period), p),
+                    "pekerjaan": r.pekerjaan,
+                    "first_period": r.first_period,
+                    "last_period": r.last_period,
                     "end_period": None,
                     "end_reason": None,
                 }
@@ -362,36 +468,66 @@ def record_inputs(
 
 
 def record_status_list(session: Session, status_list: pd.DataFrame) -> int:
-    """Keep BPJS's word on the participants it names; returns how many the registry knows."""
+    """Keep BPJS's word on the participants it names; returns how many the registry knows.
+
+    Only what differs is written: a status list resent unchanged every month changes nothing (and so
+    does not spoil the unchanged-rerun shortcut, `iuran.rerun`).
+    """
     if status_list is None or not len(status_list):
         return 0
-    ids = participant_ids(session, status_list["nik"])
-    known = status_list.loc[status_list["nik"].isin(ids.index)]
-    if not len(known):
+    now = _by_nik(
+        session.connection(),
+        select(
+            Participant.nik, Participant.id, Participant.bpjs_status, Participant.bpjs_status_date
+        ),
+        status_list["nik"],
+        ["nik", "id", "bpjs_status", "bpjs_status_date"],
+    ).drop_duplicates("nik")
+    if not len(now):
         return 0
-    dates = pd.to_datetime(known["tanggal"]).dt.date
-    session.execute(
-        update(Participant),
-        [
-            {"id": int(i), "bpjs_status": str(s), "bpjs_status_date": None if pd.isna(d) else d}
-            for i, s, d in zip(known["nik"].map(ids), known["bpjs_status"], dates, strict=True)
-        ],
+    now = now.rename(
+        columns={"bpjs_status": "bpjs_status_now", "bpjs_status_date": "bpjs_status_date_now"}
     )
-    return len(known)
+    listed = status_list.drop_duplicates("nik", keep="last").merge(now, on="nik")
+    dates = pd.to_datetime(listed["tanggal"]).dt.date
+    dates_now = pd.to_datetime(listed["bpjs_status_date_now"]).dt.date
+    same = listed["bpjs_status"].astype("string").eq(listed["bpjs_status_now"]).fillna(False) & (
+        (dates == dates_now) | (dates.isna() & dates_now.isna())
+    )
+    changed = ~same.to_numpy(dtype=bool)
+    if changed.any():
+        session.execute(
+            update(Participant),
+            [
+                {
+                    "id": int(i),
+                    "bpjs_status": str(st),
+                    "bpjs_status_date": None if pd.isna(d) else d,
+                }
+                for i, st, d in zip(
+                    listed.loc[changed, "id"],
+                    listed.loc[changed, "bpjs_status"],
+                    dates[changed],
+                    strict=True,
+                )
+            ],
+        )
+    return int(isin_text(status_list["nik"], now["nik"]).sum())
 
 
-def record_conflicts(session: Session, cycle_id: int, billed: pd.DataFrame, ids: pd.Series) -> int:
-    """Name and birth-date disagreements of this run's rows with the registry, for review."""
+def record_conflicts(
+    session: Session, cycle_id: int, billed: pd.DataFrame, ids: pd.Series, known: pd.DataFrame
+) -> int:
+    """Name and birth-date disagreements of this run's rows with the registry, for review.
+
+    `known`: the registry's nik, nama, tanggal_lahir of the NIKs it knew before this run
+    (`ensure_participants`); a NIK first written by this run agrees with itself.
+    """
     session.execute(delete(RegistryConflict).where(RegistryConflict.cycle_id == cycle_id))
     rows = billed.loc[~billed["carried"].astype(bool)] if "carried" in billed else billed
+    rows = rows.loc[isin_text(rows["nik"], known["nik"])]
     if not len(rows):
         return 0
-    known = _by_nik(
-        session.connection(),
-        select(Participant.nik, Participant.nama, Participant.tanggal_lahir),
-        rows["nik"],
-        ["nik", "nama", "tanggal_lahir"],
-    )
     # Only a row whose name or birth date differs from the registry's at all can conflict: fold and
     # compare just those (folding every name costs ~15 µs a row, most of a national run's conflicts).
     registry = known.drop_duplicates("nik").set_index("nik")

@@ -16,6 +16,7 @@ name and renamed, so a reader never sees half a report.
 from __future__ import annotations
 
 import datetime as dt
+import glob
 import json
 import os
 import re
@@ -30,16 +31,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import typst
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Font
-from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from iuran import xlsx
 from iuran.config import TEMPLATES
 from iuran.db.models import Invoice
-from iuran.documents import safe_cell, tanggal
+from iuran.documents import tanggal
 from iuran.money import angka, as_amount, rupiah
 from iuran.nik import mask_series
 from iuran.periods import Period
@@ -107,9 +105,7 @@ SHORT = {
 
 _CODE_IN_NAME = re.compile(r"(?<!\d)(\d{2})\.?(\d{2})\.?(\d{2})\.?(\d{4})(?!\d)")
 _SAFE_KEY = re.compile(r"^[0-9A-Za-z.\-]+$")
-_BOLD = Font(bold=True)
-_TITLE = Font(bold=True, size=13)
-_DATE_FORMAT = "DD/MM/YYYY"
+_DATE_FORMAT = xlsx.DMY_DATE
 
 
 def short_label(code: str) -> str:
@@ -120,11 +116,15 @@ def short_label(code: str) -> str:
 # ------------------------------------------------------------------------------------- helpers
 
 
-def _atomic(path: Path, write: Callable[[Path], None]) -> Path:
-    """Write through a temporary file in the same folder, then rename: never a half-written file."""
+def _atomic(path: Path, write: Callable[[Path], None], sweep: bool = True) -> Path:
+    """Write through a temporary file in the same folder, then rename: never a half-written file.
+
+    `sweep=False`: the caller already removed dead writers' leftovers from the folder, once for many.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    for stale in path.parent.glob(f".{path.name}.*.tmp"):  # left by a process that died mid-write
-        stale.unlink(missing_ok=True)
+    if sweep:
+        for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):  # a writer that died
+            stale.unlink(missing_ok=True)
     fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     temp = Path(temp_name)
@@ -134,41 +134,6 @@ def _atomic(path: Path, write: Callable[[Path], None]) -> Path:
     finally:
         temp.unlink(missing_ok=True)
     return path
-
-
-def _styled(sheet: WriteOnlyWorksheet, value: object, font: Font = _BOLD) -> WriteOnlyCell:
-    cell = WriteOnlyCell(sheet, value=value)
-    cell.font = font
-    return cell
-
-
-def _text_cell(sheet: WriteOnlyWorksheet, value: object) -> WriteOnlyCell | None:
-    """Digits that must stay text (NIK, area code): Excel would drop leading zeros or round a NIK."""
-    if value is None or value is pd.NA or value == "":
-        return None
-    cell = WriteOnlyCell(sheet)
-    cell.value = str(value)
-    cell.data_type = "s"
-    cell.number_format = "@"
-    return cell
-
-
-def _date_cell(sheet: WriteOnlyWorksheet, value: object) -> WriteOnlyCell | None:
-    if value is None or value is pd.NA or (not isinstance(value, dt.date) and pd.isna(value)):
-        return None
-    day = value.date() if isinstance(value, dt.datetime) else value
-    cell = WriteOnlyCell(sheet, value=day)
-    cell.number_format = _DATE_FORMAT
-    return cell
-
-
-def _objects(series: pd.Series) -> list[Any]:
-    return series.astype("object").where(series.notna(), None).tolist()
-
-
-def _widths(sheet: WriteOnlyWorksheet, widths: Sequence[float]) -> None:
-    for i, width in enumerate(widths):
-        sheet.column_dimensions[chr(ord("A") + i)].width = width
 
 
 def _file_village(paths: pd.Series) -> pd.Series:
@@ -195,6 +160,18 @@ def _village_of(kode_desa: pd.Series, source_file: pd.Series, known: pd.Index) -
 
 REJECTION_HEADER = ("Berkas asal", "Lembar", "Baris", "Kolom", "Kode", "Keterangan", "NIK", "Nama")
 FILE_HEADER = ("Berkas", "Kode", "Keterangan")
+#: the labels of a correction list's header block, one row each under the title
+TITLE_LABELS = (
+    "Program", "Kabupaten", "Periode", "Desa", "Baris ditolak", "Berkas ditolak", "Per alasan",
+)  # fmt: skip
+#: sheet "Penolakan": title, header block, instructions, a blank row, the table header, then rows
+REJECTION_FIRST_ROW = len(TITLE_LABELS) + 5
+#: sheet "Berkas ditolak": title, one line, a blank row, the table header, then rows
+FILE_FIRST_ROW = 5
+_INSTRUCTIONS = (
+    "Cari baris menurut Berkas asal, Lembar dan Baris; perbaiki sesuai Keterangan lalu kirim ulang "
+    "berkas. NIK disamarkan untuk melindungi data pribadi."
+)
 
 
 def _ordered_rejections(rejected: pd.DataFrame) -> pd.DataFrame:
@@ -210,7 +187,7 @@ def _ordered_rejections(rejected: pd.DataFrame) -> pd.DataFrame:
 def _rejection_rows(r: pd.DataFrame) -> pd.DataFrame:
     """The sheet's columns, NIK masked, column names as the operator's spreadsheet labels them."""
     source = r["source_file"].astype("string").fillna("")
-    row = r["_row"].astype("object").where(r["_row"] > 0, None)
+    row = r["_row"].where(r["_row"] > 0).astype("Int64")  # no row number for carried workers
     return pd.DataFrame(
         {
             "berkas": source.where(source != CARRIED_SOURCE, "(dibawa dari bulan sebelumnya)"),
@@ -225,52 +202,44 @@ def _rejection_rows(r: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def _write_rejection_book(
-    path: Path,
-    title_rows: list[tuple[str, str | int]],
-    rows: list[tuple[Any, ...]],
-    files: list[tuple[Any, ...]],
-) -> None:
-    wb = Workbook(write_only=True)
-    ws = wb.create_sheet("Penolakan")
-    _widths(ws, (30, 10, 7, 15, 26, 80, 20, 28))
-    ws.append([_styled(ws, "LAPORAN PENOLAKAN ROSTER PESERTA", _TITLE)])
-    for label, value in title_rows:
-        ws.append([label, value if isinstance(value, int) else safe_cell(ws, value)])
-    ws.append(
-        [
-            "Petunjuk",
-            "Cari baris menurut Berkas asal, Lembar dan Baris; perbaiki sesuai Keterangan lalu "
-            "kirim ulang berkas. NIK disamarkan untuk melindungi data pribadi.",
-        ]
-    )
-    ws.append([])
-    ws.freeze_panes = f"A{len(title_rows) + 5}"
-    ws.append([_styled(ws, h) for h in REJECTION_HEADER])
-    for row in rows:  # column 3 (Baris) is an int; everything else is text from the roster
-        ws.append([v if i == 2 else safe_cell(ws, v) for i, v in enumerate(row)])
-    if not rows:
-        ws.append(["(tidak ada baris yang ditolak)"])
+def _block(frame: pd.DataFrame, groups: np.ndarray, first_row: int) -> xlsx.Rows:
+    """The rows of every village's table at once: each row numbered within its village's sheet.
+    Column `baris` is a number, every other column (safe) text."""
+    numbers = first_row + pd.Series(groups).groupby(groups).cumcount().to_numpy()
+    columns = [xlsx.Column(frame[c], "int" if c == "baris" else "text") for c in frame.columns]
+    return xlsx.rows(columns, numbers)
 
-    fs = wb.create_sheet("Berkas ditolak")
-    _widths(fs, (40, 24, 100))
-    fs.append([_styled(fs, "BERKAS YANG DITOLAK SELURUHNYA", _TITLE)])
-    fs.append(
+
+def _write_rejection_book(
+    path: Path, title_rows: list[tuple[str, str | int]], rows: xlsx.Rows, files: xlsx.Rows
+) -> None:
+    book = xlsx.Workbook()
+    ws = book.sheet(
+        "Penolakan", widths=(30, 10, 7, 15, 26, 80, 20, 28), freeze=f"A{len(title_rows) + 5}"
+    )
+    ws.row(["LAPORAN PENOLAKAN ROSTER PESERTA"], font="title")
+    for label, value in title_rows:
+        ws.row([label, value])
+    ws.row(["Petunjuk", _INSTRUCTIONS])
+    ws.blank()
+    ws.row(REJECTION_HEADER, font="bold")
+    if len(rows):
+        ws.append(rows)
+    else:
+        ws.row(["(tidak ada baris yang ditolak)"])
+
+    fs = book.sheet("Berkas ditolak", widths=(40, 24, 100), freeze=f"A{FILE_FIRST_ROW}")
+    fs.row(["BERKAS YANG DITOLAK SELURUHNYA"], font="title")
+    fs.row(
         ["Berkas di bawah ini tidak dibaca sama sekali; perbaiki dan kirim ulang seluruh berkas."]
     )
-    fs.append([])
-    fs.freeze_panes = "A5"
-    fs.append([_styled(fs, h) for h in FILE_HEADER])
-    for row in files:
-        fs.append([safe_cell(fs, v) for v in row])
-    if not files:
-        fs.append(["(tidak ada berkas yang ditolak)"])
-    wb.save(path)
-
-
-def _records(frame: pd.DataFrame) -> list[tuple[Any, ...]]:
-    """Rows as tuples of Python values (None for missing), converted once for all villages."""
-    return list(zip(*(_objects(frame[c]) for c in frame.columns), strict=True))
+    fs.blank()
+    fs.row(FILE_HEADER, font="bold")
+    if len(files):
+        fs.append(files)
+    else:
+        fs.row(["(tidak ada berkas yang ditolak)"])
+    book.save(path)
 
 
 def write_rejection_reports(
@@ -302,9 +271,9 @@ def write_rejection_reports(
     no_code = pd.Series(pd.NA, index=bad.index, dtype="string")
     file_desa = _village_of(no_code, bad["path"], known).fillna(TANPA_DESA)
 
-    # Whole frames first (masking, labels, counts); the loop below only slices and writes.
-    records = _records(_rejection_rows(r))
-    file_records = _records(bad)
+    # Whole frames first (masking, labels, counts, every row's cells); the loop only slices and writes.
+    row_block = _block(_rejection_rows(r), row_desa.to_numpy(), REJECTION_FIRST_ROW)
+    file_block = _block(bad, file_desa.to_numpy(), FILE_FIRST_ROW)
     row_groups = pd.Series(np.arange(len(r))).groupby(row_desa.to_numpy()).indices if len(r) else {}
     file_groups = (
         pd.Series(np.arange(len(bad))).groupby(file_desa.to_numpy()).indices if len(bad) else {}
@@ -322,28 +291,35 @@ def write_rejection_reports(
     )
 
     out_dir.mkdir(parents=True, exist_ok=True)
+    for stale in out_dir.glob(".penolakan-*.tmp"):  # what a writer that died left, once for all
+        stale.unlink(missing_ok=True)
     written: dict[str, Path] = {}
     for key in sorted(set(row_groups) | set(file_groups)):
         if not _SAFE_KEY.match(key):  # never a path from data: known codes are digits and dots
             raise ValueError(f"unexpected village key {key!r}")
-        rows = [records[i] for i in row_groups.get(key, ())]
-        its_files = [file_records[i] for i in file_groups.get(key, ())]
+        rows = row_block.take(row_groups.get(key, []))
+        its_files = file_block.take(file_groups.get(key, []))
         desa = (
             f"{names[key]} ({key})"
             if key != TANPA_DESA
             else "Tanpa desa yang dikenali (kode desa kosong atau salah, nama berkas bukan kode desa)"
         )
-        title: list[tuple[str, str | int]] = [
-            ("Program", program.name),
-            ("Kabupaten", program.regency_name),
-            ("Periode", period.label),
-            ("Desa", desa),
-            ("Baris ditolak", len(rows)),
-            ("Berkas ditolak", len(its_files)),
-            ("Per alasan", str(reasons.get(key, "-"))),
-        ]
+        values = (
+            program.name,
+            program.regency_name,
+            period.label,
+            desa,
+            len(rows),
+            len(its_files),
+            str(reasons.get(key, "-")),
+        )
+        title: list[tuple[str, str | int]] = list(zip(TITLE_LABELS, values, strict=True))
         path = out_dir / f"penolakan-{key}.xlsx"
-        _atomic(path, partial(_write_rejection_book, title_rows=title, rows=rows, files=its_files))
+        _atomic(
+            path,
+            partial(_write_rejection_book, title_rows=title, rows=rows, files=its_files),
+            sweep=False,
+        )
         written[key] = path
     if prune:
         keep = {p.name for p in written.values()}
@@ -457,28 +433,41 @@ def write_data_quality_xlsx(table: pd.DataFrame, path: Path, *, title: str = "")
     codes = [c for c in table.columns if c not in QUALITY_COLUMNS]
 
     def write(temp: Path) -> None:
-        wb = Workbook(write_only=True)
-        ws = wb.create_sheet("Kualitas data")
-        _widths(ws, (15, 26, 14, 9, 9, *([12] * len(codes))))
-        first = 1
+        book = xlsx.Workbook()
+        first = 3 if title else 1  # the table header's row
+        ws = book.sheet(
+            "Kualitas data",
+            widths=(15, 26, 14, 9, 9, *([12] * len(codes))),
+            freeze=f"C{first + 1}",
+        )
         if title:
-            ws.append([_styled(ws, safe_cell(ws, title), _TITLE)])
-            ws.append([])
-            first = 3
-        ws.freeze_panes = f"C{first + 1}"
-        ws.append([_styled(ws, QUALITY_LABELS.get(c, c)) for c in table.columns])
-        text_cols = [_objects(table[c].astype("string")) for c in ("kode_desa", "nama_desa")]
-        int_cols = [table[c].astype("int64").tolist() for c in table.columns[2:]]
-        for i, values in enumerate(zip(*text_cols, *int_cols, strict=True)):
-            total = values[0] == TOTAL and i == len(table) - 1
-            row = [safe_cell(ws, values[0]), safe_cell(ws, values[1]), *values[2:]]
-            ws.append([_styled(ws, v) for v in row] if total else row)
-        ks = wb.create_sheet("Keterangan kode")
-        _widths(ks, (32, 34, 110))
-        ks.append([_styled(ks, h) for h in ("Kode", "Singkat", "Keterangan")])
-        for code in codes:
-            ks.append([code, short_label(code), safe_cell(ks, CODES.get(code, ""))])
-        wb.save(temp)
+            ws.row([title], font="title")
+            ws.blank()
+        ws.row([QUALITY_LABELS.get(c, c) for c in table.columns], font="bold")
+        total = len(table) > 0 and table["kode_desa"].iloc[-1] == TOTAL
+        body = table.iloc[:-1] if total else table
+        ws.table(
+            [
+                *(xlsx.Column(body[c].astype("string")) for c in table.columns[:2]),
+                *(xlsx.Column(body[c].astype("int64"), "int") for c in table.columns[2:]),
+            ]
+        )
+        if total:  # the regency total, bold
+            last = table.iloc[-1]
+            ws.row(
+                [str(last.iloc[0]), str(last.iloc[1]), *(int(v) for v in last.iloc[2:])],
+                font="bold",
+            )
+        ks = book.sheet("Keterangan kode", widths=(32, 34, 110))
+        ks.row(("Kode", "Singkat", "Keterangan"), font="bold")
+        ks.table(
+            [
+                xlsx.Column(codes),
+                xlsx.Column([short_label(c) for c in codes]),
+                xlsx.Column([CODES.get(c, "") for c in codes]),
+            ]
+        )
+        book.save(temp)
 
     return _atomic(path, write)
 
@@ -532,22 +521,22 @@ def mutation_frames(
     return new, gone
 
 
-def _data_sheet(ws: WriteOnlyWorksheet, frame: pd.DataFrame, columns: Sequence[str]) -> None:
+def _data_sheet(
+    book: xlsx.Workbook, name: str, frame: pd.DataFrame, columns: Sequence[str]
+) -> None:
     widths = {"nik": 19, "nama": 28, "nama_desa": 20, "kode_desa": 14, "alasan": 36}
-    _widths(ws, [widths.get(c, 13) for c in columns])
-    ws.freeze_panes = "A2"
-    ws.append([_styled(ws, c) for c in columns])
-    values: list[list[Any]] = []
-    for c in columns:
-        objects = _objects(frame[c])
-        if c in _TEXT_CODES:
-            values.append([_text_cell(ws, v) for v in objects])
-        elif c in _DATES:
-            values.append([_date_cell(ws, v) for v in objects])
-        else:
-            values.append([safe_cell(ws, v) for v in objects])
-    for row in zip(*values, strict=True):
-        ws.append(list(row))
+    ws = book.sheet(name, widths=[widths.get(c, 13) for c in columns], freeze="A2")
+    ws.row(columns, font="bold")
+    ws.table(
+        [
+            xlsx.Column(frame[c], "code")
+            if c in _TEXT_CODES
+            else xlsx.Column(frame[c], "date", _DATE_FORMAT)
+            if c in _DATES
+            else xlsx.Column(frame[c], "text")
+            for c in columns
+        ]
+    )
 
 
 def write_mutation_list(
@@ -573,10 +562,10 @@ def write_mutation_list(
     new, gone = mutation_frames(billed, ended, people, village_names, period)
 
     def write(temp: Path) -> None:
-        wb = Workbook(write_only=True)
-        _data_sheet(wb.create_sheet("Penambahan"), new, ADDITION_COLUMNS)
-        _data_sheet(wb.create_sheet("Pengurangan"), gone, TERMINATION_COLUMNS)
-        wb.save(temp)
+        book = xlsx.Workbook()
+        _data_sheet(book, "Penambahan", new, ADDITION_COLUMNS)
+        _data_sheet(book, "Pengurangan", gone, TERMINATION_COLUMNS)
+        book.save(temp)
 
     return _atomic(path, write)
 

@@ -1,5 +1,5 @@
-"""Where a program stands: invoices with their document and payment state, payments, receipts, lapse
-risk and undeliverable e-mail (`iuran status`).
+"""Where a program stands: invoices with their document and payment state, payments, credit notes,
+receipts, lapse risk and undeliverable e-mail (`iuran status`).
 
 Payment state is stored per invoice as unpaid | partial | paid | confirmed (`iuran.payments`); overdue
 is derived here from the due date and the day asked about, so a rerun on another day never has to
@@ -12,13 +12,20 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from iuran.db.models import Invoice, Notification, Payment, PaymentAllocation, Receipt
+from iuran.db.models import (
+    CreditNote,
+    Invoice,
+    Notification,
+    Payment,
+    PaymentAllocation,
+    Receipt,
+)
 from iuran.db.session import session_scope
 from iuran.money import angka, rupiah
 from iuran.periods import Period
@@ -151,6 +158,23 @@ def lapse_state(streak: int) -> str:
     return "tertunggak" if streak else "aman"
 
 
+def _allocations(
+    session: Session, source: InstrumentedAttribute[int | None], ids: list[int]
+) -> dict[int, list[dict[str, Any]]]:
+    """source id (a payment's or a credit note's) -> the invoices it paid, oldest due first."""
+    allocs: dict[int, list[dict[str, Any]]] = {}
+    for sid, number, revision, period, amount in session.execute(
+        select(source, Invoice.number, Invoice.revision, Invoice.period, PaymentAllocation.amount)
+        .join(Invoice, Invoice.id == PaymentAllocation.invoice_id)
+        .where(source.in_(ids))
+        .order_by(Invoice.due_date, Invoice.number)
+    ):
+        allocs.setdefault(cast(int, sid), []).append(
+            {"number": number, "revision": revision, "period": period, "amount": int(amount)}
+        )
+    return allocs
+
+
 def _payments(
     session: Session, program: str, invoice_ids: list[int] | None
 ) -> list[dict[str, Any]]:
@@ -165,22 +189,7 @@ def _payments(
         stmt = stmt.where(Payment.id.in_(paying))
     payments = session.scalars(stmt.order_by(Payment.tanggal_sp2d, Payment.id)).all()
     ids = [p.id for p in payments]
-    allocs: dict[int, list[dict[str, Any]]] = {}
-    for pid, number, revision, period, amount in session.execute(
-        select(
-            PaymentAllocation.payment_id,
-            Invoice.number,
-            Invoice.revision,
-            Invoice.period,
-            PaymentAllocation.amount,
-        )
-        .join(Invoice, Invoice.id == PaymentAllocation.invoice_id)
-        .where(PaymentAllocation.payment_id.in_(ids))
-        .order_by(Invoice.due_date, Invoice.number)
-    ):
-        allocs.setdefault(pid, []).append(
-            {"number": number, "revision": revision, "period": period, "amount": int(amount)}
-        )
+    allocs = _allocations(session, PaymentAllocation.payment_id, ids)
     receipts = {
         r.payment_id: r for r in session.scalars(select(Receipt).where(Receipt.payment_id.in_(ids)))
     }
@@ -212,6 +221,43 @@ def _payments(
     return out
 
 
+def _credit_notes(
+    session: Session, program: str, invoice_ids: list[int] | None
+) -> list[dict[str, Any]]:
+    """Credit notes of the program (or those from or paying `invoice_ids`), with what they paid."""
+    stmt = select(CreditNote, Invoice.number, Invoice.revision).join(
+        Invoice, Invoice.id == CreditNote.source_invoice_id
+    )
+    if invoice_ids is None:
+        stmt = stmt.where(CreditNote.program == program)
+    else:
+        paying = select(PaymentAllocation.credit_note_id).where(
+            PaymentAllocation.invoice_id.in_(invoice_ids)
+        )
+        stmt = stmt.where(CreditNote.source_invoice_id.in_(invoice_ids) | CreditNote.id.in_(paying))
+    notes = session.execute(stmt.order_by(CreditNote.created_at, CreditNote.id)).all()
+    allocs = _allocations(session, PaymentAllocation.credit_note_id, [n.id for n, _, _ in notes])
+    return [
+        {
+            "number": n.number,
+            "source_invoice": number,
+            "source_revision": revision,
+            "period": n.period,
+            "payer": n.payer_key,
+            "reason": n.reason,
+            "participants": n.participants,
+            "amount": int(n.amount),
+            "applied": sum(a["amount"] for a in allocs.get(n.id, [])),
+            "unapplied": int(n.unapplied),
+            "withdrawn": int(n.withdrawn),
+            "allocations": allocs.get(n.id, []),
+            "note": n.note,
+            "created_at": n.created_at.isoformat() if n.created_at else None,
+        }
+        for n, number, revision in notes
+    ]
+
+
 def status_report(
     database_url: str, program: Program, period: str | None = None, today: dt.date | None = None
 ) -> dict[str, Any]:
@@ -224,8 +270,20 @@ def status_report(
         live_all = load_invoices(session, program.code)
         streaks = unpaid_streaks(live_all, today)
         live = all_docs.loc[all_docs["document_state"].isin(LIVE)]
-        payments = _payments(
-            session, program.code, None if period is None else [int(i) for i in live["id"]]
+        scope = None if period is None else [int(i) for i in live["id"]]
+        payments = _payments(session, program.code, scope)
+        credit_notes = _credit_notes(session, program.code, scope)
+        by_credit_note = dict(
+            session.execute(
+                select(PaymentAllocation.invoice_id, func.sum(PaymentAllocation.amount))
+                .where(
+                    PaymentAllocation.invoice_id.in_([int(i) for i in all_docs["id"]]),
+                    PaymentAllocation.credit_note_id.is_not(None),
+                )
+                .group_by(PaymentAllocation.invoice_id)
+            )
+            .tuples()
+            .all()
         )
         receipts = session.scalars(
             select(Receipt)
@@ -282,6 +340,7 @@ def status_report(
             "participants": int(r.participants),
             "total": int(r.total),
             "paid": int(r.paid),
+            "paid_by_credit_note": int(by_credit_note.get(int(r.id), 0)),
             "outstanding": int(r.outstanding),
             "issue_date": r.issue_date.isoformat(),
             "due_date": r.due_date.isoformat(),
@@ -308,7 +367,8 @@ def status_report(
         for s in streaks.itertuples(index=False)
         if s.streak > 0
     ]
-    credit = sum(p["unallocated"] for p in payments if p["status"] == "credit")
+    overpaid = sum(p["unallocated"] for p in payments if p["status"] == "credit")
+    credited = sum(n["unapplied"] for n in credit_notes)
     return {
         "program": program.code,
         "program_name": program.name,
@@ -320,11 +380,14 @@ def status_report(
             "paid": sum(i["paid"] for i in live_rows),
             "outstanding": sum(i["outstanding"] for i in live_rows),
             "overdue": sum(i["outstanding"] for i in live_rows if i["state"] == "overdue"),
-            "credit": credit,
+            "credit": overpaid + credited,  # not yet spent: overpayments and credit notes
+            "credit_overpaid": overpaid,
+            "credit_notes": credited,
             "unmatched": sum(p["unallocated"] for p in payments if p["status"] == "unmatched"),
         },
         "invoices": invoices,
         "payments": payments,
+        "credit_notes": credit_notes,
         "receipts": receipt_rows,
         "lapse": lapse,
         "notifications": {
@@ -357,7 +420,8 @@ def format_status(report: dict[str, Any]) -> str:
     ]
     if t["credit"] or t["unmatched"]:
         out.append(
-            f"  kredit (lebih bayar) {rupiah(t['credit'])}, belum cocok {rupiah(t['unmatched'])}"
+            f"  kredit {rupiah(t['credit'])} (lebih bayar {rupiah(t['credit_overpaid'])}, nota "
+            f"kredit {rupiah(t['credit_notes'])}), belum cocok {rupiah(t['unmatched'])}"
         )
     out.append("")
     rows = [
@@ -398,6 +462,16 @@ def format_status(report: dict[str, Any]) -> str:
             )
             if p["status"] in ("unmatched", "credit") and p["note"]:
                 out.append(f"    {p['note']}")
+    if report["credit_notes"]:
+        out += ["", "Nota kredit (peserta dikeluarkan setelah tagihan dibayar):"]
+        for c in report["credit_notes"]:
+            paid = ", ".join(f"{a['number']} {rupiah(a['amount'])}" for a in c["allocations"])
+            left = f", sisa kredit {rupiah(c['unapplied'])}" if c["unapplied"] else ""
+            back = f", ditarik kembali {rupiah(c['withdrawn'])}" if c["withdrawn"] else ""
+            out.append(
+                f"  {c['number']} dari {c['source_invoice']}: {c['participants']} peserta, "
+                f"{rupiah(c['amount'])}{left}{back}{' -> ' + paid if paid else ''}"
+            )
     warnings = []
     for lapse in report["lapse"]:
         if lapse["state"] in ("peringatan", "nonaktif"):

@@ -15,6 +15,7 @@ from iuran.periods import Period
 from iuran.pricing import price_lines
 from iuran.programs import Program
 from iuran.reconcile import Reconciled
+from iuran.rerun import Kept, inputs_key, recall
 
 
 @task(name="price", cache_policy=NO_CACHE)
@@ -63,3 +64,12 @@ def reports(
 @task(name="render-documents", retries=2, retry_delay_seconds=10, cache_policy=NO_CACHE)
 def render(database_url: str, program: Program, period: Period) -> list[str]:
     return render_pending(database_url, program, period)
+
+
+@task(name="recall-unchanged", retries=2, retry_delay_seconds=10, cache_policy=NO_CACHE)
+def recall_unchanged(
+    database_url: str, program: Program, period: Period, folder: Path, out_dir: Path
+) -> tuple[str, Kept | None]:
+    """The key of this run's inputs, and the last complete run's answer if the key is the same."""
+    key = inputs_key(database_url, program, period, folder)
+    return key, recall(database_url, program, period, key, out_dir)

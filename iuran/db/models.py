@@ -13,6 +13,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    CheckConstraint,
     Date,
     DateTime,
     ForeignKey,
@@ -312,13 +313,76 @@ class Payment(Base):
 
 
 class PaymentAllocation(Base):
+    """Money paying an invoice: from an SP2D (`payment_id`) or from a credit note (`credit_note_id`),
+    exactly one of the two. An invoice's `paid` is the sum of its allocations."""
+
     __tablename__ = "payment_allocation"
-    __table_args__ = (UniqueConstraint("payment_id", "invoice_id"),)
+    __table_args__ = (
+        UniqueConstraint("payment_id", "invoice_id"),
+        UniqueConstraint("credit_note_id", "invoice_id"),
+        CheckConstraint("(payment_id IS NULL) <> (credit_note_id IS NULL)", name="one_source"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    payment_id: Mapped[int] = mapped_column(ForeignKey("payment.id"))
+    payment_id: Mapped[int | None] = mapped_column(ForeignKey("payment.id"))
     invoice_id: Mapped[int] = mapped_column(ForeignKey("invoice.id"), index=True)
     amount: Mapped[int] = mapped_column(Money)
+    credit_note_id: Mapped[int | None] = mapped_column(ForeignKey("credit_note.id"))
+
+
+class CreditNote(Base):
+    """Workers removed from an invoice after it was (partly) paid: the invoice is never changed, what
+    they cost is credited to the payer and pays its next unpaid invoices (`iuran.payments`).
+
+    One row per roster fix that removed more workers (`seq` 1, 2, ... per source invoice; `number`
+    is `<invoice number>-K<seq>`): a rerun finds its workers credited already and writes nothing.
+    `amount` is the sum of its lines and = allocated + `unapplied` + `withdrawn` (credit taken back
+    because its workers were billed again before it was used).
+    """
+
+    __tablename__ = "credit_note"
+    __table_args__ = (UniqueConstraint("number"), UniqueConstraint("source_invoice_id", "seq"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[str] = mapped_column(String(80))
+    program: Mapped[str] = mapped_column(String(40), index=True)
+    payer_key: Mapped[str] = mapped_column(String(20))
+    period: Mapped[str] = mapped_column(String(7))  # the source invoice's period
+    source_invoice_id: Mapped[int] = mapped_column(ForeignKey("invoice.id"))
+    seq: Mapped[int] = mapped_column(Integer)
+    cycle_id: Mapped[int] = mapped_column(ForeignKey("cycle.id"))  # the run that found the removal
+    reason: Mapped[str] = mapped_column(String(40))  # peserta_dikeluarkan
+    participants: Mapped[int] = mapped_column(Integer)
+    amount: Mapped[int] = mapped_column(Money)
+    unapplied: Mapped[int] = mapped_column(Money)
+    withdrawn: Mapped[int] = mapped_column(Money, default=0)
+    note: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class CreditNoteLine(Base):
+    """One removed worker's premium in a credit note. A worker is credited at most once per source
+    invoice (`uq_credit_line_current`); a line stops being current when its credit is withdrawn."""
+
+    __tablename__ = "credit_note_line"
+    __table_args__ = (
+        UniqueConstraint("credit_note_id", "participant_id"),
+        Index(
+            "uq_credit_line_current",
+            "source_invoice_id",
+            "participant_id",
+            unique=True,
+            sqlite_where=text("is_current"),
+            postgresql_where=text("is_current"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    credit_note_id: Mapped[int] = mapped_column(ForeignKey("credit_note.id"), index=True)
+    source_invoice_id: Mapped[int] = mapped_column(ForeignKey("invoice.id"))
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participant.id"))
+    amount: Mapped[int] = mapped_column(Money)
+    is_current: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
 class PaymentImport(Base):
@@ -376,6 +440,8 @@ class PaymentReminder(Base):
 __all__ = [
     "Base",
     "ContributionLine",
+    "CreditNote",
+    "CreditNoteLine",
     "Cycle",
     "Invoice",
     "InvoiceCounter",

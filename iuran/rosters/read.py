@@ -679,6 +679,24 @@ def list_roster_files(folder: str) -> list[str]:
     return [_url(fs, p) for p in found if PurePosixPath(p).suffix.lower() in _SUPPORTED]
 
 
+def folder_digest(folder: str) -> str:
+    """One hash of every file under `folder` (names and bytes, ignored files and the BPJS status list
+    included): equal digests mean a rerun would read exactly what the last run read."""
+    fs, root = _fs(folder)
+    if not fs.isdir(root):
+        return "no-folder"
+    digest = hashlib.sha256()
+    for path in sorted(fs.find(root)):
+        if _outside(fs, path, root):  # never read (collect refuses it): where it points is enough
+            content = "link:" + os.path.realpath(path)
+        elif (size := fs.size(path) or 0) > MAX_BYTES:  # refused unread too
+            content = f"big:{size}:{fs.modified(path).timestamp()}"
+        else:
+            content = _sha256_stream(fs, path)
+        digest.update(f"{_relative(path, root)}\0{content}\n".encode())
+    return digest.hexdigest()
+
+
 def _sha256_stream(fs: fsspec.AbstractFileSystem, path: str) -> str:
     digest = hashlib.sha256()
     with fs.open(path, "rb") as f:

@@ -52,8 +52,10 @@ NATURAL = {
     "cycle": ("program", "period"),
     "payment": ("nomor_sp2d",),
     "payment_import": ("kind", "sha256"),
+    "credit_note": ("number",),
 }
-SKIP_TABLES = {"alembic_version"}
+#: A change log for the rerun shortcut (`iuran.rerun`): how many updates happened, not what is.
+SKIP_TABLES = {"alembic_version", "registry_change"}
 
 
 def database(path: Path) -> dict[str, list[tuple[Any, ...]]]:

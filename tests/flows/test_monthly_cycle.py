@@ -127,3 +127,55 @@ def test_cli_json_bills_lebak_at_the_standard_rate(tmp_path: Path) -> None:
         .sum()
         == 3450
     )
+
+
+def test_an_unchanged_rerun_is_answered_from_the_last_complete_run(
+    sqlite_url: str, tmp_path: Path, monkeypatch
+) -> None:
+    """The shortcut gives what the full unchanged rerun gives, with two task runs instead of nine."""
+    import asyncio
+
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+    from sqlalchemy import update
+
+    from iuran.db.models import Cycle
+    from iuran.db.session import session_scope
+
+    monkeypatch.setenv("IURAN_OUTBOX", str(tmp_path / "outbox"))
+    inbox, out = tmp_path / "inbox", tmp_path / "out"
+    generate_rosters(
+        load_program("lebak"), Period(2026, 1), inbox, villages=5, per_village=6, faults=0, seed=4
+    )
+    args = dict(program="lebak", period="2026-01", inbox=str(inbox), db=sqlite_url, out=str(out))
+    assert monthly_cycle(**args)["status"] == "issued"
+
+    def tasks_of_latest_run() -> list[str]:
+        async def read() -> list[str]:
+            async with get_client() as client:
+                latest = max(await client.read_flow_runs(), key=lambda r: r.created)
+                trs = await client.read_task_runs(
+                    flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[latest.id]))
+                )
+                return sorted(t.name.rsplit("-", 1)[0] for t in trs)
+
+        return asyncio.run(read())
+
+    with session_scope(sqlite_url) as s:  # forget the kept answer: the full path runs
+        s.execute(update(Cycle).values(input_hash=None))
+    full = monthly_cycle(**args)
+    assert "collect-rosters" in tasks_of_latest_run()
+    short = monthly_cycle(**args)
+    assert tasks_of_latest_run() == ["publish-artifacts", "recall-unchanged"]
+    assert full["status"] == "unchanged"
+    assert json.loads(json.dumps(short, default=str)) == json.loads(json.dumps(full, default=str))
+
+    # A roster fixed: the full path again, and the answer kept after it is the new one.
+    path = sorted((inbox / "lebak" / "2026-01").glob("*.csv"))[0]
+    lines = path.read_text(encoding="utf-8").splitlines()
+    path.write_text("\n".join(lines[:-1]) + "\n", encoding="utf-8")
+    fixed = monthly_cycle(**args)
+    assert fixed["status"] == "revised"
+    assert "collect-rosters" in tasks_of_latest_run()
+    again = monthly_cycle(**args)
+    assert tasks_of_latest_run() == ["publish-artifacts", "recall-unchanged"]
+    assert again["total_due"] == fixed["total_due"] and again["status"] == "unchanged"

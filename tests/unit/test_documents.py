@@ -22,7 +22,6 @@ from iuran.documents import (
     VillageSummary,
     check_document,
     render_invoice_pdf,
-    safe_cell,
     write_detail_xlsx,
     write_invoice_files,
 )
@@ -418,10 +417,10 @@ def test_xlsx_reads_back_with_calamine(xlsx_doc: InvoiceDocument, tmp_path: Path
     assert [r[0] for r in rows[1:-1]] == xlsx_doc.lines["nik"].tolist()
 
 
-def test_safe_cell_keeps_plain_text_plain(sheet: Any) -> None:
-    assert safe_cell(sheet, "Cilangkahan") == "Cilangkahan"
-    assert safe_cell(sheet, None) is None
-    assert safe_cell(sheet, "a\x00b") == "ab"
+def test_xlsx_keeps_plain_text_plain(sheet: Any) -> None:
+    cell = sheet["F2"]
+    assert cell.value == "Cilangkahan" and cell.data_type == "s" and not cell.quotePrefix
+    assert sheet["A1"].value == "nik" and not sheet["A1"].font.b
 
 
 def test_write_invoice_files_is_atomic(doc: InvoiceDocument, tmp_path: Path) -> None:

@@ -22,6 +22,7 @@ from iuran.nik import (
     check_niks,
     decode,
     is_valid,
+    isin_text,
     mask,
     mask_series,
     normalize_niks,
@@ -204,3 +205,15 @@ def test_documented_differences_from_stdnum(case: tuple[str, dt.date, str]) -> N
     assert not is_valid(zero_serial)
     papua = "95" + number[2:]
     assert is_valid(papua) and not stdnik.is_valid(papua)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.one_of(st.none(), st.text(max_size=4)), max_size=30),
+    st.lists(st.text(max_size=4), max_size=30),
+)
+def test_isin_text_agrees_with_pandas(values: list[str | None], lookup: list[str]) -> None:
+    s = pd.Series(values, dtype="string")
+    want = s.isin(lookup).fillna(False).to_numpy(dtype=bool)
+    for form in (lookup, set(lookup), pd.Index(lookup, dtype="string"), pd.Series(lookup)):
+        assert isin_text(s, form).tolist() == want.tolist()
