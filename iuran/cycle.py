@@ -248,7 +248,8 @@ def queue_report_mail(
             },
             attachments=[str(paths.mutation_list)],
         )
-    if len(rejected):
+    refused = files.loc[files["status"] == "rejected"] if len(files) else files
+    if len(rejected) or len(refused):  # a month where only whole files were refused is news too
         received = int(files["rows"].fillna(0).sum()) if len(files) else 0
         counts = rejected["code"].value_counts()
         by_village = (
@@ -261,7 +262,11 @@ def queue_report_mail(
         queued += mail.queue(
             session,
             key=f"cycle_rejections:{program.code}:{period}:"
-            + fingerprint(rejected, ["source_file", "source_row", "code"])
+            + (
+                fingerprint(rejected, ["source_file", "source_row", "code"])
+                if len(rejected)
+                else "berkas-" + fingerprint(refused, ["path", "sha256", "code"])
+            )
             + ":disnaker",
             event="cycle_rejections",
             program=program.code,
@@ -288,10 +293,8 @@ def queue_report_mail(
                 ],
                 "files_rejected": [
                     {"path": f.path, "code": f.code, "message": f.message}
-                    for f in files.loc[files["status"] == "rejected"].itertuples()
-                ]
-                if len(files)
-                else [],
+                    for f in refused.itertuples()
+                ],
             },
             attachments=[str(paths.data_quality), str(paths.village_reports_zip)],
         )

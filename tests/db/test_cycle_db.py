@@ -383,3 +383,21 @@ def test_a_returning_worker_with_another_name_is_a_conflict_not_an_overwrite(
         "Bambang Pamungkas Wijayakusuma",
     )
     assert kept == original  # never silently overwritten
+
+
+def test_a_month_with_only_refused_files_still_tells_disnaker_once(
+    database_url: str, lebak_inbox: Path, tmp_path: Path
+) -> None:
+    """No row rejected, but a file nobody can read: the operator must hear of it all the same."""
+    lebak = load_program("lebak")
+    (lebak_inbox / "lebak" / "2026-01" / "36.02.01.2099.xlsx").write_bytes(b"not a workbook")
+    s = run(database_url, lebak, "2026-01", lebak_inbox, tmp_path / "out")
+    assert s["rows"]["rejected"] == 0 and s["files"]["rejected"] == 1
+    assert _events(database_url)["cycle_rejections"] == 1
+    with session_scope(database_url) as ses:
+        context = ses.scalars(
+            select(Notification.context).where(Notification.event == "cycle_rejections")
+        ).one()
+    assert [f["path"] for f in context["files_rejected"]] == ["36.02.01.2099.xlsx"]
+    run(database_url, lebak, "2026-01", lebak_inbox, tmp_path / "out")
+    assert _events(database_url)["cycle_rejections"] == 1  # a rerun tells nothing twice
