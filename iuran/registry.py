@@ -173,9 +173,7 @@ def load_registry(session: Session, program: Program, period: Period, niks: pd.S
         .where(
             ContributionLine.period == str(period),
             ContributionLine.program != program.code,
-            # not IS_CURRENT: without an index led by participant_id, SQLite would then scan the
-            # partial index once per known NIK; `is_current = 1` scans the lines once per batch
-            ContributionLine.is_current,
+            IS_CURRENT,  # as `ix_line_participant_period` spells it: a lookup per NIK, not a scan
         ),
         wanted,
         ["nik", "program"],

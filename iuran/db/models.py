@@ -75,7 +75,7 @@ class Membership(Base):
     __table_args__ = (UniqueConstraint("program", "participant_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    program: Mapped[str] = mapped_column(String(40), index=True)
+    program: Mapped[str] = mapped_column(String(40))  # uq (program, participant_id) leads with it
     participant_id: Mapped[int] = mapped_column(ForeignKey("participant.id"))
     kode_desa: Mapped[str] = mapped_column(String(13))
     pekerjaan: Mapped[str] = mapped_column(String(100), default="")
@@ -235,10 +235,19 @@ class ContributionLine(Base):
             sqlite_where=text("is_current"),
             postgresql_where=text("is_current"),
         ),
+        # Which programs bill a worker in a period (double funding): a lookup, not a scan.
+        Index(
+            "ix_line_participant_period",
+            "participant_id",
+            "period",
+            sqlite_where=text("is_current"),
+            postgresql_where=text("is_current"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoice.id"), index=True)
+    # looked up through uq (invoice_id, participant_id): no index of its own
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoice.id"))
     program: Mapped[str] = mapped_column(String(40))
     period: Mapped[str] = mapped_column(String(7))
     participant_id: Mapped[int] = mapped_column(ForeignKey("participant.id"))
