@@ -93,7 +93,7 @@ def cycle_deployment(
         job_variables=dict(job_variables or {}),
         concurrency_limit=1,
         tags=[f"program:{code}", "monthly-cycle"],
-        paused=not scheduled,  # deploying again resumes schedules paused in the UI
+        paused=not scheduled,  # deploy_all keeps a schedule an operator paused paused
     )
 
 
@@ -125,7 +125,7 @@ def daily_deployments(
             description=daily.description,
             job_variables=dict(job_variables or {}),
             concurrency_limit=1,
-            paused=not scheduled,  # deploying again resumes schedules paused in the UI
+            paused=not scheduled,  # deploy_all keeps a schedule an operator paused paused
         )
         if "program" in accepted:
             for p in programs:
@@ -173,6 +173,18 @@ def ensure_pool(pool: str = POOL) -> None:
             print(f"created work pool {pool!r} (process)")
 
 
+def _paused_now(name: str) -> bool:
+    """Whether an operator paused this deployment's schedule: deploying again must not resume it."""
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound
+
+    with get_client(sync_client=True) as client:
+        try:
+            return bool(client.read_deployment_by_name(name).paused)
+        except ObjectNotFound:
+            return False
+
+
 def deploy_all(
     pool: str = POOL,
     programs_dir: Path = PROGRAMS_DIR,
@@ -184,7 +196,8 @@ def deploy_all(
     """Create or update every deployment (or those of the `only` programs) on `pool`.
 
     `parameters` and `job_variables` (e.g. `{"env": {...}}`) are added to every deployment;
-    `scheduled=False` deploys with schedules paused (runs start only when asked for).
+    `scheduled=False` deploys with schedules paused (runs start only when asked for); with `True`,
+    a deployment whose schedule an operator paused stays paused.
     """
     from prefect import deploy
 
@@ -195,6 +208,10 @@ def deploy_all(
     ensure_pool(pool)
     deployments = [cycle_deployment(p, parameters, job_variables, scheduled) for p in programs]
     deployments += daily_deployments(programs, parameters, job_variables, scheduled)
+    for d in deployments:
+        if not d.paused and _paused_now(f"{d.flow_name}/{d.name}"):
+            d.paused = True
+            print(f"kept {d.flow_name}/{d.name} paused (paused in the UI; resume it there)")
     ids = deploy(  # a sync call here: async_dispatch returns the list itself
         *deployments,
         work_pool_name=pool,

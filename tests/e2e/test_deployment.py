@@ -224,6 +224,13 @@ def test_lebak_cycle_through_its_deployment_then_a_fixed_roster_revises_it(
         next(outbox.glob("invoice_revised_*.eml")).read_bytes(), policy=email.policy.default
     )
     assert "001/TAG-JKK-JKM/LBK/I/2026" in str(revised["Subject"])
+    # Deploying again (a new release) leaves a schedule paused in the UI paused.
+    with temporary_settings({PREFECT_API_URL: stack.api_url}):
+        deploy_all(POOL, only=["lebak"], parameters={"db": db}, scheduled=True)
+        from prefect.client.orchestration import get_client
+
+        with get_client(sync_client=True) as client:
+            assert client.read_deployment_by_name("monthly-cycle/cycle-lebak").paused
     print(
         f"\ne2e: server healthy in {stack.server_started_in:.1f} s; deploy, worker and two "
         f"deployment runs in {time.monotonic() - t0:.1f} s"
