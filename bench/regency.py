@@ -131,7 +131,7 @@ def plain_cycle(where: dict[str, Any]) -> dict[str, Any]:
         villages = village_table(rosters, rejected, decided)
         remember(
             settings.database_url, plan, month, key, summary,
-            villages.reset_index().to_dict("records"), "",
+            villages, "",
         )  # fmt: skip
         lap("summary")
     return {

@@ -135,7 +135,7 @@ def bill(
     if not dry_run:  # most reruns change nothing: answer them from the last complete run
         key, kept = recall_unchanged(settings.database_url, plan, month, folder, out_dir)
         if kept is not None:
-            publish(kept.summary, pd.DataFrame(kept.villages).set_index("kode_desa"))
+            publish(kept.summary, kept.villages)
             return kept.summary, kept.inputs
     rosters = collect(folder)
     inputs = fingerprint(rosters.files)
@@ -170,7 +170,7 @@ def bill(
     villages = village_table(rosters, rejected, decided)
     publish(summary, villages)
     if key is not None and recorded.status != "stopped":
-        remember(settings.database_url, plan, month, key, summary, villages.reset_index().to_dict("records"), inputs)  # fmt: skip
+        remember(settings.database_url, plan, month, key, summary, villages, inputs)
     return summary, inputs
 
 

@@ -424,7 +424,7 @@ DEMO = [
 
 @app.command("demo")
 def demo(seed: Annotated[int, typer.Option(help="random seed")] = 2026) -> None:
-    """Generate demo rosters, run whole monthly cycles, then record BKAD's SP2D for January."""
+    """Generate demo rosters (once), run whole monthly cycles, then record BKAD's SP2D for January."""
     from flows.payment_status import payment_status
     from iuran.generate import generate_rosters as generate
     from iuran.periods import Period
@@ -432,6 +432,9 @@ def demo(seed: Annotated[int, typer.Option(help="random seed")] = 2026) -> None:
 
     settings = load_settings()
     for code, period, villages, per_village, faults in DEMO:
+        folder = settings.inbox / code / period
+        if folder.is_dir() and any(folder.glob("*.csv")):
+            continue  # rosters already there (perhaps edited to try a fix): a rerun reads them as they are
         generate(
             load_program(code),
             Period.parse(period),

@@ -25,6 +25,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -99,7 +100,7 @@ class Kept:
     """What the last complete run answered: its summary, village table and roster fingerprint."""
 
     summary: dict[str, Any]
-    villages: list[dict[str, Any]]
+    villages: pd.DataFrame  # the per-village table the artifacts show
     inputs: str
 
 
@@ -138,7 +139,7 @@ def recall(
         return None
     return Kept(
         summary=as_unchanged(stored["summary"]),
-        villages=stored["villages"],
+        villages=pd.DataFrame.from_dict(stored["villages"], orient="tight"),
         inputs=stored["inputs"],
     )
 
@@ -160,12 +161,15 @@ def remember(
     period: Period,
     key: str,
     summary: dict[str, Any],
-    villages: list[dict[str, Any]],
+    villages: pd.DataFrame,
     inputs: str,
 ) -> None:
     """Keep a complete run's key and answer for the next rerun."""
     stored = json.loads(
-        json.dumps({"summary": summary, "villages": villages, "inputs": inputs}, default=str)
+        json.dumps(
+            {"summary": summary, "villages": villages.to_dict(orient="tight"), "inputs": inputs},
+            default=str,
+        )
     )
     with session_scope(database_url) as session:
         session.execute(

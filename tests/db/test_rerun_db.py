@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from sqlalchemy import select, update
 
@@ -18,6 +19,10 @@ from iuran.rerun import inputs_key, recall, remember
 from tests.pipeline import run
 
 PERIOD = Period(2026, 1)
+VILLAGES = pd.DataFrame(
+    {"received": [10, 11], "accepted": [10, 9], "rejected": [0, 2]},
+    index=pd.Index(["36.02.01.2001", "36.02.01.2002"], name="kode_desa"),
+)
 
 
 @pytest.fixture
@@ -31,7 +36,7 @@ def month(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     deliver_pending_sync(database_url, load_settings(database_url, inbox, out))
     folder = inbox / "lebak" / str(PERIOD)
     key = inputs_key(database_url, lebak, PERIOD, folder)
-    remember(database_url, lebak, PERIOD, key, summary, [{"kode_desa": "x"}], "roster-hash")
+    remember(database_url, lebak, PERIOD, key, summary, VILLAGES, "roster-hash")
     return {
         "url": database_url,
         "program": lebak,
@@ -50,6 +55,7 @@ def test_same_inputs_same_key_and_the_answer_is_recalled_as_unchanged(month: dic
     assert _key(month) == month["key"]
     kept = recall(month["url"], month["program"], PERIOD, month["key"], month["out"])
     assert kept is not None and kept.inputs == "roster-hash"
+    pd.testing.assert_frame_equal(kept.villages, VILLAGES)  # the artifacts' table, as it was
     s = month["summary"]
     assert kept.summary["status"] == "unchanged"
     assert kept.summary["notifications"] == {"queued": 0, "sent": 0}
