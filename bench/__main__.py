@@ -1,7 +1,7 @@
 """`make bench` = `python -m bench`: generate the data (once), run the four cases, print the table,
 write `bench/results.json`.
 
-    python -m bench                    # everything (about 12 minutes on 2 cores once the data exists)
+    python -m bench                    # everything (about 8 minutes on 2 cores once the data exists)
     python -m bench --only regency     # one case: documents | regency | orchestration | national
     python -m bench --quick            # a small smoke version (results in bench/data/results-quick.json)
     python -m bench --readme           # also put the table into README.md's Performance section
