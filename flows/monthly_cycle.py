@@ -1,6 +1,7 @@
-"""The month's story: collect → validate → reconcile → price → record → render → notify.
+"""The month's story: collect → validate → reconcile → price → record → reports → render → notify.
 
-A run is one (program, period). Running it again is the rerun: unchanged rosters change nothing, a
+A run is one (program, period). Running it again is the rerun: when nothing the month depends on
+changed since its last complete run, that run's answer is given at once (`iuran/rerun.py`); a
 fixed roster revises only what changed, and `dry_run` reports what a rerun would change, writing
 nothing. Scheduled runs pass no period and bill the month they were scheduled in (the program's
 timezone, Asia/Jakarta unless the program file says otherwise); an admin passes `period=2026-01`.
