@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from iuran import faults
 from iuran.db.models import ContributionLine, Cycle, Invoice, InvoiceCounter, Notification
-from iuran.nik import text_array
+from iuran.nik import isin_text, text_array
 from iuran.payments import credit_removed_workers, credited_invoices
 from iuran.periods import Period
 from iuran.programs import Program
@@ -179,22 +179,26 @@ def apply_invoices(
             credit_removed_workers(
                 session, cycle.id, [inv, *supplements.get(payer, [])], new["participant_id"]
             )
+            # A supplementary invoice not paid yet is still open: workers removed from it come off
+            # it by a revision (or it is cancelled), like any unpaid invoice.
+            for sup in supplements.get(payer, []):
+                if sup.payment_state != "unpaid":
+                    continue
+                on_it = old_lines.loc[old_lines["invoice_id"] == sup.id, "nik"]
+                if isin_text(on_it, new["nik"]).all():
+                    continue
+                _retire(session, sup)
+                kept = new.loc[isin_text(new["nik"], on_it)]
+                if len(kept):
+                    to_write.append((payer, kept, sup, "supplementary"))
+                else:
+                    sup.document_state = "cancelled"
+                    outcomes.append(_outcome(sup, "cancelled"))
             if len(extra):
                 to_write.append((payer, extra, None, "supplementary"))
             outcomes.append(_outcome(inv, "unchanged"))
             continue
-        inv.document_state = "superseded"
-        session.execute(
-            update(ContributionLine)
-            .where(ContributionLine.invoice_id == inv.id)
-            .values(is_current=False)
-        )
-        # BKAD must not receive a document that is already replaced.
-        session.execute(
-            update(Notification)
-            .where(Notification.invoice_id == inv.id, Notification.status == "pending")
-            .values(status="cancelled", last_error="invoice superseded before delivery")
-        )
+        _retire(session, inv)
         if len(new):
             to_write.append((payer, new, inv, "regular"))
         else:
@@ -273,6 +277,21 @@ def _outcome(inv: Invoice, action: str) -> InvoiceOutcome:
         due_date=inv.due_date.isoformat(),
         pdf=inv.pdf_path,
         change_note=inv.change_note,
+    )
+
+
+def _retire(session: Session, inv: Invoice) -> None:
+    """Superseded: its lines stop being current, and BKAD never receives its pending e-mail."""
+    inv.document_state = "superseded"
+    session.execute(
+        update(ContributionLine)
+        .where(ContributionLine.invoice_id == inv.id)
+        .values(is_current=False)
+    )
+    session.execute(
+        update(Notification)
+        .where(Notification.invoice_id == inv.id, Notification.status == "pending")
+        .values(status="cancelled", last_error="invoice superseded before delivery")
     )
 
 

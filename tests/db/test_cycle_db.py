@@ -401,3 +401,50 @@ def test_a_month_with_only_refused_files_still_tells_disnaker_once(
     assert [f["path"] for f in context["files_rejected"]] == ["36.02.01.2099.xlsx"]
     run(database_url, lebak, "2026-01", lebak_inbox, tmp_path / "out")
     assert _events(database_url)["cycle_rejections"] == 1  # a rerun tells nothing twice
+
+
+def test_an_unpaid_supplementary_invoice_is_revised_when_its_workers_leave(
+    database_url: str, lebak_inbox: Path, tmp_path: Path
+) -> None:
+    """The paid invoice stays as it is; the open supplementary one follows the roster."""
+    from sqlalchemy import update
+
+    lebak = load_program("lebak")
+    out = tmp_path / "out"
+    run(database_url, lebak, "2026-01", lebak_inbox, out)
+    with session_scope(database_url) as ses:
+        ses.execute(update(Invoice).values(payment_state="paid", paid=Invoice.total))
+    path = sorted((lebak_inbox / "lebak" / "2026-01").glob("*.csv"))[0]
+    df = pd.read_csv(path, dtype=str)
+    # Two workers leave, two newcomers take their places: a supplementary invoice for 2.
+    newcomers = df.iloc[2:4].copy()
+    newcomers["nik"] = newcomers["nik"].str[:12] + pd.Series(
+        ["9901", "9902"], index=newcomers.index
+    )
+    pd.concat([df.iloc[2:], newcomers]).to_csv(path, index=False)
+    s = run(database_url, lebak, "2026-01", lebak_inbox, out)
+    [sup] = [i for i in s["invoices"] if i["status"] == "supplementary"]
+    assert sup["participants"] == 2 and sup["total"] == 2 * 16_800
+
+    # One newcomer leaves again before the supplementary invoice is paid: it is revised to 1.
+    pd.concat([df.iloc[2:], newcomers.iloc[:1]]).to_csv(path, index=False)
+    s = run(database_url, lebak, "2026-01", lebak_inbox, out)
+    [rev] = [i for i in s["invoices"] if i["status"] == "revised"]
+    assert (rev["number"], rev["revision"]) == (sup["number"], 1)
+    assert rev["participants"] == 1 and rev["total"] == 16_800
+    _invariants(database_url)
+
+    # The other leaves too: the supplementary invoice is cancelled; the paid one never changes.
+    df.iloc[2:].to_csv(path, index=False)
+    s = run(database_url, lebak, "2026-01", lebak_inbox, out)
+    assert {i["number"]: i["status"] for i in s["invoices"]} == {
+        "001/TAG-JKK-JKM/LBK/I/2026": "unchanged",
+        sup["number"]: "cancelled",
+    }
+    with session_scope(database_url) as ses:
+        live = ses.execute(
+            select(Invoice.number, Invoice.total).where(Invoice.document_state == "issued")
+        ).all()
+    assert live == [("001/TAG-JKK-JKM/LBK/I/2026", 120 * 16_800)]
+    _invariants(database_url)
+    assert run(database_url, lebak, "2026-01", lebak_inbox, out)["status"] == "unchanged"
