@@ -384,9 +384,10 @@ def cycle_row(database_url: str, program: str, period: str) -> Cycle | None:
         ).one_or_none()
 
 
-def _documents_exist(inv: Invoice) -> bool:
+def needs_rendering(inv: Invoice) -> bool:
+    """Not rendered yet, or a file of it is gone (someone may have deleted one)."""
     pdf = Path(inv.pdf_path or "")
-    return pdf.is_file() and pdf.with_suffix(".xlsx").is_file()
+    return inv.rendered_at is None or not (pdf.is_file() and pdf.with_suffix(".xlsx").is_file())
 
 
 #: Threads that render invoice documents (typst releases the GIL while it compiles).
@@ -413,7 +414,7 @@ def render_pending(database_url: str, program: Program, period: Period) -> list[
                 Invoice.document_state.in_(("draft", "issued")),
             )
         ).all()
-        pending = [inv for inv in pending if inv.rendered_at is None or not _documents_exist(inv)]
+        pending = [inv for inv in pending if needs_rendering(inv)]
         if not pending:
             return written
         result = session.execute(
@@ -444,7 +445,8 @@ def render_pending(database_url: str, program: Program, period: Period) -> list[
         # Grouped once for all invoices: a groupby per invoice costs ~10 ms, as much as its PDF.
         at = all_lines.groupby("invoice_id", sort=False).indices
         detail = all_lines.drop(columns="invoice_id")
-        sums = all_lines.groupby("invoice_id")[["jkk", "jkm", "jht", "discount"]].sum()
+        parts = ["jkk", "jkm", "jht", "discount"]
+        sums = all_lines.groupby("invoice_id")[parts].sum().astype("int64").to_dict("index")
         village_rows = (
             all_lines.groupby(
                 ["invoice_id", "kode_desa", "nama_desa", "nama_kecamatan"], sort=True
@@ -467,7 +469,7 @@ def render_pending(database_url: str, program: Program, period: Period) -> list[
         docs: list[tuple[Invoice, InvoiceDocument]] = []
         for inv in pending:
             lines = detail.iloc[at.get(inv.id, [])].reset_index(drop=True)
-            totals = sums.loc[inv.id] if inv.id in sums.index else None
+            totals = sums.get(inv.id, dict.fromkeys(parts, 0))
             doc = InvoiceDocument(
                 number=inv.number,
                 revision=inv.revision,
@@ -481,10 +483,10 @@ def render_pending(database_url: str, program: Program, period: Period) -> list[
                 due_date=inv.due_date,
                 total=inv.total,
                 participants=inv.participants,
-                jkk_total=int(totals["jkk"]) if totals is not None else 0,
-                jkm_total=int(totals["jkm"]) if totals is not None else 0,
-                jht_total=int(totals["jht"]) if totals is not None else 0,
-                discount_total=int(totals["discount"]) if totals is not None else 0,
+                jkk_total=int(totals["jkk"]),
+                jkm_total=int(totals["jkm"]),
+                jht_total=int(totals["jht"]),
+                discount_total=int(totals["discount"]),
                 villages=tuple(summaries.get(inv.id, ())),
                 lines=lines,
                 payee=program.payee,

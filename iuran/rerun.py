@@ -30,6 +30,7 @@ import sqlalchemy as sa
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from iuran.cycle import needs_rendering
 from iuran.cycle_reports import ReportPaths
 from iuran.db.models import ContributionLine, Cycle, Invoice, Notification
 from iuran.db.session import session_scope
@@ -121,21 +122,19 @@ def recall(
                 Notification.status.not_in(DONE_MAIL),
             )
         )
-        documents = session.execute(
-            select(Invoice.pdf_path, Invoice.rendered_at).where(
+        live = session.scalars(
+            select(Invoice).where(
                 Invoice.program == program.code,
                 Invoice.period == str(period),
                 Invoice.document_state.in_(("draft", "issued")),
             )
         ).all()
+        unrendered = any(needs_rendering(inv) for inv in live)
         stored = dict(cycle.summary)
-    if unfinished_mail or any(rendered is None for _, rendered in documents):
+    if unfinished_mail or unrendered:
         return None
     paths = ReportPaths.of(program, period, out_dir)
-    files = [Path(p) for p, _ in documents if p]
-    files += [p.with_suffix(".xlsx") for p in files]
-    files += [paths.program_report, paths.mutation_list, paths.data_quality]
-    if not all(p.exists() for p in files):
+    if not all(p.exists() for p in (paths.program_report, paths.mutation_list, paths.data_quality)):
         return None
     return Kept(
         summary=as_unchanged(stored["summary"]),
