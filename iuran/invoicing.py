@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import cast
 
+import numpy as np
 import pandas as pd
 import pyarrow.compute as pc
 from sqlalchemy import Table, select, update
@@ -327,6 +328,8 @@ _INT_FIELDS = ("participant_id", "penghasilan", "jkk", "jkm", "jht", "discount",
 def _insert_lines(session: Session, inv: Invoice, lines: pd.DataFrame) -> None:
     # Column by column, then one tuple a line: a frame's to_dict and a loop over it cost ~3x more,
     # and whole-frame conversions cost milliseconds per invoice (360 invoices in a Lahat cycle).
+    # In participant order: each of the table's indexes then grows at its end instead of at random
+    lines = lines.iloc[np.argsort(lines["participant_id"].to_numpy(), kind="stable")]
     columns: dict[str, list[object]] = {}
     for c in LINE_FIELDS:
         if c in _INT_FIELDS:

@@ -38,7 +38,7 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     # SQLite's default page cache is 2 MB: at a country's 8 million participants and lines every
     # index insert misses it. Per connection, allocated as used.
     cur.execute(f"PRAGMA cache_size=-{sqlite_cache_mb() * 1024}")
-    cur.execute("PRAGMA temp_store=MEMORY")  # the NIK lists joined with (`registry.WANTED`)
+    cur.execute("PRAGMA temp_store=MEMORY")  # sorts and lists of NIKs (`registry._nik_in`)
     cur.close()
 
 
