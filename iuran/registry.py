@@ -6,7 +6,7 @@ import datetime as dt
 import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import pandas as pd
 from sqlalchemy import (
@@ -26,7 +26,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from iuran import faults
 from iuran.bpjs_status import read_status_list
@@ -65,30 +65,61 @@ def chunks(values: Iterable[str], size: int = CHUNK) -> Iterator[list[str]]:
         yield batch
 
 
-def _frame(conn: Connection, query: Select, dtypes: dict[str, str] | None = None) -> pd.DataFrame:
+def _frame(conn: Connection, query: Select) -> pd.DataFrame:
+    """A query's rows as a frame. Dates come as ISO text on SQLite: callers convert them."""
+    plain = _driver_rows(conn, query)
+    if plain is not None:
+        keys, tuples = plain
+        return pd.DataFrame.from_records(tuples, columns=keys, coerce_float=False)
     result = conn.execute(query)
     keys = list(result.keys())
     rows = result.fetchall()
     if rows:  # column by column: ~3x faster than a frame from a list of Row objects
         df = pd.DataFrame(dict(enumerate(list(c) for c in zip(*rows, strict=True))))
         df.columns = pd.Index(keys)
-    else:
-        df = pd.DataFrame(rows, columns=keys)
-    return df.astype(dtypes) if dtypes and len(df.columns) else df
+        return df
+    return pd.DataFrame(rows, columns=keys)
+
+
+def _driver_rows(conn: Connection, query: Select) -> tuple[list[str], list[tuple]] | None:
+    """On SQLite, the rows as the driver returns them: SQLAlchemy makes a Row object and runs the
+    type conversions of each value (~2.5 µs a row, a third of a month's registry reads). Only for
+    plain bound values (text, numbers), which need no conversion on the way in; else None."""
+    if conn.dialect.name != "sqlite":
+        return None
+    compiled = query.compile(dialect=conn.dialect)
+    params = compiled.construct_params()
+    values = [params[name] for name in compiled.positiontup or ()]
+    if not all(v is None or isinstance(v, str | int | float) for v in values):
+        return None
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(compiled.string, values)
+        return [d[0] for d in cursor.description], cursor.fetchall()
+    finally:
+        cursor.close()
+
+
+def _in_list(
+    conn: Connection, column: InstrumentedAttribute[Any], values: list[Any]
+) -> ColumnElement[bool]:
+    """`column IN <values>` as one bound value, whatever their number.
+
+    SQLite gets one JSON array (`json_each`), PostgreSQL one array: SQLAlchemy compiles and binds a
+    list of 5,000 parameters at ~13 µs a value, and a temporary table costs an insert a value.
+    Sorted, so the index probes walk the index in order (2-4x fewer page visits than at random).
+    """
+    values = sorted(values)
+    if conn.dialect.name == "sqlite":
+        listed = func.json_each(bindparam(None, json.dumps(values), type_=String))
+        return column.in_(select(listed.table_valued("value").c.value))
+    return column == any_(bindparam(None, values, type_=postgresql.ARRAY(column.type)))
 
 
 def _nik_in(conn: Connection, niks: Iterable[str]) -> ColumnElement[bool]:
-    """`participant.nik IN <these NIKs>` as one bound value, whatever their number.
-
-    SQLite gets one JSON array (`json_each`), PostgreSQL one text array: SQLAlchemy compiles and
-    binds a list of 5,000 parameters at ~13 µs a NIK, and a temporary table costs an insert a NIK.
-    Sorted, so the index probes walk the NIK index in order (2-4x fewer page visits at random).
-    """
-    values = sorted(pd.Series(niks, dtype="object").dropna().unique().tolist())
-    if conn.dialect.name == "sqlite":
-        listed = func.json_each(bindparam("niks", json.dumps(values), type_=String))
-        return Participant.nik.in_(select(listed.table_valued("value").c.value))
-    return Participant.nik == any_(bindparam("niks", values, type_=postgresql.ARRAY(String)))
+    return _in_list(
+        conn, Participant.nik, pd.Series(niks, dtype="object").dropna().unique().tolist()
+    )
 
 
 def _by_nik(
@@ -102,28 +133,6 @@ def _by_nik(
 
 def load_registry(session: Session, program: Program, period: Period, niks: pd.Series) -> Registry:
     conn = session.connection()
-    # A NIK the registry has never seen has no lines and no status: only known NIKs are looked up
-    # (a first month skips the per-NIK queries, each of which scans the period's lines).
-    known = participant_ids(session, niks.dropna().unique()).index.astype("string")
-    # Home village: where each NIK was last billed before this period. Never the membership's latest
-    # village, which a later period may have moved: a rerun of this period must decide the same.
-    homes = _by_nik(
-        conn,
-        select(Participant.nik, ContributionLine.kode_desa, ContributionLine.period)
-        .join(Participant, Participant.id == ContributionLine.participant_id)
-        .where(
-            ContributionLine.program == program.code,
-            ContributionLine.period < str(period),
-            IS_CURRENT,
-        ),
-        known,
-        ["nik", "kode_desa", "period"],
-    )
-    members = (
-        homes.sort_values("period").drop_duplicates("nik", keep="last")[["nik", "kode_desa"]]
-        if len(homes)
-        else Registry.empty().members
-    )
     prev_period = str(period.shift(-1))
     previous = _frame(
         conn,
@@ -157,7 +166,30 @@ def load_registry(session: Session, program: Program, period: Period, niks: pd.S
         previous["tanggal_lahir"] = pd.to_datetime(previous["tanggal_lahir"])
     else:
         previous = Registry.empty().previous
-    wanted = pd.concat([pd.Series(known, dtype="string"), previous["nik"]]).dropna().unique()
+    # Home village: where each NIK was last billed before this period. Never the membership's latest
+    # village, which a later period may have moved: a rerun of this period must decide the same.
+    # Last period's line says it for most workers; only the others are looked up in older periods
+    # (the lookup returns every earlier line of a NIK: a year's worth for a long-standing worker).
+    niks = pd.Series(pd.Series(niks, dtype="string").dropna().unique(), dtype="string")
+    returning = niks[~isin_text(niks, previous["nik"])]
+    older = _by_nik(
+        conn,
+        select(Participant.nik, ContributionLine.kode_desa, ContributionLine.period)
+        .join(Participant, Participant.id == ContributionLine.participant_id)
+        .where(
+            ContributionLine.program == program.code,
+            ContributionLine.period < prev_period,
+            IS_CURRENT,
+        ),
+        returning,
+        ["nik", "kode_desa", "period"],
+    )
+    older = older.sort_values("period").drop_duplicates("nik", keep="last")
+    members = pd.concat(
+        [previous[["nik", "kode_desa"]], older[["nik", "kode_desa"]]], ignore_index=True
+    ).astype("string")
+    # NIKs the registry has never seen match nothing below: each costs one index probe, no scan.
+    wanted = pd.concat([niks, previous["nik"]]).dropna().unique()
     elsewhere = _by_nik(
         conn,
         select(Participant.nik, ContributionLine.program)
@@ -388,6 +420,19 @@ def record_memberships(
         & old["end_period"].isna()
     )
     old = old.loc[~same.to_numpy(dtype=bool)]
+    # Most months only move last_period: one UPDATE for them all instead of one a worker
+    extended = (
+        old["kode_desa"].astype("string").eq(old["kode_desa_now"].astype("string")).fillna(False)
+        & old["pekerjaan"].eq(old["pekerjaan_now"].astype("string").fillna("")).fillna(False)
+        & old["end_period"].isna()
+    ).to_numpy(dtype=bool)
+    for (first, last), group in old.loc[extended].groupby(["first_period", "last_period"]):
+        session.execute(
+            update(Membership)
+            .where(_in_list(conn, Membership.id, group["id"].astype("int64").tolist()))
+            .values(first_period=first, last_period=last)
+        )
+    old = old.loc[~extended]
     if len(old):
         session.execute(
             update(Membership),

@@ -448,3 +448,35 @@ def test_an_unpaid_supplementary_invoice_is_revised_when_its_workers_leave(
     assert live == [("001/TAG-JKK-JKM/LBK/I/2026", 120 * 16_800)]
     _invariants(database_url)
     assert run(database_url, lebak, "2026-01", lebak_inbox, out)["status"] == "unchanged"
+
+
+def test_a_worker_back_after_a_month_away_keeps_the_village_last_billed(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Listed in two villages, a worker stays where last billed, even if that was two months ago."""
+    from iuran.db.models import Participant
+
+    lebak = load_program("lebak")
+    inbox, out = tmp_path / "inbox", tmp_path / "out"
+    for month in ("2026-01", "2026-02", "2026-03"):
+        generate_rosters(lebak, Period.parse(month), inbox, villages=4, per_village=5, seed=3, churn=0)  # fmt: skip
+    low, high = sorted((inbox / "lebak" / "2026-03").glob("*.csv"))[:2]
+    worker = pd.read_csv(inbox / "lebak" / "2026-01" / high.name, dtype=str).iloc[0]
+    assert worker["nik"] in set(pd.read_csv(high, dtype=str)["nik"])
+    run(database_url, lebak, "2026-01", inbox, out)
+    feb = inbox / "lebak" / "2026-02" / high.name  # away in February
+    pd.read_csv(feb, dtype=str).iloc[1:].to_csv(feb, index=False)
+    run(database_url, lebak, "2026-02", inbox, out)
+    march = pd.read_csv(low, dtype=str)  # back in March, listed in the lower-coded village too
+    extra = worker.copy()
+    extra["kode_desa"] = march.loc[0, "kode_desa"]
+    pd.concat([march, extra.to_frame().T]).to_csv(low, index=False)
+    s = run(database_url, lebak, "2026-03", inbox, out)
+    assert s["rejections"]["NIK_DESA_GANDA"] == 1
+    with session_scope(database_url) as ses:
+        desa = ses.scalars(
+            select(ContributionLine.kode_desa)
+            .join(Participant, Participant.id == ContributionLine.participant_id)
+            .where(Participant.nik == worker["nik"], ContributionLine.period == "2026-03")
+        ).all()
+    assert desa == [worker["kode_desa"]]
