@@ -128,15 +128,17 @@ def reconcile(
     rejected: list[pd.DataFrame] = []
 
     # 1. One NIK, one row: the home village first, else the lowest village code, then file order.
-    home = registry.members.set_index("nik")["kode_desa"]
-    rows["_home"] = rows["nik"].map(home).eq(rows["kode_desa"]).fillna(False).astype(bool)
-    rows = rows.sort_values(
-        ["nik", "_home", "kode_desa", "_order"], ascending=[True, False, True, True]
-    )
-    first = ~rows.duplicated("nik", keep="first")
-    keeper = rows.loc[first].set_index("nik")
-    dup = rows.loc[~first]
-    if len(dup):
+    # Only the rows of a NIK listed more than once are ordered (a few in a thousand, not the month).
+    listed_twice = rows["nik"].duplicated(keep=False).to_numpy()
+    if listed_twice.any():
+        home = registry.members.set_index("nik")["kode_desa"]
+        twice = rows.loc[listed_twice]
+        twice = twice.assign(
+            _home=twice["nik"].map(home).eq(twice["kode_desa"]).fillna(False).astype(bool)
+        ).sort_values(["nik", "_home", "kode_desa", "_order"], ascending=[True, False, True, True])
+        first = ~twice.duplicated("nik", keep="first")
+        keeper = twice.loc[first].set_index("nik")
+        dup = twice.loc[~first]
         kept_desa = dup["nik"].map(keeper["kode_desa"])
         kept_file = dup["nik"].map(keeper["source_file"])
         same = dup["kode_desa"].eq(kept_desa).to_numpy()
@@ -157,7 +159,7 @@ def reconcile(
                     message("NIK_DESA_GANDA", desa_lain=kept_desa[~same]),
                 )
             )
-    rows = rows.loc[first].sort_values("_order")
+        rows = rows.drop(index=dup.index)
 
     # 2. Carry forward the villages that sent nothing this period.
     if not program.require_fresh_rosters and len(registry.previous):
@@ -196,12 +198,12 @@ def reconcile(
     out_mask = in_other | (st == "meninggal") | (st == "pindah_pu")
     rows = rows.loc[~out_mask]
 
-    # 4. Quota per village: continuing members first in line.
-    continuing = isin_text(rows["nik"], registry.previous["nik"])
-    rows = rows.assign(_cont=continuing).sort_values(
-        ["kode_desa", "_cont", "_order"], ascending=[True, False, True]
-    )
-    over = rows.groupby("kode_desa", sort=False).cumcount().to_numpy() >= program.quota_per_village
+    # 4. Quota per village: continuing members first in line (ordered only when a village is over).
+    rows = rows.assign(_cont=isin_text(rows["nik"], registry.previous["nik"]))
+    over = np.zeros(len(rows), dtype=bool)
+    if len(rows) and rows["kode_desa"].value_counts().iloc[0] > program.quota_per_village:
+        rows = rows.sort_values(["kode_desa", "_cont", "_order"], ascending=[True, False, True])
+        over = rows.groupby("kode_desa", sort=False).cumcount().to_numpy() >= program.quota_per_village  # fmt: skip
     if over.any():
         d = rows.loc[over]
         rejected.append(
@@ -215,7 +217,7 @@ def reconcile(
     billed = rows.loc[~over].sort_values("_order")
     billed["category"] = np.where(billed["_cont"], "lanjutan", "baru")
     billed["payer_key"] = "kabupaten" if program.payer == "regency" else billed["kode_desa"]
-    billed = billed.drop(columns=["_order", "_home", "_cont"]).reset_index(drop=True)
+    billed = billed.drop(columns=["_order", "_cont"]).reset_index(drop=True)
 
     # 5. Who ended: billed last period, not billed now.
     prev = registry.previous

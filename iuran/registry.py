@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, cast
 
@@ -15,7 +15,6 @@ from sqlalchemy import (
     Select,
     String,
     Table,
-    and_,
     any_,
     bindparam,
     delete,
@@ -47,22 +46,10 @@ from iuran.programs import Program
 from iuran.reconcile import Reconciled, Registry, reconcile
 from iuran.wilayah import normalize_kode_desa
 
-CHUNK = 5_000
 #: `is_current` spelled as the partial index `uq_line_current` spells it: SQLite uses a partial index
 #: only for the very same term, and SQLAlchemy writes `ContributionLine.is_current` as `is_current = 1`
 #: there, which scans every line of every program (0.7 s a query at 8 million lines).
 IS_CURRENT = text("contribution_line.is_current")
-
-
-def chunks(values: Iterable[str], size: int = CHUNK) -> Iterator[list[str]]:
-    batch: list[str] = []
-    for v in values:
-        batch.append(v)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 def _frame(conn: Connection, query: Select) -> pd.DataFrame:
@@ -426,11 +413,13 @@ def record_memberships(
         & old["pekerjaan"].eq(old["pekerjaan_now"].astype("string").fillna("")).fillna(False)
         & old["end_period"].isna()
     ).to_numpy(dtype=bool)
+    # (no ORM session sync: it would read back every matched id to look for loaded objects)
     for (first, last), group in old.loc[extended].groupby(["first_period", "last_period"]):
         session.execute(
             update(Membership)
             .where(_in_list(conn, Membership.id, group["id"].astype("int64").tolist()))
             .values(first_period=first, last_period=last)
+            .execution_options(synchronize_session=False)
         )
     old = old.loc[~extended]
     if len(old):
@@ -453,18 +442,17 @@ def record_memberships(
         ids = ended["nik"].map(participant_ids)
         e = ended.assign(participant_id=ids).dropna(subset=["participant_id"])
         for reason, group in e.groupby("reason"):
-            for batch in chunks(group["participant_id"].astype("int64").tolist()):
-                session.execute(
-                    update(Membership)
-                    .where(
-                        and_(
-                            Membership.program == program.code,
-                            Membership.participant_id.in_(batch),
-                            Membership.last_period < p,
-                        )
-                    )
-                    .values(end_period=p, end_reason=str(reason))
+            ended_ids = group["participant_id"].astype("int64").tolist()
+            session.execute(
+                update(Membership)
+                .where(
+                    Membership.program == program.code,
+                    _in_list(conn, Membership.participant_id, ended_ids),
+                    Membership.last_period < p,
                 )
+                .values(end_period=p, end_reason=str(reason))
+                .execution_options(synchronize_session=False)
+            )
 
 
 def get_cycle(session: Session, program: str, period: str) -> Cycle:
