@@ -32,8 +32,8 @@ POINTS: tuple[str, ...] = (
     "record.inputs_recorded",
     "record.participants_written",
     "record.memberships_written",
-    "invoices.lines_written",  # an invoice and its lines inserted, before the next flush
-    "invoices.between_payers",  # after each payer's invoice
+    "invoices.lines_written",  # the invoices and all their lines inserted, before the next flush
+    "invoices.between_payers",  # after each payer's invoice is added, before the flush
     "record.mail_queued",
     "record.before_commit",
     # after the commit: reports, documents (one transaction marks them rendered), mail

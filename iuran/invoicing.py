@@ -29,7 +29,7 @@ from iuran.nik import isin_text, text_array
 from iuran.payments import credit_removed_workers, credited_invoices
 from iuran.periods import Period
 from iuran.programs import Program
-from iuran.registry import IS_CURRENT, bulk_insert
+from iuran.registry import IS_CURRENT, bulk_insert, read_frame
 
 LIVE = ("draft", "issued")
 HASHED = ["nik", "kode_desa", "pekerjaan", "penghasilan", "jkk", "jkm", "jht", "discount", "total", "rule_id", "discount_id"]  # fmt: skip
@@ -207,10 +207,11 @@ def apply_invoices(
             outcomes.append(_outcome(inv, "cancelled"))
     session.flush()
 
-    # Phase 2: write the new invoices and their lines.
+    # Phase 2: write the new invoices, then all their lines in one statement.
     fresh = iter(
         next_seqs(session, program.code, period.year, sum(o is None for *_, o, _ in to_write))
     )
+    written: list[tuple[Invoice, pd.DataFrame, Invoice | None]] = []
     for payer, new, old, kind in to_write:  # one iteration per payer, never per worker
         total = int(new["total"].sum())
         if old is not None:
@@ -247,13 +248,16 @@ def apply_invoices(
             change_note=note,
         )
         session.add(inv)
-        session.flush()
-        _insert_lines(session, inv, new)
-        faults.point("invoices.lines_written")
+        written.append((inv, new, old))
+        faults.point("invoices.between_payers")
+    session.flush()
+    _insert_lines(session, program.code, str(period), [(inv.id, new) for inv, new, _ in written])
+    faults.point("invoices.lines_written")
+    for inv, _, old in written:
         action = (
             "revised"
             if old is not None
-            else ("supplementary" if kind == "supplementary" else "issued")
+            else ("supplementary" if inv.kind == "supplementary" else "issued")
         )
         outcome = _outcome(inv, action)
         if old is not None:
@@ -261,7 +265,6 @@ def apply_invoices(
                 outcome, previous_total=old.total, previous_participants=old.participants
             )
         outcomes.append(outcome)
-        faults.point("invoices.between_payers")
     return sorted(outcomes, key=lambda o: (o.number, o.revision))
 
 
@@ -299,7 +302,8 @@ def _retire(session: Session, inv: Invoice) -> None:
 def _current_lines(session: Session, program: Program, period: Period) -> pd.DataFrame:
     from iuran.db.models import Participant
 
-    result = session.execute(
+    return read_frame(
+        session.connection(),
         select(
             ContributionLine.invoice_id,
             Invoice.payer_key,
@@ -314,9 +318,8 @@ def _current_lines(session: Session, program: Program, period: Period) -> pd.Dat
             ContributionLine.program == program.code,
             ContributionLine.period == str(period),
             IS_CURRENT,
-        )
+        ),
     )
-    return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
 
 
 LINE_FIELDS = ["participant_id", "kode_desa", "pekerjaan", "category", "penghasilan", "jkk", "jkm", "jht", "discount", "total", "rule_id", "discount_id"]  # fmt: skip
@@ -325,22 +328,28 @@ LINE_FIELDS = ["participant_id", "kode_desa", "pekerjaan", "category", "penghasi
 _INT_FIELDS = ("participant_id", "penghasilan", "jkk", "jkm", "jht", "discount", "total")
 
 
-def _insert_lines(session: Session, inv: Invoice, lines: pd.DataFrame) -> None:
-    # Column by column, then one tuple a line: a frame's to_dict and a loop over it cost ~3x more,
-    # and whole-frame conversions cost milliseconds per invoice (360 invoices in a Lahat cycle).
-    # In participant order: each of the table's indexes then grows at its end instead of at random
+def _insert_lines(
+    session: Session, program: str, period: str, lines_of: list[tuple[int, pd.DataFrame]]
+) -> None:
+    """Every new invoice's lines in one insert, in participant order: each of the table's indexes
+    then grows at its end instead of at random."""
+    if not lines_of:
+        return
+    lines = pd.concat(
+        [new[LINE_FIELDS].assign(invoice_id=inv_id) for inv_id, new in lines_of], ignore_index=True
+    )
     lines = lines.iloc[np.argsort(lines["participant_id"].to_numpy(), kind="stable")]
+    # Column by column, then one tuple a line: a frame's to_dict and a loop over it cost ~3x more.
     columns: dict[str, list[object]] = {}
-    for c in LINE_FIELDS:
-        if c in _INT_FIELDS:
-            columns[c] = [int(v) for v in lines[c].to_numpy(dtype=object, na_value=None)]
+    for c in ["invoice_id", *LINE_FIELDS]:
+        if c in _INT_FIELDS or c == "invoice_id":  # never missing: priced lines
+            columns[c] = lines[c].to_numpy(dtype="int64").tolist()
         else:
             columns[c] = lines[c].to_numpy(dtype=object, na_value=None).tolist()
     columns["pekerjaan"] = [v or "" for v in columns["pekerjaan"]]
-    fixed = (inv.id, inv.program, inv.period, True)
     bulk_insert(
         session,
         cast(Table, ContributionLine.__table__),
-        ["invoice_id", "program", "period", "is_current", *LINE_FIELDS],
-        [fixed + values for values in zip(*columns.values(), strict=True)],
+        ["program", "period", "is_current", "invoice_id", *LINE_FIELDS],
+        [(program, period, True, *values) for values in zip(*columns.values(), strict=True)],
     )

@@ -52,7 +52,7 @@ from iuran.wilayah import normalize_kode_desa
 IS_CURRENT = text("contribution_line.is_current")
 
 
-def _frame(conn: Connection, query: Select) -> pd.DataFrame:
+def read_frame(conn: Connection, query: Select) -> pd.DataFrame:
     """A query's rows as a frame. Dates come as ISO text on SQLite: callers convert them."""
     plain = _driver_rows(conn, query)
     if plain is not None:
@@ -112,7 +112,7 @@ def _nik_in(conn: Connection, niks: Iterable[str]) -> ColumnElement[bool]:
 def _by_nik(
     conn: Connection, base: Select, niks: Iterable[str], columns: list[str]
 ) -> pd.DataFrame:
-    df = _frame(conn, base.where(_nik_in(conn, niks)))
+    df = read_frame(conn, base.where(_nik_in(conn, niks)))
     if not len(df):
         return pd.DataFrame({c: pd.Series(dtype="string") for c in columns})
     return df.astype("string")
@@ -121,7 +121,7 @@ def _by_nik(
 def load_registry(session: Session, program: Program, period: Period, niks: pd.Series) -> Registry:
     conn = session.connection()
     prev_period = str(period.shift(-1))
-    previous = _frame(
+    previous = read_frame(
         conn,
         select(
             Participant.nik,
@@ -354,7 +354,7 @@ def record_memberships(
     """Memberships follow what was billed: first and last period, village, and why one ended."""
     p = str(period)
     conn = session.connection()
-    existing = _frame(
+    existing = read_frame(
         conn,
         select(
             Membership.id,
