@@ -95,6 +95,50 @@ def _read_and_check(program: Program, folder: Path) -> tuple[Any, Any, dict[str,
     )
 
 
+#: Regencies billed a second month after the country's first (the steady state: every worker known)
+NEXT_MONTH_SAMPLE = 12
+
+
+def _next_month(
+    url: str, sample: list[tuple[Program, Any, Any]], folder: Any, out: Path
+) -> dict[str, Any]:
+    """The same rosters billed the month after, for a sample of regencies: what a month costs once
+    the registry knows everyone (continuing workers, memberships extended, last month's lines read).
+    Not in the national wall time."""
+    from iuran.cycle import record_cycle
+    from iuran.pricing import price_lines
+    from iuran.registry import decide
+    from iuran.summary import all_rejections
+
+    month = data.NATIONAL_PERIOD.shift(1)
+    steps = dict.fromkeys(("decide", "price", "record"), 0.0)
+    rows = billed = 0
+    for program, rosters, checked in sample:
+        t0 = time.perf_counter()
+        decided = decide(url, rosters.rows, checked.accepted, program, month, folder(program))
+        t1 = time.perf_counter()
+        lines = price_lines(decided.billed, program, month)
+        t2 = time.perf_counter()
+        record_cycle(
+            url, program, month, rosters.files, all_rejections(checked, decided), decided, lines,
+            out / program.code / str(month), TODAY,
+        )  # fmt: skip
+        t3 = time.perf_counter()
+        steps["decide"] += t1 - t0
+        steps["price"] += t2 - t1
+        steps["record"] += t3 - t2
+        rows += len(rosters.rows)
+        billed += len(decided.billed)
+    return {
+        "period": str(month),
+        "regencies": len(sample),
+        "rows": rows,
+        "billed": billed,
+        "steps_s": {k: round(v, 2) for k, v in steps.items()},
+        "us_per_row": {k: round(v / rows * 1e6, 1) for k, v in steps.items()} if rows else {},
+    }
+
+
 def _order(programs: list[Program]) -> list[Program]:
     rng = np.random.default_rng(data.SEED)
     return [programs[i] for i in rng.permutation(len(programs))]
@@ -154,6 +198,7 @@ def run(
             pending.append((p, pool.submit(_read_and_check, p, folder(p))))
 
     stopped = False
+    sample: list[tuple[Program, Any, Any]] = []  # read again next month (`_next_month`)
     with PeakMemory() as memory, Stopwatch() as clock:
         try:
             for _ in range(workers + 1):
@@ -202,6 +247,8 @@ def run(
                 counts["billed"] += len(decided.billed)
                 counts["rejected"] += len(rejected)
                 done.append(program.code)
+                if len(sample) < NEXT_MONTH_SAMPLE:
+                    sample.append((program, rosters, checked))
                 trace.append(
                     (
                         len(rosters.rows),
@@ -220,6 +267,7 @@ def run(
         profiler.stop()
         profile.parent.mkdir(parents=True, exist_ok=True)
         profile.write_text(profiler.output_text(show_all=False))
+    next_month = _next_month(url, sample, folder, out) if sample and not stopped else {}
     get_engine(url).dispose()
 
     wall = clock.wall
@@ -256,6 +304,7 @@ def run(
         "partial": stopped,
         "projected_wall_s": round(projected, 1),
         "us_per_row_by_quarter": quarters,
+        "next_month": next_month,
         "programs_done": done,
         "trace": {
             "columns": ["rows", "collect_validate_s", "decide_s", "record_s", "at_s"],

@@ -64,6 +64,13 @@ def rows(cases: dict[str, Any]) -> list[dict[str, str]]:
         add(case, "rows", f"{n['rows']:,} ({n['rows_per_s']:,} rows/s)")
         add(case, "peak RSS (all processes)", f"{n['peak_rss_gb']:.2f} GB", "≤ 6 GB",
             n["peak_rss_gb"] <= 6)  # fmt: skip
+        nm = n.get("next_month") or {}
+        if nm.get("us_per_row"):
+            us = nm["us_per_row"]
+            add(
+                case, f"next month, {nm['regencies']} regencies again ({nm['rows']:,} rows, all known)",
+                f"decide {us['decide']} + record {us['record']} µs a row", "reported",
+            )  # fmt: skip
         if "seconds" in bare:  # the bare read covers the programs the national case got through
             ratio = n["wall_s"] / bare["seconds"] if bare["seconds"] else 0.0
             add(
