@@ -155,24 +155,26 @@ def apply_invoices(
     ] = []  # payer, lines, supersedes, kind
 
     # Phase 1: decide, and retire what is replaced (before inserting, for the unique indexes).
-    # each payer's lines, in their order (one pass, not one comparison of every line per payer)
-    by_payer = dict(tuple(lines.groupby("payer_key", sort=False))) if len(lines) else {}
+    # each payer's rows, in their order (one pass, not one comparison of every line per payer); a
+    # payer's frame is cut only when needed: a rerun changes a village or two of hundreds
+    rows_of = lines.groupby("payer_key", sort=False).indices if len(lines) else {}
     for payer in sorted(set(hashes.index) | set(regular)):
         current = regular.get(payer)
-        new = by_payer.get(payer, lines.iloc[0:0])
+        if (
+            current is not None
+            and payer in hashes.index
+            and current.content_hash == hashes[payer]
+            and current.id not in credited
+            and payer not in supplements
+        ):
+            outcomes.append(_outcome(current, "unchanged"))
+            continue
+        new = lines.iloc[rows_of.get(payer, [])]
         if current is None:
             if len(new):
                 to_write.append((payer, new, None, "regular"))
             continue
         inv = current
-        if (
-            payer in hashes.index
-            and inv.content_hash == hashes[payer]
-            and inv.id not in credited
-            and payer not in supplements
-        ):
-            outcomes.append(_outcome(inv, "unchanged"))
-            continue
         billed_before = old_lines.loc[old_lines["payer_key"] == payer]
         if inv.payment_state != "unpaid":
             extra = new.loc[~new["nik"].isin(billed_before["nik"])]
