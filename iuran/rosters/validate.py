@@ -129,26 +129,35 @@ def _lookup(values: pa.Array, table: dict[str, int]) -> np.ndarray:
 
 
 def _date_parts(raw: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Birth dates -> (datetime64[ns] with NaT, year, month, day; -1 where NaT)."""
+    """Birth dates -> (datetime64[ns] with NaT, year, month, day; -1 where NaT).
+
+    Each pattern is tried only on the values no earlier one has read (year still 0): nearly every
+    date is read by the first, and a regex pass over a whole regency costs ~10 ms."""
     s = pc.utf8_lower(pc.utf8_trim_whitespace(text_array(raw)))
     year = np.zeros(len(s), dtype=np.int64)
     month = year.copy()
     day = year.copy()
     for pattern in (_ISO, _DMY, _TEXT):
-        parts = pc.extract_regex(s, pattern)
-        hit = flags(pc.is_valid(parts)) & (year == 0)
+        todo = np.flatnonzero(year == 0)
+        parts = pc.extract_regex(s.take(todo), pattern)
+        hit = flags(pc.is_valid(parts))
         if not hit.any():
             continue
+        parts, at = parts.filter(pa.array(hit)), todo[hit]
         m = pc.struct_field(parts, ["m"])
-        year = np.where(hit, integers(pc.struct_field(parts, ["y"])), year)
-        month = np.where(hit, _lookup(m, _MONTHS) if pattern == _TEXT else integers(m), month)
-        day = np.where(hit, integers(pc.struct_field(parts, ["d"])), day)
+        year[at] = integers(pc.struct_field(parts, ["y"]))
+        month[at] = _lookup(m, _MONTHS) if pattern == _TEXT else integers(m)
+        day[at] = integers(pc.struct_field(parts, ["d"]))
     dates = make_dates(year, month, day)
 
-    serial = integers(pc.struct_field(pc.extract_regex(s, _SERIAL), ["n"]))
-    use = (year == 0) & (serial >= 10_000) & (serial <= 80_000)  # 1927-05-18 .. 2119-01-10
-    if use.any():
-        from_serial = (_EXCEL_EPOCH + serial[use].astype("timedelta64[D]")).astype("datetime64[ns]")
+    todo = np.flatnonzero(year == 0)
+    serial = integers(pc.struct_field(pc.extract_regex(s.take(todo), _SERIAL), ["n"]))
+    known = (serial >= 10_000) & (serial <= 80_000)  # 1927-05-18 .. 2119-01-10
+    if known.any():
+        use = todo[known]
+        from_serial = (_EXCEL_EPOCH + serial[known].astype("timedelta64[D]")).astype(
+            "datetime64[ns]"
+        )
         dates[use] = from_serial
         year[use], month[use], day[use] = _ymd(from_serial)
     nat = np.isnat(dates)
@@ -213,6 +222,30 @@ class _Checked:
     first_row: pd.Series  # row of a NIK's first occurrence in its file
 
 
+def _first_in_file(
+    files: pd.Series, nik: pd.Series, rows: np.ndarray, ok: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """For rows with a valid NIK (`ok`): the row number where that NIK first appears in the same
+    file (0 for the other rows), and whether the row is a later occurrence. First: the lowest row
+    number, then the earlier row. One sort of integer codes (pandas' sort and group-by on the text
+    columns cost ~30 ms a regency)."""
+    at = np.flatnonzero(ok)
+    file_code = pd.factorize(files.iloc[at])[0].astype(np.int64)
+    nik_code = pd.factorize(nik.iloc[at])[0].astype(np.int64)
+    group = file_code * (int(nik_code.max(initial=0)) + 1) + nik_code
+    order = np.lexsort((at, rows[at], group))
+    starts = np.ones(len(order), dtype=bool)
+    starts[1:] = group[order][1:] != group[order][:-1]
+    first_of_group = rows[at][order][
+        np.maximum.accumulate(np.where(starts, np.arange(len(order)), 0))
+    ]
+    first = np.zeros(len(rows), dtype=np.int64)
+    first[at[order]] = first_of_group
+    later = np.zeros(len(rows), dtype=bool)
+    later[at[order]] = ~starts
+    return first, later
+
+
 def _check(r: pd.DataFrame, program: Program, on: dt.date) -> _Checked:
     """All rules on whole columns, in RULE_ORDER's groups."""
     masks: dict[str, np.ndarray] = {}
@@ -224,12 +257,8 @@ def _check(r: pd.DataFrame, program: Program, on: dt.date) -> _Checked:
     nik_code = checked["code"].to_numpy(dtype=object, na_value="")
     for c in RULE_ORDER[:7]:
         masks[c] = nik_code == c
-    keyed = pd.DataFrame({"f": r["source_file"], "n": nik, "row": r["source_row"]})
-    keyed = keyed.loc[nik_ok].sort_values(["f", "row"], kind="stable")
-    first_row = pd.Series(0, index=r.index, dtype="int64")
-    first_row[keyed.index] = keyed.groupby(["f", "n"], sort=False)["row"].transform("first")
-    dup = np.zeros(len(r), dtype=bool)
-    dup[keyed.index[keyed.duplicated(["f", "n"]).to_numpy()]] = True
+    first, dup = _first_in_file(r["source_file"], nik, r["source_row"].to_numpy(), nik_ok)
+    first_row = pd.Series(first, index=r.index)
     masks["NIK_GANDA_BERKAS"] = dup
 
     masks["NAMA_KOSONG"] = _blank(text_array(r["nama"]))
@@ -314,54 +343,60 @@ WIDTHS = {"nama": 200, "pekerjaan": 100, "source_file": 500}
 def _rejected(
     r: pd.DataFrame, k: _Checked, code: np.ndarray, program: Program, on: dt.date
 ) -> pd.DataFrame:
-    """Rejected rows with their messages: built on those rows only, one `fill` per code."""
+    """Rejected rows with their messages: built on those rows only, one `fill` per code.
+
+    Rows of a code are picked by position from single columns: a DataFrame selection per code cost
+    more than the messages (a regency has ~20 codes of a few rows each)."""
     hit_rows = code != 0
-    bad = r.loc[hit_rows].copy()
-    bad["_kode"] = k.kode[hit_rows]
-    codes = pd.Series(np.array(RULE_ORDER, dtype=object)[code[hit_rows] - 1], index=bad.index)
-    messages = pd.Series(pd.NA, index=bad.index, dtype="string")
-    for c in codes.unique():
-        b = bad.loc[codes == c]
-        idx = b.index
-        values: dict[str, pd.Series | str | int] = {"nilai": b[COLUMN[c]].fillna("")}
+    bad = r.loc[hit_rows]
+    kode = k.kode[hit_rows]
+    names = np.array(RULE_ORDER, dtype=object)[code[hit_rows] - 1]
+    masked: pd.Series | None = None  # every NIK masked, once, when a NIK code needs it
+    messages = np.empty(len(bad), dtype=object)
+    for c in pd.unique(names):
+        at = np.flatnonzero(names == c)
+        idx = bad.index[at]
+        values: dict[str, pd.Series | str | int] = {"nilai": bad[COLUMN[c]].iloc[at].fillna("")}
         if COLUMN[c] == "nik":  # messages are stored and mailed: never a whole NIK in them
-            values["nilai"] = mask_series(b["nik"])
+            masked = mask_series(bad["nik"]) if masked is None else masked
+            values["nilai"] = masked.iloc[at]
         if c == "NIK_PANJANG":
-            values["panjang"] = b["nik"].str.count(r"\d")
+            values["panjang"] = bad["nik"].iloc[at].str.count(r"\d")
         elif c == "NIK_PROVINSI":
-            values["provinsi"] = b["nik"].str.replace(r"\D", "", regex=True).str[:2]
+            values["provinsi"] = bad["nik"].iloc[at].str.replace(r"\D", "", regex=True).str[:2]
         elif c == "NIK_TANGGAL":
-            values["tanggal"] = b["nik"].str.replace(r"\D", "", regex=True).str[6:12]
+            values["tanggal"] = bad["nik"].iloc[at].str.replace(r"\D", "", regex=True).str[6:12]
         elif c == "NIK_GANDA_BERKAS":
             values["baris_lain"] = k.first_row[idx]
         elif c == "TANGGAL_LAHIR_TIDAK_SESUAI_NIK":
-            values["tanggal_lahir"] = _fmt(pd.Series(k.born, index=r.index)[idx])
+            values["tanggal_lahir"] = _fmt(pd.Series(k.born[idx], index=idx))
             values["tanggal_nik"] = _fmt(decode(k.nik[idx], on)["tanggal_lahir"])
         elif c == "JENIS_KELAMIN_TIDAK_SESUAI_NIK":
-            values["jenis_kelamin"] = b["jenis_kelamin"]
-            values["jk_nik"] = pd.Series(k.nik_jk, index=r.index)[idx].map(
+            values["jenis_kelamin"] = bad["jenis_kelamin"].iloc[at]
+            values["jk_nik"] = pd.Series(k.nik_jk[idx], index=idx).map(
                 {1: "laki-laki (L)", 2: "perempuan (P)"}
             )
         elif c.startswith("USIA_"):
-            values["usia"] = pd.Series(k.age, index=r.index)[idx]
+            values["usia"] = pd.Series(k.age[idx], index=idx)
             values["per_tanggal"] = on.strftime("%d/%m/%Y")
             values["batas"] = program.age_min if c == "USIA_DI_BAWAH_BATAS" else program.age_max
         elif c == "KODE_DESA_TIDAK_DIKENAL":
             values["kabupaten"] = program.regency_name
         elif c == "KODE_DESA_BUKAN_DESA":
-            values["nilai"] = b["_kode"]
-        messages[idx] = fill(c, **values)
+            values["nilai"] = kode.iloc[at]
+        messages[at] = fill(c, **values).to_numpy(dtype=object)  # type: ignore[union-attr]
+    codes = pd.Series(names, index=bad.index)
     return pd.DataFrame(
         {
             "source_file": bad["source_file"],
             "source_sheet": bad["source_sheet"],
             "source_row": bad["source_row"],
-            "kode_desa": bad["_kode"].fillna(bad["kode_desa"]).str[: _WIDTH["kode_desa"]],
+            "kode_desa": kode.fillna(bad["kode_desa"]).str[: _WIDTH["kode_desa"]],
             "nik": bad["nik"].str[: _WIDTH["nik"]],
             "nama": bad["nama"].str[: _WIDTH["nama"]],
             "column": codes.map(COLUMN).astype("string"),
             "code": codes.astype("string"),
-            "message": messages,
+            "message": pd.Series(messages, index=bad.index, dtype="string"),
         }
     ).reset_index(drop=True)
 

@@ -290,6 +290,19 @@ def test_limits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert _refused(tmp_path / "a.csv").code == "BERKAS_TERLALU_BESAR"
 
 
+def test_a_file_grown_after_it_was_listed_is_refused_not_cut(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The listing's size can be older than the file: never more than the limit is read."""
+    path = tmp_path / "a.csv"
+    path.write_text(f"{HEADER}\n" + f"{ROW}\n" * 30, encoding="utf-8")
+    monkeypatch.setattr(read, "MAX_BYTES", 200)
+    fs, p = read._fs(str(path))
+    table, verdict = read._read(fs, p, "a.csv", size=150)  # as listed before it grew
+    assert table is None and verdict.code == "BERKAS_TERLALU_BESAR"
+    assert verdict.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 # --- folders --------------------------------------------------------------------------------------
 
 

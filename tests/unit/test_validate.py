@@ -343,3 +343,91 @@ def test_every_row_ends_in_exactly_one_frame(lebak: Program, rows: list[dict[str
     assert got.rejected["message"].notna().all()
     assert not got.rejected["message"].str.contains("{", regex=False).any()
     assert got.accepted["nik"].str.fullmatch(r"\d{16}").all()
+
+
+# --- cheaper internals, checked against the straightforward versions ------------------------------
+
+
+def _fill_with_pandas(code: str, **values: Any) -> Any:
+    """`fill` as pandas string operations, one placeholder at a time (its specification)."""
+    scalars = {k: v for k, v in values.items() if not isinstance(v, pd.Series)}
+    columns = {k: v for k, v in values.items() if isinstance(v, pd.Series)}
+    template = CODES[code]
+    for name, value in scalars.items():
+        template = template.replace("{" + name + "}", str(value))
+    if not columns:
+        return template
+    result = pd.Series(template, index=next(iter(columns.values())).index, dtype="string")
+    for name, value in columns.items():
+        parts = result.str.partition("{" + name + "}")
+        filled = parts[0] + value.astype("string").fillna("") + parts[2]
+        result = filled.where(parts[1] != "", result)
+    return result.astype("string")
+
+
+@pytest.mark.parametrize(
+    ("code", "values"),
+    [
+        ("NIK_PANJANG", {"nilai": ["36{panjang}", None], "panjang": pd.array([3, None], "Int64")}),
+        ("TANGGAL_LAHIR_FORMAT", {"nilai": ["{nilai}", "x"]}),  # operator text with braces
+        ("USIA_DI_ATAS_BATAS", {"usia": [70, 71], "batas": 65, "per_tanggal": "01/01/2026"}),
+        (
+            "JENIS_KELAMIN_TIDAK_SESUAI_NIK",
+            {"jenis_kelamin": ["{jk_nik}", "L"], "jk_nik": ["P", None]},
+        ),
+        ("NIK_GANDA_BERKAS", {"baris_lain": [2.0, float("nan")]}),
+    ],
+)
+def test_fill_matches_pandas(code: str, values: dict[str, Any]) -> None:
+    index = pd.Index([7, 3])
+    args = {
+        k: v if isinstance(v, str | int) else pd.Series(v, index=index) for k, v in values.items()
+    }
+    got, want = fill(code, **args), _fill_with_pandas(code, **args)
+    pd.testing.assert_series_equal(got, want)  # type: ignore[arg-type]
+
+
+def test_fill_aligns_columns_on_different_indexes() -> None:
+    a = pd.Series(["x", "y"], index=[1, 2])
+    b = pd.Series([5, 6], index=[2, 1])
+    got = fill("NIK_PANJANG", nilai=a, panjang=b)
+    pd.testing.assert_series_equal(got, _fill_with_pandas("NIK_PANJANG", nilai=a, panjang=b))  # type: ignore[arg-type]
+    assert got.tolist()[0].startswith("NIK harus 16 digit; yang tertulis 6 digit (x)")  # type: ignore[union-attr]
+
+
+def test_duplicate_niks_match_a_sort_and_group_by() -> None:
+    """NIK_GANDA_BERKAS and the row it names, against the pandas version it replaced."""
+    import random
+
+    import numpy as np
+
+    from iuran.rosters.validate import _first_in_file
+
+    rng = random.Random(3)
+    for _ in range(50):
+        n = rng.randrange(0, 60)
+        files = pd.Series(rng.choices(["a.csv", "b.xlsx", "c.csv"], k=n), dtype="string")
+        niks = pd.Series(rng.choices(["1", "2", "3", None], k=n), dtype="string")
+        rows = np.array(rng.choices(range(2, 12), k=n), dtype=np.int64)
+        ok = niks.notna().to_numpy()
+        keyed = pd.DataFrame({"f": files, "n": niks, "row": rows}).loc[ok]
+        keyed = keyed.sort_values(["f", "row"], kind="stable")
+        first = pd.Series(0, index=files.index, dtype="int64")
+        first[keyed.index] = keyed.groupby(["f", "n"], sort=False)["row"].transform("first")
+        later = np.zeros(n, dtype=bool)
+        later[keyed.index[keyed.duplicated(["f", "n"]).to_numpy()]] = True
+        got_first, got_later = _first_in_file(files, niks, rows, ok)
+        assert got_first.tolist() == first.tolist()
+        assert got_later.tolist() == later.tolist()
+
+
+def test_later_date_formats_still_read_among_iso_dates() -> None:
+    """Each format is tried only on what earlier ones left: mixed columns read as before."""
+    raw = pd.Series(
+        ["1990-05-15", "15/05/1990", "15 Mei 1990", "33008", "0000-01-01", "", None, "15-05-1990"],
+        dtype="string",
+    )
+    got = parse_dates(raw).dt.strftime("%Y-%m-%d").tolist()
+    assert got[:4] == ["1990-05-15"] * 4
+    assert pd.isna(got[4]) and pd.isna(got[5]) and pd.isna(got[6])
+    assert got[7] == "1990-05-15"
