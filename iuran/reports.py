@@ -10,31 +10,40 @@
   for readers who look rather than read.
 
 Every function here is pure apart from writing its output file; files are written to a temporary
-name and renamed, so a reader never sees half a report.
+name and renamed, so a reader never sees half a report. A rerun leaves a file alone when it already
+holds what would be written: the village reports by a manifest of what each was written from (one
+village's fix rebuilds one workbook), the regency-level files by comparing bytes.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import glob
+import hashlib
+import io
 import json
 import os
 import re
+import sys
 import tempfile
 import threading
-from collections.abc import Callable, Sequence
+import zipfile
+import zlib
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import typst
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from iuran import xlsx
+from iuran import nik, xlsx
 from iuran.config import TEMPLATES
 from iuran.db.models import Invoice
 from iuran.documents import tanggal
@@ -104,6 +113,8 @@ SHORT = {
 }
 
 _CODE_IN_NAME = re.compile(r"(?<!\d)(\d{2})\.?(\d{2})\.?(\d{2})\.?(\d{4})(?!\d)")
+_CANONICAL = re.compile(r"[0-9]{2}\.[0-9]{2}\.[0-9]{2}\.[0-9]{4}")  # what normalising gives
+_FOLDERS = re.compile(r"^.*[/\\]")  # a path's folders: what precedes the file name
 _SAFE_KEY = re.compile(r"^[0-9A-Za-z.\-]+$")
 _DATE_FORMAT = xlsx.DMY_DATE
 
@@ -116,31 +127,174 @@ def short_label(code: str) -> str:
 # ------------------------------------------------------------------------------------- helpers
 
 
-def _atomic(path: Path, write: Callable[[Path], None], sweep: bool = True) -> Path:
+def _atomic(path: Path, data: bytes, sweep: bool = True) -> Path:
     """Write through a temporary file in the same folder, then rename: never a half-written file.
 
     `sweep=False`: the caller already removed dead writers' leftovers from the folder, once for many.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     if sweep:
-        for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):  # a writer that died
-            stale.unlink(missing_ok=True)
+        _sweep(path)
     fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    temp = Path(temp_name)
     try:
-        write(temp)
-        os.replace(temp, path)
-    finally:
-        temp.unlink(missing_ok=True)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+        finally:
+            os.close(fd)
+        os.replace(temp_name, path)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise
     return path
+
+
+def _sweep(path: Path) -> None:
+    """Remove the temporary files a writer of `path` that died left behind."""
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        stale.unlink(missing_ok=True)
+
+
+def _replace_if_changed(path: Path, data: bytes) -> bool:
+    """`data` to `path` atomically unless the file already holds exactly these bytes: True when
+    written. A rename over an existing file costs a flush on ext4 (`auto_da_alloc`), and a rerun
+    mostly produces what is already there."""
+    _sweep(path)
+    try:
+        if path.stat().st_size == len(data) and path.read_bytes() == data:
+            return False
+    except FileNotFoundError:
+        pass
+    _atomic(path, data, sweep=False)
+    return True
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+#: the manifest of a folder of reports written by `_Manifest`
+MANIFEST = ".manifest.json"
+
+
+@functools.cache
+def _writer_version() -> str:
+    """Digest of what, besides a report's key, decides its bytes: the code that turns rows into
+    cells and cells into a workbook (this module, `iuran.xlsx`, NIK masking, the column labels),
+    the libraries it runs on, zlib. A manifest written under anything else is not trusted at all."""
+    h = hashlib.sha256()
+    for part in (
+        sys.version, np.__version__, pd.__version__, pa.__version__, zlib.ZLIB_RUNTIME_VERSION,
+        repr(sorted(LABELS.items())), CARRIED_SOURCE,
+    ):  # fmt: skip
+        h.update(part.encode() + b"\0")
+    for module in (sys.modules[__name__], xlsx, nik):
+        try:
+            h.update(Path(str(module.__file__)).read_bytes())
+        except OSError:  # code that cannot be read cannot be vouched for: trust no manifest
+            h.update(os.urandom(16))
+    return h.hexdigest()
+
+
+class _Manifest:
+    """What each file of a report folder was written from (`key`, a digest of everything that
+    varies between its writes) and the digest of its bytes, in `<folder>/.manifest.json`.
+
+    A file whose key is the same as last time and whose bytes on disk still have the recorded
+    digest is, byte for byte, what writing it again would give (the writer is deterministic, and
+    `_writer_version` guards the code): it is left alone, neither rebuilt nor renamed. A file that
+    is missing, changed on disk, or written by a run that died before the manifest was saved fails
+    the check and is written again. Files are named relative to the folder (`../x.zip` is fine).
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._folder = str(folder)
+        self.path = folder / MANIFEST
+        self.before = self._load()
+        self.now: dict[str, dict[str, str]] = {}
+
+    def _load(self) -> dict[str, dict[str, str]]:
+        try:
+            data = json.loads(self.path.read_bytes())
+        except (OSError, ValueError):
+            return {}
+        if not isinstance(data, dict) or data.get("version") != _writer_version():
+            return {}
+        files = data.get("files")
+        return files if isinstance(files, dict) else {}
+
+    def _name(self, path: Path) -> str:
+        folder, name = os.path.split(path)
+        return name if folder == self._folder else os.path.relpath(path, self.folder)
+
+    def current(self, path: Path, key: str) -> str | None:
+        """The digest of `path`'s bytes if it is what `key` gives, else None."""
+        entry = self.before.get(self._name(path))
+        if not isinstance(entry, dict) or entry.get("key") != key:
+            return None
+        try:
+            digest = _sha256(path.read_bytes())
+        except OSError:
+            return None
+        return digest if digest == entry.get("sha256") else None
+
+    def record(self, path: Path, key: str, digest: str) -> None:
+        """`path` (now on disk, its bytes with `digest`) is what `key` gives."""
+        self.now[self._name(path)] = {"key": key, "sha256": digest}
+
+    def write(self, path: Path, key: str, render: Callable[[], bytes]) -> str:
+        """`path` as `render()` gives it, rendered and written only when not `current`; returns
+        the digest of its bytes."""
+        digest = self.current(path, key)
+        if digest is None:
+            data = render()
+            _atomic(path, data)
+            digest = _sha256(data)
+        self.record(path, key, digest)
+        return digest
+
+    def save(self) -> None:
+        """Record this run's files (only these: pruned files drop out); none, no manifest."""
+        if not self.now:
+            self.path.unlink(missing_ok=True)
+            return
+        body = {"version": _writer_version(), "files": self.now}
+        data = json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+        _replace_if_changed(self.path, data)
 
 
 def _file_village(paths: pd.Series) -> pd.Series:
     """The village code in a roster's file name (`36.02.01.2002.xlsx`, as the template asks), or NA."""
-    names = paths.astype("string").fillna("").str.replace(r"^.*[/\\]", "", regex=True)
-    parts = names.str.extract(_CODE_IN_NAME)
-    return (parts[0] + "." + parts[1] + "." + parts[2] + "." + parts[3]).astype("string")
+    # a few hundred files for tens of thousands of rows: each distinct path once, then spread
+    positions, distinct = pd.factorize(paths.astype("string"))
+    codes = pd.array([_code_in_file_name(p) for p in distinct], dtype="string")
+    return pd.Series(codes.take(positions, allow_fill=True), index=paths.index, dtype="string")
+
+
+def _code_in_file_name(path: str) -> str | None:
+    found = _CODE_IN_NAME.search(_FOLDERS.sub("", path, count=1))
+    return ".".join(found.groups()) if found else None
+
+
+def _normalized(codes: pd.Series) -> pd.Series:
+    """`normalize_kode_desa(codes)`, each distinct value once (see `_normalized_distinct`)."""
+    positions, distinct = pd.factorize(codes.astype("string"))
+    out = pd.array(_normalized_distinct(distinct), dtype="string")
+    return pd.Series(out.take(positions, allow_fill=True), index=codes.index, dtype="string")
+
+
+def _normalized_distinct(distinct: Sequence[str]) -> list[str | None]:
+    """`normalize_kode_desa` of distinct codes, without its fixed cost (a few ms a call) for the
+    codes nearly every row has: a code already dotted, in ASCII digits, is its own normalisation."""
+    out: list[str | None] = [c if _CANONICAL.fullmatch(c) else None for c in distinct]
+    odd = [i for i, c in enumerate(out) if c is None]
+    if odd:
+        fixed = normalize_kode_desa(pd.Series([distinct[i] for i in odd], dtype="string"))
+        for i, c in zip(odd, fixed.tolist(), strict=True):
+            out[i] = None if c is pd.NA else c
+    return out
 
 
 def _village_of(kode_desa: pd.Series, source_file: pd.Series, known: pd.Index) -> pd.Series:
@@ -149,11 +303,17 @@ def _village_of(kode_desa: pd.Series, source_file: pd.Series, known: pd.Index) -
     A row with an empty or mistyped code still belongs to the operator who sent the file, so its
     correction lands in that village's report rather than in the regency's leftover pile.
     """
-    own = normalize_kode_desa(kode_desa)
-    own = own.where(own.isin(known))
-    from_file = _file_village(source_file)
-    from_file = from_file.where(from_file.isin(known))
-    return own.fillna(from_file).astype("string")
+    # Tens of thousands of rows, a few hundred distinct codes and files: each distinct one once.
+    in_list = set(known)
+    own_at, own_distinct = pd.factorize(kode_desa.astype("string"))
+    own = [c if c in in_list else None for c in _normalized_distinct(own_distinct)]
+    file_at, file_distinct = pd.factorize(source_file.astype("string"))
+    from_file = [c if c in in_list else None for c in map(_code_in_file_name, file_distinct)]
+    found = pd.array(own, dtype="string").take(own_at, allow_fill=True)
+    fallback = pd.array(from_file, dtype="string").take(file_at, allow_fill=True)
+    return pd.Series(found, index=kode_desa.index, dtype="string").fillna(
+        pd.Series(fallback, index=kode_desa.index, dtype="string")
+    )
 
 
 # ----------------------------------------------------------------- 1. village rejection reports
@@ -168,6 +328,12 @@ TITLE_LABELS = (
 REJECTION_FIRST_ROW = len(TITLE_LABELS) + 5
 #: sheet "Berkas ditolak": title, one line, a blank row, the table header, then rows
 FILE_FIRST_ROW = 5
+_NO_VILLAGE_LABEL = (
+    "Tanpa desa yang dikenali (kode desa kosong atau salah, nama berkas bukan kode desa)"
+)
+_FILES_NOTE = (
+    "Berkas di bawah ini tidak dibaca sama sekali; perbaiki dan kirim ulang seluruh berkas."
+)
 _INSTRUCTIONS = (
     "Cari baris menurut Berkas asal, Lembar dan Baris; perbaiki sesuai Keterangan lalu kirim ulang "
     "berkas. NIK disamarkan untuk melindungi data pribadi."
@@ -210,36 +376,78 @@ def _block(frame: pd.DataFrame, groups: np.ndarray, first_row: int) -> xlsx.Rows
     return xlsx.rows(columns, numbers)
 
 
-def _write_rejection_book(
-    path: Path, title_rows: list[tuple[str, str | int]], rows: xlsx.Rows, files: xlsx.Rows
-) -> None:
+def _grouped(block: xlsx.Rows, keys: np.ndarray) -> tuple[xlsx.Rows, dict[str, slice]]:
+    """`block` reordered so that each key's rows lie together (in their order), and where."""
+    if not len(block):
+        return block, {}
+    order = np.argsort(keys, kind="stable")
+    found, first, count = np.unique(keys[order], return_index=True, return_counts=True)
+    spans = {str(k): slice(int(a), int(a + n)) for k, a, n in zip(found, first, count, strict=True)}
+    return block.take(order), spans
+
+
+def _piece(block: xlsx.Rows, span: slice) -> xlsx.Rows:
+    """Rows `span` of `block`, without copying."""
+    n = span.stop - span.start
+    return xlsx.Rows(block.xml.slice(span.start, n), block.numbers[span])
+
+
+@functools.cache
+def _fixed_row(values: tuple[str, ...], number: int, font: xlsx.Font = None) -> xlsx.Rows:
+    """A row every correction list has, built once (the same cells as `Sheet.row` gives)."""
+    return xlsx.rows([xlsx.Column([v]) for v in values], number, font=font)
+
+
+def _title_blocks(values: Sequence[tuple[str | int, ...]]) -> xlsx.Rows:
+    """The header block (label, value) under the title of every village's sheet at once: rows
+    2.. of village `i`'s sheet are rows `i * n ..` of the result, `n = len(TITLE_LABELS)`.
+    Numbers are number cells, text is text (the kinds are the same for every village)."""
+    kinds = ["int" if isinstance(v, int) else "text" for v in values[0]] if values else []
+    xml, numbers, village = [], [], []
+    kind: xlsx.Kind
+    for kind in ("text", "int"):
+        where = [i for i, k in enumerate(kinds) if k == kind]
+        if not where:
+            continue
+        block = xlsx.rows(
+            [
+                xlsx.Column([TITLE_LABELS[i] for _ in values for i in where]),
+                xlsx.Column([v[i] for v in values for i in where], kind),
+            ],
+            np.tile(np.asarray(where) + 2, len(values)),
+        )
+        xml.append(block.xml)
+        numbers.append(block.numbers)
+        village.append(np.repeat(np.arange(len(values)), len(where)))
+    if not xml:
+        return xlsx.rows([], 2)
+    number = np.concatenate(numbers)
+    order = np.lexsort((number, np.concatenate(village)))  # by village, then row
+    return xlsx.Rows(pa.concat_arrays(xml).take(pa.array(order)), number[order])
+
+
+def _rejection_book(title: xlsx.Rows, rows: xlsx.Rows, files: xlsx.Rows) -> bytes:
+    """One village's correction list; `title`: its rows of `_title_blocks`."""
     book = xlsx.Workbook()
     ws = book.sheet(
-        "Penolakan", widths=(30, 10, 7, 15, 26, 80, 20, 28), freeze=f"A{len(title_rows) + 5}"
+        "Penolakan", widths=(30, 10, 7, 15, 26, 80, 20, 28), freeze=f"A{REJECTION_FIRST_ROW}"
     )
-    ws.row(["LAPORAN PENOLAKAN ROSTER PESERTA"], font="title")
-    for label, value in title_rows:
-        ws.row([label, value])
-    ws.row(["Petunjuk", _INSTRUCTIONS])
+    ws.append(_fixed_row(("LAPORAN PENOLAKAN ROSTER PESERTA",), 1, "title"))
+    ws.append(title)
+    ws.append(_fixed_row(("Petunjuk", _INSTRUCTIONS), ws.next_row))
     ws.blank()
-    ws.row(REJECTION_HEADER, font="bold")
-    if len(rows):
-        ws.append(rows)
-    else:
-        ws.row(["(tidak ada baris yang ditolak)"])
+    ws.append(_fixed_row(REJECTION_HEADER, ws.next_row, "bold"))
+    ws.append(rows if len(rows) else _fixed_row(("(tidak ada baris yang ditolak)",), ws.next_row))
 
     fs = book.sheet("Berkas ditolak", widths=(40, 24, 100), freeze=f"A{FILE_FIRST_ROW}")
-    fs.row(["BERKAS YANG DITOLAK SELURUHNYA"], font="title")
-    fs.row(
-        ["Berkas di bawah ini tidak dibaca sama sekali; perbaiki dan kirim ulang seluruh berkas."]
-    )
+    fs.append(_fixed_row(("BERKAS YANG DITOLAK SELURUHNYA",), 1, "title"))
+    fs.append(_fixed_row((_FILES_NOTE,), 2))
     fs.blank()
-    fs.row(FILE_HEADER, font="bold")
-    if len(files):
-        fs.append(files)
-    else:
-        fs.row(["(tidak ada berkas yang ditolak)"])
-    book.save(path)
+    fs.append(_fixed_row(FILE_HEADER, fs.next_row, "bold"))
+    fs.append(
+        files if len(files) else _fixed_row(("(tidak ada berkas yang ditolak)",), fs.next_row)
+    )
+    return book.to_bytes()
 
 
 def write_rejection_reports(
@@ -251,6 +459,7 @@ def write_rejection_reports(
     program: Program,
     period: Period,
     prune: bool = True,
+    zip_path: Path | None = None,
 ) -> dict[str, Path]:
     """One correction list per village with rejections: `penolakan-<kode_desa>.xlsx`, plus
     `penolakan-tanpa-desa.xlsx` for rows and files no known village can be found for.
@@ -260,73 +469,163 @@ def write_rejection_reports(
     of the program's villages. A row with no known code goes to the village named by its file name,
     and so does a rejected file. Returns {kode_desa or TANPA_DESA: path}. With `prune`, reports left
     in `out_dir` by an earlier run for villages that now have nothing to fix are removed, so the
-    folder always matches the current run.
+    folder always matches the current run. With `zip_path`, the reports are also zipped there (one
+    mail attachment).
+
+    A rerun rewrites only the reports whose content changed: `out_dir/.manifest.json` records what
+    each file was written from (see `_Manifest`), so one village's fix costs one workbook.
     """
     known = pd.Index(village_names.index.astype("string"))
-    names = pd.Series(village_names.astype("string").to_numpy(), index=known)
+    names = dict(zip(known, village_names.astype("string").tolist(), strict=True))
     r = _ordered_rejections(rejected)
-    row_desa = _village_of(r["kode_desa"], r["source_file"], known).fillna(TANPA_DESA)
     bad = files.loc[files["status"].eq("rejected")] if len(files) else files
     bad = bad.reindex(columns=["path", "code", "message"]).reset_index(drop=True)
     no_code = pd.Series(pd.NA, index=bad.index, dtype="string")
-    file_desa = _village_of(no_code, bad["path"], known).fillna(TANPA_DESA)
+    # the rows, then the rejected files (named by their path only): one call, its fixed cost once
+    codes = pd.concat([r["kode_desa"].astype("string"), no_code], ignore_index=True)
+    sources = pd.concat([r["source_file"], bad["path"]], ignore_index=True).astype("string")
+    found = _village_of(codes, sources, known).fillna(TANPA_DESA).to_numpy(dtype=object)
+    row_desa, file_desa = found[: len(r)], found[len(r) :]
+    rows_of, files_of = _positions(row_desa), _positions(file_desa)
+    villages = sorted(set(rows_of) | set(files_of))
+    for key in villages:
+        if not _SAFE_KEY.match(key):  # never a path from data: known codes are digits and dots
+            raise ValueError(f"unexpected village key {key!r}")
 
-    # Whole frames first (masking, labels, counts, every row's cells); the loop only slices and writes.
-    row_block = _block(_rejection_rows(r), row_desa.to_numpy(), REJECTION_FIRST_ROW)
-    file_block = _block(bad, file_desa.to_numpy(), FILE_FIRST_ROW)
-    row_groups = pd.Series(np.arange(len(r))).groupby(row_desa.to_numpy()).indices if len(r) else {}
-    file_groups = (
-        pd.Series(np.arange(len(bad))).groupby(file_desa.to_numpy()).indices if len(bad) else {}
-    )
-    per_code = (
-        pd.DataFrame({"desa": row_desa.to_numpy(), "code": r["code"].astype("string").to_numpy()})
-        .value_counts(sort=False)
-        .reset_index(name="n")
-        .sort_values(["desa", "n", "code"], ascending=[True, False, True])
-    )
-    reasons = (
-        (per_code["code"] + " (" + per_code["n"].astype("string") + ")")
-        .groupby(per_code["desa"].to_numpy(), sort=False)
-        .agg("; ".join)
-    )
+    reasons = _reasons(row_desa, r["code"])
+    values = {
+        key: (
+            program.name,
+            program.regency_name,
+            period.label,
+            f"{names[key]} ({key})" if key != TANPA_DESA else _NO_VILLAGE_LABEL,
+            len(rows_of.get(key, ())),
+            len(files_of.get(key, ())),
+            reasons.get(key, "-"),
+        )
+        for key in villages
+    }
+    # What a village's workbook is made of, as given (its rows and rejected files, every column in
+    # the order they are listed, the columns' types) and its header block: the same key, the same
+    # bytes. Rows are keyed as given, not as rendered: villages left alone cost no rendering.
+    types = repr([(str(c), str(t)) for c, t in (*rejected.dtypes.items(), *bad.dtypes.items())])
+    row_text, file_text = _as_text(r[list(rejected.columns)]), _as_text(bad)
+    keys = {
+        key: _sha256(
+            "\0".join(
+                [
+                    types,
+                    json.dumps(values[key]),
+                    *(row_text[i] for i in rows_of.get(key, ())),
+                    "\1",
+                    *(file_text[i] for i in files_of.get(key, ())),
+                ]
+            ).encode()
+        )
+        for key in villages
+    }
 
     out_dir.mkdir(parents=True, exist_ok=True)
     for stale in out_dir.glob(".penolakan-*.tmp"):  # what a writer that died left, once for all
         stale.unlink(missing_ok=True)
-    written: dict[str, Path] = {}
-    for key in sorted(set(row_groups) | set(file_groups)):
-        if not _SAFE_KEY.match(key):  # never a path from data: known codes are digits and dots
-            raise ValueError(f"unexpected village key {key!r}")
-        rows = row_block.take(row_groups.get(key, []))
-        its_files = file_block.take(file_groups.get(key, []))
-        desa = (
-            f"{names[key]} ({key})"
-            if key != TANPA_DESA
-            else "Tanpa desa yang dikenali (kode desa kosong atau salah, nama berkas bukan kode desa)"
-        )
-        values = (
-            program.name,
-            program.regency_name,
-            period.label,
-            desa,
-            len(rows),
-            len(its_files),
-            str(reasons.get(key, "-")),
-        )
-        title: list[tuple[str, str | int]] = list(zip(TITLE_LABELS, values, strict=True))
-        path = out_dir / f"penolakan-{key}.xlsx"
-        _atomic(
-            path,
-            partial(_write_rejection_book, title_rows=title, rows=rows, files=its_files),
-            sweep=False,
-        )
-        written[key] = path
+    manifest = _Manifest(out_dir)
+    written = {key: out_dir / f"penolakan-{key}.xlsx" for key in villages}
+    digests = {key: manifest.current(written[key], keys[key]) for key in villages}
+    todo = [key for key in villages if digests[key] is None]
+    for key, data in _rejection_books(r, bad, row_desa, file_desa, [values[k] for k in todo], todo):
+        _atomic(written[key], data, sweep=False)
+        digests[key] = _sha256(data)
+    for key in villages:
+        manifest.record(written[key], keys[key], str(digests[key]))
     if prune:
         keep = {p.name for p in written.values()}
         for old in out_dir.glob("penolakan-*.xlsx"):
             if old.name not in keep:
                 old.unlink(missing_ok=True)
+    if zip_path is not None:
+        members = sorted(written.values())
+        in_zip = sorted((written[key].name, str(digests[key])) for key in villages)
+        manifest.write(
+            zip_path,
+            _sha256(json.dumps(in_zip).encode()),  # the zip's bytes follow from its members'
+            lambda: _zipped(members),
+        )
+    manifest.save()
     return written
+
+
+def _positions(keys: np.ndarray) -> dict[str, list[int]]:
+    """Where each key occurs, in order."""
+    found: dict[str, list[int]] = {}
+    for i, key in enumerate(keys):
+        found.setdefault(key, []).append(i)
+    return found
+
+
+def _reasons(desa: np.ndarray, codes: pd.Series) -> dict[str, str]:
+    """Per village, its rejection codes with their counts, most frequent first: `A (2); B (1)`."""
+    counted: dict[str, Counter[str]] = {}
+    for village, code in zip(desa, codes.astype("string").tolist(), strict=True):
+        if code is not pd.NA:
+            counted.setdefault(village, Counter())[code] += 1
+    return {
+        village: "; ".join(
+            f"{code} ({n})" for code, n in sorted(found.items(), key=lambda cn: (-cn[1], cn[0]))
+        )
+        for village, found in counted.items()
+    }
+
+
+def _as_text(frame: pd.DataFrame) -> list[str]:
+    """Each row's values, exactly (`repr` tells `"3"` from `3` and `<NA>` from `"<NA>"`)."""
+    if not len(frame.columns):
+        return [""] * len(frame)
+    return [repr(row) for row in zip(*(frame[c].tolist() for c in frame.columns), strict=True)]
+
+
+def _rejection_books(
+    r: pd.DataFrame,
+    bad: pd.DataFrame,
+    row_desa: np.ndarray,
+    file_desa: np.ndarray,
+    values: list[tuple[str | int, ...]],
+    villages: list[str],
+) -> Iterator[tuple[str, bytes]]:
+    """The workbooks of `villages` (their header values `values`), from the rows and files of these
+    villages only: a village's sheet depends on nothing else. Every cell is built at once, the
+    rows of each village side by side; the loop only slices."""
+    if not villages:
+        return
+    wanted = set(villages)
+    rows = np.fromiter((d in wanted for d in row_desa), dtype=bool, count=len(row_desa))
+    refused = np.fromiter((d in wanted for d in file_desa), dtype=bool, count=len(file_desa))
+    row_block, row_spans = _grouped(
+        _block(_rejection_rows(r.loc[rows]), row_desa[rows], REJECTION_FIRST_ROW), row_desa[rows]
+    )
+    file_block, file_spans = _grouped(
+        _block(bad.loc[refused], file_desa[refused], FILE_FIRST_ROW), file_desa[refused]
+    )
+    titles = _title_blocks(values)
+    n, nothing = len(TITLE_LABELS), slice(0, 0)
+    for i, key in enumerate(villages):
+        yield (
+            key,
+            _rejection_book(
+                _piece(titles, slice(i * n, (i + 1) * n)),
+                _piece(row_block, row_spans.get(key, nothing)),
+                _piece(file_block, file_spans.get(key, nothing)),
+            ),
+        )
+
+
+def _zipped(members: list[Path]) -> bytes:
+    """Deterministic zip (fixed timestamps) of the village reports, for one mail attachment."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for member in members:
+            info = zipfile.ZipInfo(member.name, date_time=(2000, 1, 1, 0, 0, 0))
+            zf.writestr(info, member.read_bytes())
+    return buffer.getvalue()
 
 
 # ---------------------------------------------------------------------- regency data quality
@@ -366,7 +665,7 @@ def data_quality_table(
         if "carried" in billed.columns
         else pd.Series(False, index=billed.index)
     )
-    accepted = normalize_kode_desa(billed.loc[~carried, "kode_desa"])
+    accepted = _normalized(billed.loc[~carried, "kode_desa"])
 
     if village_names is not None:
         known = pd.Index(village_names.index.astype("string"))
@@ -386,10 +685,16 @@ def data_quality_table(
         names = pd.Series(found.to_numpy(), index=pd.Index(seen)).dropna()
         known = names.index
 
-    received = _village_of(rows_desa, rows_file, known).fillna(NO_VILLAGE)
-    rej_desa = _village_of(rej["kode_desa"], rej["source_file"], known).fillna(NO_VILLAGE)
+    both = _village_of(  # one call for both: its fixed cost once
+        pd.concat([rows_desa, rej["kode_desa"]], ignore_index=True),
+        pd.concat([rows_file, rej["source_file"]], ignore_index=True),
+        known,
+    ).fillna(NO_VILLAGE)
+    received, rej_desa = both.iloc[: len(rows_desa)], both.iloc[len(rows_desa) :]
     by_code = (
-        pd.crosstab(rej_desa.to_numpy(), rej["code"].astype("string").to_numpy())
+        pd.DataFrame({"desa": rej_desa.to_numpy(), "code": rej["code"].astype("string").to_numpy()})
+        .value_counts()
+        .unstack(fill_value=0)  # a crosstab, without its fixed cost
         if len(rej)
         else pd.DataFrame(index=pd.Index([], dtype="string"))
     )
@@ -431,45 +736,42 @@ def data_quality_table(
 def write_data_quality_xlsx(table: pd.DataFrame, path: Path, *, title: str = "") -> Path:
     """The data-quality table for Disnaker, plus a sheet explaining every code it counts."""
     codes = [c for c in table.columns if c not in QUALITY_COLUMNS]
-
-    def write(temp: Path) -> None:
-        book = xlsx.Workbook()
-        first = 3 if title else 1  # the table header's row
-        ws = book.sheet(
-            "Kualitas data",
-            widths=(15, 26, 14, 9, 9, *([12] * len(codes))),
-            freeze=f"C{first + 1}",
+    book = xlsx.Workbook()
+    first = 3 if title else 1  # the table header's row
+    ws = book.sheet(
+        "Kualitas data",
+        widths=(15, 26, 14, 9, 9, *([12] * len(codes))),
+        freeze=f"C{first + 1}",
+    )
+    if title:
+        ws.row([title], font="title")
+        ws.blank()
+    ws.row([QUALITY_LABELS.get(c, c) for c in table.columns], font="bold")
+    total = len(table) > 0 and table["kode_desa"].iloc[-1] == TOTAL
+    body = table.iloc[:-1] if total else table
+    ws.table(
+        [
+            *(xlsx.Column(body[c].astype("string")) for c in table.columns[:2]),
+            *(xlsx.Column(body[c].astype("int64"), "int") for c in table.columns[2:]),
+        ]
+    )
+    if total:  # the regency total, bold
+        last = table.iloc[-1]
+        ws.row(
+            [str(last.iloc[0]), str(last.iloc[1]), *(int(v) for v in last.iloc[2:])],
+            font="bold",
         )
-        if title:
-            ws.row([title], font="title")
-            ws.blank()
-        ws.row([QUALITY_LABELS.get(c, c) for c in table.columns], font="bold")
-        total = len(table) > 0 and table["kode_desa"].iloc[-1] == TOTAL
-        body = table.iloc[:-1] if total else table
-        ws.table(
-            [
-                *(xlsx.Column(body[c].astype("string")) for c in table.columns[:2]),
-                *(xlsx.Column(body[c].astype("int64"), "int") for c in table.columns[2:]),
-            ]
-        )
-        if total:  # the regency total, bold
-            last = table.iloc[-1]
-            ws.row(
-                [str(last.iloc[0]), str(last.iloc[1]), *(int(v) for v in last.iloc[2:])],
-                font="bold",
-            )
-        ks = book.sheet("Keterangan kode", widths=(32, 34, 110))
-        ks.row(("Kode", "Singkat", "Keterangan"), font="bold")
-        ks.table(
-            [
-                xlsx.Column(codes),
-                xlsx.Column([short_label(c) for c in codes]),
-                xlsx.Column([CODES.get(c, "") for c in codes]),
-            ]
-        )
-        book.save(temp)
-
-    return _atomic(path, write)
+    ks = book.sheet("Keterangan kode", widths=(32, 34, 110))
+    ks.row(("Kode", "Singkat", "Keterangan"), font="bold")
+    ks.table(
+        [
+            xlsx.Column(codes),
+            xlsx.Column([short_label(c) for c in codes]),
+            xlsx.Column([CODES.get(c, "") for c in codes]),
+        ]
+    )
+    _replace_if_changed(path, book.to_bytes())
+    return path
 
 
 # ------------------------------------------------------------------------ 2. mutation list
@@ -561,13 +863,11 @@ def write_mutation_list(
         village_names = pd.Series(v["nama_desa"].to_numpy(), index=v["kode_desa"])
     new, gone = mutation_frames(billed, ended, people, village_names, period)
 
-    def write(temp: Path) -> None:
-        book = xlsx.Workbook()
-        _data_sheet(book, "Penambahan", new, ADDITION_COLUMNS)
-        _data_sheet(book, "Pengurangan", gone, TERMINATION_COLUMNS)
-        book.save(temp)
-
-    return _atomic(path, write)
+    book = xlsx.Workbook()
+    _data_sheet(book, "Penambahan", new, ADDITION_COLUMNS)
+    _data_sheet(book, "Pengurangan", gone, TERMINATION_COLUMNS)
+    _replace_if_changed(path, book.to_bytes())
+    return path
 
 
 # ------------------------------------------------------------------- 3. monthly program report
@@ -890,13 +1190,9 @@ def render_program_report(report: ProgramReport) -> bytes:
 
 
 def write_program_report(report: ProgramReport, path: Path) -> Path:
-    """`render_program_report` to `path`, atomically."""
-    pdf = render_program_report(report)
-
-    def write(temp: Path) -> None:
-        temp.write_bytes(pdf)
-
-    return _atomic(path, write)
+    """`render_program_report` to `path`, atomically (left alone when it already holds it)."""
+    _replace_if_changed(path, render_program_report(report))
+    return path
 
 
 __all__ = [
