@@ -70,7 +70,7 @@ def plain_cycle(where: dict[str, Any]) -> dict[str, Any]:
     from iuran.programs import load_program
     from iuran.registry import decide
     from iuran.rerun import inputs_key, recall, remember
-    from iuran.rosters.read import collect_rosters
+    from iuran.rosters.read import KEEP_NAME, collect_rosters
     from iuran.rosters.validate import validate_rows
     from iuran.summary import all_rejections, summarize, village_table
 
@@ -104,7 +104,7 @@ def plain_cycle(where: dict[str, Any]) -> dict[str, Any]:
                 "rows": kept.summary["rows"]["received"],
                 "invoices": len(kept.summary["invoices"]),
             }
-        rosters = collect_rosters(str(folder))
+        rosters = collect_rosters(str(folder), out_dir / KEEP_NAME)
         lap("collect")
         checked = validate_rows(rosters.rows, plan, month)
         lap("validate")

@@ -23,7 +23,7 @@ from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import pandas as pd
-from prefect import flow, get_run_logger, tags
+from prefect import flow, get_run_logger
 from prefect.client.orchestration import get_client
 from prefect.context import FlowRunContext
 from prefect.flow_runs import pause_flow_run
@@ -40,6 +40,7 @@ from iuran.money import rupiah
 from iuran.periods import Period
 from iuran.programs import Program, ProgramError, load_program
 from iuran.rerun import remember
+from iuran.rosters.read import KEEP_NAME
 from iuran.summary import all_rejections, summarize, village_table
 from tasks.billing import price, recall_unchanged, record, render, reports
 from tasks.notify import send
@@ -101,17 +102,16 @@ def monthly_cycle(
     tag_run(plan)
     approved_inputs = None
 
-    with tags(f"program:{plan.code}"):
-        if plan.approval_required and not dry_run:
-            preview, inputs = bill(settings, plan, month, today, dry_run=True)
-            if preview["status"] in ("issued", "revised"):
-                decision = ask_approval(preview)
-                if not decision.approve:
-                    return cast(dict[str, Any], rejected(preview, decision))
-                approved_inputs = inputs
+    if plan.approval_required and not dry_run:
+        preview, inputs = bill(settings, plan, month, today, dry_run=True)
+        if preview["status"] in ("issued", "revised"):
+            decision = ask_approval(preview)
+            if not decision.approve:
+                return cast(dict[str, Any], rejected(preview, decision))
+            approved_inputs = inputs
 
-        with lease(settings, plan, month, dry_run):
-            summary, _ = bill(settings, plan, month, today, dry_run, approved_inputs)
+    with lease(settings, plan, month, dry_run):
+        summary, _ = bill(settings, plan, month, today, dry_run, approved_inputs)
 
     get_run_logger().info(
         "cycle %s %s: %s%s, %d billed, total %d, %d rejected rows",
@@ -138,7 +138,7 @@ def bill(
         if kept is not None:
             publish(kept.summary, kept.villages)
             return kept.summary, kept.inputs
-    rosters = collect(folder)
+    rosters = collect(folder, None if dry_run else out_dir / KEEP_NAME)  # reread what changed
     inputs = fingerprint(rosters.files)
     if approved_inputs is not None and inputs != approved_inputs:
         raise RostersChanged(
@@ -195,7 +195,11 @@ def month_at(moment: dt.datetime, tz: str) -> Period:
 
 
 def tag_run(plan: Program) -> None:
-    """Tag the run `program:<code>` whoever started it (deployment runs carry it already)."""
+    """Tag the run `program:<code>` whoever started it (deployment runs carry it already).
+
+    The run, not its task runs: Prefect asks the server for tag concurrency slots before every
+    tagged task run, a round trip each that took seconds when the server was busy.
+    """
     ctx = FlowRunContext.get()
     tag = f"program:{plan.code}"
     if ctx is None or ctx.flow_run is None or tag in ctx.flow_run.tags:

@@ -17,8 +17,8 @@ from iuran.rosters.validate import Validated, validate_rows
 
 
 @task(name="collect-rosters", retries=2, retry_delay_seconds=10, cache_policy=NO_CACHE)
-def collect(folder: Path) -> Collected:
-    return collect_rosters(str(folder))
+def collect(folder: Path, keep: Path | None = None) -> Collected:
+    return collect_rosters(str(folder), keep)
 
 
 @task(name="validate-rosters", cache_policy=NO_CACHE)

@@ -12,7 +12,7 @@ from iuran.periods import Period
 from iuran.pricing import price_lines
 from iuran.programs import Program
 from iuran.registry import decide
-from iuran.rosters.read import collect_rosters
+from iuran.rosters.read import KEEP_NAME, collect_rosters
 from iuran.rosters.validate import validate_rows
 from iuran.summary import all_rejections, summarize
 
@@ -30,7 +30,8 @@ def run(
     dry_run: bool = False,
 ) -> dict[str, Any]:
     month = Period.parse(period)
-    rosters = collect_rosters(str(inbox / program.code / period))
+    keep = None if dry_run else out / program.code / period / KEEP_NAME  # as the flow keeps it
+    rosters = collect_rosters(str(inbox / program.code / period), keep)
     checked = validate_rows(rosters.rows, program, month)
     decided = decide(
         url, rosters.rows, checked.accepted, program, month, inbox / program.code / period

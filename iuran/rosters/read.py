@@ -35,6 +35,7 @@ import csv
 import datetime as dt
 import hashlib
 import io
+import json
 import logging
 import os
 import re
@@ -43,7 +44,7 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import fsspec
@@ -52,10 +53,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
+import pyarrow.ipc
 from fsspec.implementations.local import LocalFileSystem
 from python_calamine import CalamineWorkbook
 
 from iuran import faults
+from iuran.nik import isin_text
 from iuran.rosters.codes import text
 
 CANONICAL = [
@@ -820,11 +823,17 @@ def _refused(relative: str, sha: str, exc: _Refused) -> tuple[None, FileVerdict]
 
 
 def _read(
-    fs: fsspec.AbstractFileSystem, path: str, relative: str, size: int | None = None
+    fs: fsspec.AbstractFileSystem,
+    path: str,
+    relative: str,
+    size: int | None = None,
+    kept: dict[str, FileVerdict] | None = None,
 ) -> tuple[_Table | None, FileVerdict]:
     """One file's table and verdict; content problems become a verdict, I/O errors propagate.
 
-    `size`: the file's size when the caller already knows it (a local listing)."""
+    `size`: the file's size when the caller already knows it (a local listing). `kept`: verdicts of
+    the last read of this folder by relative path: a file with the same bytes is not parsed again
+    (`KEPT` and that verdict are returned; its rows are the last read's)."""
     suffix = PurePosixPath(path).suffix.lower()
     if size is None:
         size = fs.size(path) or 0
@@ -851,6 +860,9 @@ def _read(
     else:
         raw = fs.cat_file(path)
     sha = hashlib.sha256(raw).hexdigest()
+    last = kept.get(relative) if kept else None
+    if last is not None and last.sha256 == sha:
+        return KEPT, last
     try:
         if not raw.strip():
             raise _Refused("BERKAS_KOSONG")
@@ -967,12 +979,70 @@ def _outside_listed(
     }
 
 
+#: Where a cycle keeps what it read, in its output folder (`collect_rosters(keep=…)`)
+KEEP_NAME = ".rosters-read.arrow"
+#: `_read`'s table for a file whose bytes are those of the last read (`collect_rosters(keep=…)`)
+KEPT = _Table({}, np.zeros(0, dtype=np.int64))
+_ROW_TYPES = {c: "string[pyarrow]" for c in CANONICAL} | {
+    "source_file": "string",
+    "source_sheet": "string",
+    "source_row": "int64",
+}
+
+
+@lru_cache(maxsize=1)
+def _reader_version() -> str:
+    """What, besides a file's bytes, decides what is read from it: this module, the libraries."""
+    h = hashlib.sha256(Path(__file__).read_bytes())
+    for part in (pa.__version__, pd.__version__, np.__version__):
+        h.update(b"\0" + part.encode())
+    return h.hexdigest()
+
+
+def _load_kept(path: Path) -> tuple[dict[str, FileVerdict], pd.DataFrame | None]:
+    """The verdicts and rows a run kept (`_save_kept`); nothing if absent, unreadable or of
+    another reader version (then every file is read)."""
+    try:
+        with pa.memory_map(str(path)) as source:
+            table = pa.ipc.open_file(source).read_all()
+        meta = json.loads((table.schema.metadata or {})[b"iuran"])
+        if meta.get("version") != _reader_version():
+            return {}, None
+        verdicts = {v["path"]: FileVerdict(**v) for v in meta["files"] if v.get("sha256")}
+        rows = table.to_pandas().astype(_ROW_TYPES)
+    except (OSError, ValueError, KeyError, TypeError, pa.ArrowException):
+        return {}, None
+    return verdicts, rows[list(_ROW_TYPES)]
+
+
+def _save_kept(path: Path, verdicts: list[FileVerdict], rows: pd.DataFrame) -> None:
+    """This read's verdicts (as read, before `collect_rosters` adds its notes) and rows, written
+    atomically; never an error for the run (the next one reads everything instead)."""
+    meta = {"version": _reader_version(), "files": [v.__dict__ for v in verdicts]}
+    # one schema whatever the frame's Arrow layout (string or large_string): the same rows, the
+    # same bytes
+    schema = pa.schema(
+        [(c, pa.int64() if t == "int64" else pa.string()) for c, t in _ROW_TYPES.items()]
+    )
+    table = pa.Table.from_pandas(rows[list(_ROW_TYPES)], schema=schema, preserve_index=False)
+    table = table.replace_schema_metadata({"iuran": json.dumps(meta, sort_keys=True)})
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        with pa.OSFile(str(temp), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+            writer.write_table(table)
+        temp.replace(path)
+    except OSError as exc:
+        log.warning("rosters read not kept for the next run: %s", type(exc).__name__)
+
+
 def _read_safe(
     fs: fsspec.AbstractFileSystem,
     path: str,
     relative: str,
     outside: bool = False,
     size: int | None = None,
+    kept: dict[str, FileVerdict] | None = None,
 ) -> tuple[_Table | None, FileVerdict]:
     """`_read`, with any failure turned into a refusal: one bad file never stops the others.
 
@@ -982,18 +1052,25 @@ def _read_safe(
         link = _Refused("BERKAS_JENIS", jenis="tautan (symlink) ke luar folder roster")
         return _refused(relative, "", link)
     try:
-        return _read(fs, path, relative, size)
+        return _read(fs, path, relative, size, kept)
     except Exception as exc:  # I/O trouble or a parser surprise; the text may hold personal data
         log.warning("roster %s not read: %s", relative, type(exc).__name__)
         message = f"{text('BERKAS_RUSAK', jenis='.csv/.xlsx')} ({type(exc).__name__})"
         return None, FileVerdict(relative, "", 0, "rejected", "BERKAS_RUSAK", message)
 
 
-def collect_rosters(folder: str) -> Collected:
-    """Every roster file under `folder` -> one frame of rows + one line per file; never stops on a bad file."""
+def collect_rosters(folder: str, keep: Path | None = None) -> Collected:
+    """Every roster file under `folder` -> one frame of rows + one line per file; never stops on a bad file.
+
+    `keep`: a file where each run keeps what it read, so that the next run of the same folder parses
+    only the files whose bytes changed (an admin's rerun after fixing one village's roster). The
+    result is the same as reading everything: a file is reused only for the same path and bytes,
+    and the whole keep is ignored when written by another version of this reader.
+    """
     fs, root, found = _candidates(folder)
     outside = _outside_listed(fs, found, root)
     local = isinstance(fs, LocalFileSystem)
+    last_verdicts, last_rows = _load_kept(keep) if keep is not None else ({}, None)
     results = [
         _read_safe(
             fs,
@@ -1002,11 +1079,21 @@ def collect_rosters(folder: str) -> Collected:
             outside[path],
             # a link's size is its target's: asked when read, as a link may dangle by then
             info["size"] if local and not info.get("islink", True) else None,
+            last_verdicts,
         )
         for path, info in found.items()
     ]
-    tables = [(t, v.path) for t, v in results if t is not None]
+    tables = [(t, v.path) for t, v in results if t is not None and t is not KEPT]
     rows = _frame(tables)
+    reused = [v.path for t, v in results if t is KEPT]
+    if reused and last_rows is not None:
+        again = last_rows.loc[isin_text(last_rows["source_file"], reused)]
+        position = pd.Series(np.arange(len(results)), index=[v.path for _, v in results])
+        both = pd.concat([rows, again], ignore_index=True)
+        order = np.argsort(both["source_file"].map(position).to_numpy(), kind="stable")
+        rows = both.take(order).reset_index(drop=True)
+    if keep is not None:
+        _save_kept(keep, [v for _, v in results], rows)
     files = pd.DataFrame([v.__dict__ for _, v in results], columns=FILE_COLUMNS)
     files["rows"] = files["path"].map(rows["source_file"].value_counts()).fillna(0).astype("int64")
     emptied = (files["status"] == "read") & (files["rows"] == 0)

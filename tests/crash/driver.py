@@ -27,7 +27,7 @@ from iuran.periods import Period
 from iuran.pricing import price_lines
 from iuran.programs import load_program
 from iuran.registry import decide
-from iuran.rosters.read import collect_rosters
+from iuran.rosters.read import KEEP_NAME, collect_rosters
 from iuran.rosters.validate import validate_rows
 from iuran.summary import all_rejections
 
@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> None:
     folder = settings.inbox / program.code / str(month)
     out_dir = settings.out / program.code / str(month)
 
-    rosters = collect_rosters(str(folder))
+    rosters = collect_rosters(str(folder), out_dir / KEEP_NAME)
     checked = validate_rows(rosters.rows, program, month)
     decided = decide(url, rosters.rows, checked.accepted, program, month, folder)
     lines = price_lines(decided.billed, program, month)
