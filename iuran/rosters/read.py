@@ -794,11 +794,11 @@ def folder_digest(folder: str) -> str:
     if not fs.isdir(root):
         return "no-folder"
     digest = hashlib.sha256()
-    for path in sorted(fs.find(root)):
+    found = fs.find(root, detail=True)
+    outside = _outside_listed(fs, found, root)  # only links resolved, as collect does
+    for path in sorted(found):
         try:
-            if _outside(
-                fs, path, root
-            ):  # never read (collect refuses it): where it points is enough
+            if outside[path]:  # never read (collect refuses it): where it points is enough
                 content = "link:" + os.path.realpath(path)
             elif (size := fs.size(path) or 0) > MAX_BYTES:  # refused unread too
                 content = f"big:{size}:{fs.modified(path).timestamp()}"
