@@ -74,7 +74,8 @@ def _driver_rows(conn: Connection, query: Select) -> tuple[list[str], list[tuple
     plain bound values (text, numbers), which need no conversion on the way in; else None."""
     if conn.dialect.name != "sqlite":
         return None
-    compiled = query.compile(dialect=conn.dialect)
+    # `IN (<list>)` parameters rendered one by one: the driver knows no SQLAlchemy post-compile
+    compiled = query.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
     params = compiled.construct_params()
     values = [params[name] for name in compiled.positiontup or ()]
     if not all(v is None or isinstance(v, str | int | float) for v in values):

@@ -137,7 +137,16 @@ def test_next_month_sees_continuing_and_ended(
     assert s["invoices"][0]["number"] == "002/TAG-JKK-JKM/LBK/II/2026"
     with session_scope(database_url) as ses:
         ended = ses.scalar(select(func.count()).where(Membership.end_reason == "tidak_di_roster"))
+        spans = ses.execute(
+            select(Membership.first_period, Membership.last_period, func.count())
+            .where(Membership.end_period.is_(None))
+            .group_by(Membership.first_period, Membership.last_period)
+        ).all()
     assert ended == p["ended"]
+    # continuing memberships extended to February (one UPDATE for them all), new ones begin there
+    assert sorted(spans) == sorted(
+        [("2026-01", "2026-02", p["continuing"]), ("2026-02", "2026-02", p["new"])]
+    )
     assert village  # the village whose file lost two rows
 
 

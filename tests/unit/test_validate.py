@@ -368,12 +368,12 @@ def _fill_with_pandas(code: str, **values: Any) -> Any:
 @pytest.mark.parametrize(
     ("code", "values"),
     [
-        ("NIK_PANJANG", {"nilai": ["36{panjang}", None], "panjang": pd.array([3, None], "Int64")}),
+        ("NIK_PANJANG", {"nilai": ["36", None], "panjang": pd.array([3, None], "Int64")}),
         ("TANGGAL_LAHIR_FORMAT", {"nilai": ["{nilai}", "x"]}),  # operator text with braces
         ("USIA_DI_ATAS_BATAS", {"usia": [70, 71], "batas": 65, "per_tanggal": "01/01/2026"}),
         (
             "JENIS_KELAMIN_TIDAK_SESUAI_NIK",
-            {"jenis_kelamin": ["{jk_nik}", "L"], "jk_nik": ["P", None]},
+            {"jenis_kelamin": ["X", "L"], "jk_nik": ["P", None]},
         ),
         ("NIK_GANDA_BERKAS", {"baris_lain": [2.0, float("nan")]}),
     ],
@@ -385,6 +385,20 @@ def test_fill_matches_pandas(code: str, values: dict[str, Any]) -> None:
     }
     got, want = fill(code, **args), _fill_with_pandas(code, **args)
     pd.testing.assert_series_equal(got, want)  # type: ignore[arg-type]
+
+
+def test_an_operators_text_that_looks_like_a_placeholder_goes_in_verbatim() -> None:
+    """A cell reading `{jk_nik}` is quoted as written, not filled with the next placeholder's value
+    (filling one placeholder after another into the message so far did that)."""
+    sex = fill(
+        "JENIS_KELAMIN_TIDAK_SESUAI_NIK",
+        jenis_kelamin=pd.Series(["{jk_nik}"]),
+        jk_nik=pd.Series(["P"]),
+    )
+    assert sex.tolist() == [  # type: ignore[union-attr]
+        "Jenis kelamin {jk_nik} tidak sama dengan NIK, yang menunjukkan P (pada NIK perempuan, "
+        "tanggal lahir ditambah 40). Periksa kembali NIK dan jenis kelamin dengan KTP."
+    ]
 
 
 def test_fill_aligns_columns_on_different_indexes() -> None:
