@@ -95,6 +95,29 @@ def _read_and_check(program: Program, folder: Path) -> tuple[Any, Any, dict[str,
     )
 
 
+def _bill(
+    url: str, program: Program, month: Any, rosters: Any, checked: Any, folder: Path, out: Path
+) -> tuple[Any, Any, dict[str, float]]:
+    """The main process's share of one regency: decide, price, record; and the seconds of each."""
+    from iuran.cycle import record_cycle
+    from iuran.pricing import price_lines
+    from iuran.registry import decide
+    from iuran.summary import all_rejections
+
+    t0 = time.perf_counter()
+    decided = decide(url, rosters.rows, checked.accepted, program, month, folder)
+    t1 = time.perf_counter()
+    lines = price_lines(decided.billed, program, month)
+    t2 = time.perf_counter()
+    rejected = all_rejections(checked, decided)
+    record_cycle(
+        url, program, month, rosters.files, rejected, decided, lines,
+        out / program.code / str(month), TODAY,
+    )  # fmt: skip
+    t3 = time.perf_counter()
+    return decided, rejected, {"decide": t1 - t0, "price": t2 - t1, "record": t3 - t2}
+
+
 #: Regencies billed a second month after the country's first (the steady state: every worker known)
 NEXT_MONTH_SAMPLE = 12
 
@@ -105,28 +128,13 @@ def _next_month(
     """The same rosters billed the month after, for a sample of regencies: what a month costs once
     the registry knows everyone (continuing workers, memberships extended, last month's lines read).
     Not in the national wall time."""
-    from iuran.cycle import record_cycle
-    from iuran.pricing import price_lines
-    from iuran.registry import decide
-    from iuran.summary import all_rejections
-
     month = data.NATIONAL_PERIOD.shift(1)
     steps = dict.fromkeys(("decide", "price", "record"), 0.0)
     rows = billed = 0
     for program, rosters, checked in sample:
-        t0 = time.perf_counter()
-        decided = decide(url, rosters.rows, checked.accepted, program, month, folder(program))
-        t1 = time.perf_counter()
-        lines = price_lines(decided.billed, program, month)
-        t2 = time.perf_counter()
-        record_cycle(
-            url, program, month, rosters.files, all_rejections(checked, decided), decided, lines,
-            out / program.code / str(month), TODAY,
-        )  # fmt: skip
-        t3 = time.perf_counter()
-        steps["decide"] += t1 - t0
-        steps["price"] += t2 - t1
-        steps["record"] += t3 - t2
+        decided, _, took = _bill(url, program, month, rosters, checked, folder(program), out)
+        for step, seconds in took.items():
+            steps[step] += seconds
         rows += len(rosters.rows)
         billed += len(decided.billed)
     return {
@@ -155,11 +163,7 @@ def run(
 ) -> dict[str, Any]:
     """The data plane over every program; `budget` > 0 stops after that many seconds and projects
     the rest from `total_rows` (the rows of every program's files)."""
-    from iuran.cycle import record_cycle
     from iuran.db.session import get_engine, upgrade
-    from iuran.pricing import price_lines
-    from iuran.registry import decide
-    from iuran.summary import all_rejections
 
     if workers is None:
         workers = max(1, (os.cpu_count() or 2) - 1)
@@ -225,22 +229,11 @@ def run(
                 steps["validate"] += times["validate"]
                 worker_cpu += times["worker_cpu"]
 
-                t0 = time.perf_counter()
-                decided = decide(
-                    url, rosters.rows, checked.accepted, program, month, folder(program)
+                decided, rejected, took = _bill(
+                    url, program, month, rosters, checked, folder(program), out
                 )
-                t1 = time.perf_counter()
-                lines = price_lines(decided.billed, program, month)
-                t2 = time.perf_counter()
-                rejected = all_rejections(checked, decided)
-                record_cycle(
-                    url, program, month, rosters.files, rejected, decided, lines,
-                    out / program.code / str(month), TODAY,
-                )  # fmt: skip
-                t3 = time.perf_counter()
-                steps["decide"] += t1 - t0
-                steps["price"] += t2 - t1
-                steps["record"] += t3 - t2
+                for step, seconds in took.items():
+                    steps[step] += seconds
                 counts["regencies"] += 1
                 counts["files"] += len(rosters.files)
                 counts["rows"] += len(rosters.rows)
@@ -253,8 +246,8 @@ def run(
                     (
                         len(rosters.rows),
                         round(times["collect"] + times["validate"], 3),
-                        round(t1 - t0, 3),
-                        round(t3 - t2, 3),
+                        round(took["decide"], 3),
+                        round(took["record"], 3),
                         round(time.perf_counter() - clock._wall, 1),
                     )
                 )
