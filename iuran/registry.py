@@ -111,9 +111,14 @@ def _nik_in(conn: Connection, niks: Iterable[str]) -> ColumnElement[bool]:
 
 
 def _by_nik(
-    conn: Connection, base: Select, niks: Iterable[str], columns: list[str]
+    conn: Connection,
+    base: Select,
+    niks: Iterable[str] | ColumnElement[bool],
+    columns: list[str],
 ) -> pd.DataFrame:
-    df = read_frame(conn, base.where(_nik_in(conn, niks)))
+    """`base` for these NIKs (or an `_nik_in` already built, when several queries share a list)."""
+    where = niks if isinstance(niks, ColumnElement) else _nik_in(conn, niks)
+    df = read_frame(conn, base.where(where))
     if not len(df):
         return pd.DataFrame({c: pd.Series(dtype="string") for c in columns})
     return df.astype("string")
@@ -177,7 +182,7 @@ def load_registry(session: Session, program: Program, period: Period, niks: pd.S
         [previous[["nik", "kode_desa"]], older[["nik", "kode_desa"]]], ignore_index=True
     ).astype("string")
     # NIKs the registry has never seen match nothing below: each costs one index probe, no scan.
-    wanted = pd.concat([niks, previous["nik"]]).dropna().unique()
+    wanted = _nik_in(conn, pd.concat([niks, previous["nik"]]))  # one list for both queries
     elsewhere = _by_nik(
         conn,
         select(Participant.nik, ContributionLine.program)
