@@ -20,9 +20,9 @@ from sqlalchemy.orm import Session
 
 from iuran import faults, mail
 from iuran.cycle_reports import ReportPaths, fingerprint
-from iuran.db.models import Cycle, Invoice
+from iuran.db.models import LIVE, Cycle, Invoice
 from iuran.db.session import session_scope
-from iuran.invoicing import InvoiceOutcome, apply_invoices
+from iuran.invoicing import InvoiceOutcome, apply_invoices, live_invoices
 from iuran.money import rupiah, terbilang
 from iuran.periods import Period
 from iuran.programs import Program
@@ -88,7 +88,7 @@ def compute_budget(
     billed = session.scalar(
         select(func.coalesce(func.sum(Invoice.total), 0)).where(
             Invoice.program == program.code,
-            Invoice.document_state.in_(("draft", "issued")),
+            Invoice.document_state.in_(LIVE),
             Invoice.period >= str(program.first_period),
             Invoice.period <= str(period),
         )
@@ -407,14 +407,7 @@ def render_pending(database_url: str, program: Program, period: Period) -> list[
 
     written: list[str] = []
     with session_scope(database_url) as session:
-        pending = session.scalars(
-            select(Invoice).where(
-                Invoice.program == program.code,
-                Invoice.period == str(period),
-                Invoice.document_state.in_(("draft", "issued")),
-            )
-        ).all()
-        pending = [inv for inv in pending if needs_rendering(inv)]
+        pending = [i for i in live_invoices(session, program, period) if needs_rendering(i)]
         if not pending:
             return written
         result = session.execute(

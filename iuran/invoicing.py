@@ -24,14 +24,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from iuran import faults
-from iuran.db.models import ContributionLine, Cycle, Invoice, InvoiceCounter, Notification
+from iuran.db.models import LIVE, ContributionLine, Cycle, Invoice, InvoiceCounter, Notification
 from iuran.nik import isin_text, text_array
 from iuran.payments import credit_removed_workers, credited_invoices
 from iuran.periods import Period
 from iuran.programs import Program
 from iuran.registry import IS_CURRENT, bulk_insert, read_frame
 
-LIVE = ("draft", "issued")
 HASHED = ["nik", "kode_desa", "pekerjaan", "penghasilan", "jkk", "jkm", "jht", "discount", "total", "rule_id", "discount_id"]  # fmt: skip
 
 
@@ -132,13 +131,7 @@ def apply_invoices(
 ) -> list[InvoiceOutcome]:
     """Bring the period's invoices in line with `lines` (needs participant_id and payer_key)."""
     hashes = content_hashes(lines) if len(lines) else pd.Series(dtype="string")
-    live = session.scalars(
-        select(Invoice).where(
-            Invoice.program == program.code,
-            Invoice.period == str(period),
-            Invoice.document_state.in_(LIVE),
-        )
-    ).all()
+    live = live_invoices(session, program, period)
     regular = {inv.payer_key: inv for inv in live if inv.kind == "regular"}
     supplements: dict[str, list[Invoice]] = {}
     for inv in live:
@@ -268,6 +261,19 @@ def apply_invoices(
             )
         outcomes.append(outcome)
     return sorted(outcomes, key=lambda o: (o.number, o.revision))
+
+
+def live_invoices(session: Session, program: Program, period: Period) -> list[Invoice]:
+    """The invoices of a program's period that count (any payer, regular and supplementary)."""
+    return list(
+        session.scalars(
+            select(Invoice).where(
+                Invoice.program == program.code,
+                Invoice.period == str(period),
+                Invoice.document_state.in_(LIVE),
+            )
+        )
+    )
 
 
 def _outcome(inv: Invoice, action: str) -> InvoiceOutcome:

@@ -59,6 +59,7 @@ from sqlalchemy.orm import Session, aliased
 
 from iuran import faults, mail
 from iuran.db.models import (
+    LIVE,
     ContributionLine,
     CreditNote,
     CreditNoteLine,
@@ -78,7 +79,6 @@ from iuran.wilayah import normalize_kode_desa
 
 log = logging.getLogger("iuran.payments")
 
-LIVE = ("draft", "issued")
 PAYMENT, RECEIPT = "pembayaran", "penerimaan"
 REGENCY_PAYER = "kabupaten"
 

@@ -45,7 +45,7 @@ from sqlalchemy.orm import Session
 
 from iuran import nik, xlsx
 from iuran.config import TEMPLATES
-from iuran.db.models import Invoice
+from iuran.db.models import LIVE, Invoice
 from iuran.documents import tanggal
 from iuran.money import angka, as_amount, rupiah
 from iuran.nik import mask_series
@@ -949,7 +949,7 @@ def monthly_billed(
         select(Invoice.period, Invoice.kind, func.coalesce(func.sum(Invoice.total), 0))
         .where(
             Invoice.program == program.code,
-            Invoice.document_state.in_(("draft", "issued")),
+            Invoice.document_state.in_(LIVE),
             Invoice.period >= str(program.first_period),
             Invoice.period <= str(period),
         )

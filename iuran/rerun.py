@@ -32,8 +32,9 @@ from sqlalchemy.orm import Session
 
 from iuran.cycle import needs_rendering
 from iuran.cycle_reports import ReportPaths
-from iuran.db.models import ContributionLine, Cycle, Invoice, Notification
+from iuran.db.models import ContributionLine, Cycle, Notification
 from iuran.db.session import session_scope
+from iuran.invoicing import live_invoices
 from iuran.periods import Period
 from iuran.programs import Program
 from iuran.rosters.read import folder_digest
@@ -122,14 +123,7 @@ def recall(
                 Notification.status.not_in(DONE_MAIL),
             )
         )
-        live = session.scalars(
-            select(Invoice).where(
-                Invoice.program == program.code,
-                Invoice.period == str(period),
-                Invoice.document_state.in_(("draft", "issued")),
-            )
-        ).all()
-        unrendered = any(needs_rendering(inv) for inv in live)
+        unrendered = any(needs_rendering(i) for i in live_invoices(session, program, period))
         stored = dict(cycle.summary)
     if unfinished_mail or unrendered:
         return None

@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from iuran.db.models import (
+    LIVE,
     CreditNote,
     Invoice,
     Notification,
@@ -31,7 +32,6 @@ from iuran.money import angka, rupiah
 from iuran.periods import Period
 from iuran.programs import Program
 
-LIVE = ("draft", "issued")
 LAPSE_AFTER = 3  # BPU: non-active after 3 consecutive unpaid months (DOMAIN.md)
 OPEN_STATES = ("unpaid", "partial")
 

@@ -170,6 +170,10 @@ class InvoiceCounter(Base):
     last: Mapped[int] = mapped_column(Integer, default=0)
 
 
+#: An invoice's `document_state` while it counts (not superseded, not cancelled)
+LIVE = ("draft", "issued")
+
+
 class Invoice(Base):
     """A tagihan to one payer for one period; a revision keeps the number and bumps `revision`."""
 
