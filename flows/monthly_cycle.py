@@ -33,6 +33,7 @@ from prefect.settings import PREFECT_API_URL
 from prefect.states import Completed, State
 from pydantic import Field
 
+import flows.engine  # noqa: F401  (a run's end does not wait for its heartbeat thread)
 from flows.hooks import notify_operations
 from iuran.config import Settings, load_settings
 from iuran.locks import default_holder, held

@@ -13,6 +13,7 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
+import flows.engine  # noqa: F401  (a run's end does not wait for its heartbeat thread)
 from iuran.config import load_settings
 from iuran.money import rupiah
 from iuran.programs import load_program

@@ -8,6 +8,7 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 
+import flows.engine  # noqa: F401  (a run's end does not wait for its heartbeat thread)
 from iuran.config import load_settings
 from iuran.programs import load_program
 from tasks.notify import send
