@@ -23,7 +23,7 @@ def heartbeats_unjoined() -> bool:
         return True
     if "join_on_exit" not in inspect.signature(send).parameters:
         return False
-    flow_engine._send_heartbeats = functools.partial(send, join_on_exit=False)  # type: ignore[assignment]
+    flow_engine._send_heartbeats = functools.partial(send, join_on_exit=False)
     return True
 
 

@@ -36,8 +36,10 @@ def test_a_flow_run_returns_while_its_heartbeat_thread_is_still_stopping() -> No
     left[0].join(timeout=3)
     assert not left[0].is_alive()
     assert state.is_completed()
+    run_id = state.state_details.flow_run_id
+    assert run_id is not None
     with get_client(sync_client=True) as client:
-        run = client.read_flow_run(state.state_details.flow_run_id)
+        run = client.read_flow_run(run_id)
     assert run.state is not None and run.state.is_completed()
 
 
