@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -24,12 +25,14 @@ from iuran.db.models import LIVE, Cycle, Invoice
 from iuran.db.session import session_scope
 from iuran.invoicing import InvoiceOutcome, apply_invoices, live_invoices
 from iuran.money import rupiah, terbilang
+from iuran.nik import isin_text
 from iuran.periods import Period
 from iuran.programs import Program
 from iuran.reconcile import Reconciled
 from iuran.registry import (
     ensure_participants,
     get_cycle,
+    participant_changes,
     participant_ids,
     record_conflicts,
     record_inputs,
@@ -130,17 +133,34 @@ def record_cycle(
         faults.point("record.inputs_recorded")
         if decided.status_list is not None:
             record_status_list(session, decided.status_list)
-        billed = lines.copy()
+        digests = payer_digests(lines)
+        changes = participant_changes(session)
+        kept = unchanged_payers(session, cycle, program, period, digests, changes)
+        billed = lines.loc[~lines["payer_key"].isin(kept)] if kept else lines.copy()
         ids, before = ensure_participants(session, billed)
-        billed["participant_id"] = billed["nik"].map(ids)
+        billed = billed.assign(participant_id=billed["nik"].map(ids))
         faults.point("record.participants_written")
-        conflicts = record_conflicts(session, cycle.id, billed, ids, before)
+        kept_invoices = sorted(kept.values())
+        conflicts = record_conflicts(session, cycle.id, billed, ids, before, kept_invoices)
         known = pd.concat([ids, participant_ids(session, decided.ended["nik"])])
         known = known[~known.index.duplicated()]
-        record_memberships(session, program, period, decided.billed, decided.ended, known)
+        workers = decided.billed
+        if kept:
+            workers = workers.loc[isin_text(workers["nik"], billed["nik"])]
+        record_memberships(
+            session, program, period, workers, decided.ended, known, only_these=bool(kept)
+        )
         faults.point("record.memberships_written")
         outcomes = apply_invoices(
-            session, cycle, program, period, billed, out_dir, payer_names(program), today
+            session,
+            cycle,
+            program,
+            period,
+            billed,
+            out_dir,
+            payer_names(program),
+            today,
+            frozenset(kept),
         )
         live = [o for o in outcomes if o.action != "cancelled"]
         total_due = sum(o.total for o in live)
@@ -180,6 +200,7 @@ def record_cycle(
         queued += queue_report_mail(session, program, period, files, rejected, decided, paths)
         faults.point("record.mail_queued")
         cycle.status = "issued"
+        cycle.recorded = {"participant_changes": changes, "payers": digests}
         if conflicts:
             notes.append(
                 f"{conflicts} data peserta (nama/tanggal lahir) berbeda dengan registri: "
@@ -192,6 +213,56 @@ def record_cycle(
         if dry_run:
             session.rollback()
         return recorded
+
+
+def payer_digests(lines: pd.DataFrame) -> dict[str, str]:
+    """payer_key → digest of its rows, every column recording reads, in any row order."""
+    if not len(lines):
+        return {}
+    columns = sorted(lines.columns)
+    rows = pd.util.hash_pandas_object(lines[columns], index=False).to_numpy()
+    codes, payers = pd.factorize(lines["payer_key"].astype(str), sort=True)
+    order = np.lexsort((rows, codes))
+    rows = rows[order]
+    bounds = np.searchsorted(codes[order], np.arange(len(payers) + 1))
+    head = "\t".join(columns).encode()
+    return {
+        str(payer): hashlib.sha256(head + rows[a:b].tobytes()).hexdigest()
+        for payer, a, b in zip(payers, bounds[:-1], bounds[1:], strict=True)
+    }
+
+
+def unchanged_payers(
+    session: Session,
+    cycle: Cycle,
+    program: Program,
+    period: Period,
+    digests: dict[str, str],
+    changes: int,
+) -> dict[str, int]:
+    """Payers a rerun need not record again → their invoice id.
+
+    A payer whose rows hash as the last record of this cycle wrote them, while no participant was
+    changed since (their names and birth dates are what conflicts were checked against), holds
+    what recording it again would write: its participants, conflicts, memberships and lines. Only
+    an unpaid regular invoice with no supplement qualifies (paid ones settle credit on every run).
+    """
+    last = cycle.recorded or {}
+    if not digests or last.get("participant_changes") != changes:
+        return {}
+    same = {p for p, d in (last.get("payers") or {}).items() if digests.get(p) == d}
+    if not same:
+        return {}
+    live = live_invoices(session, program, period)
+    supplemented = {i.payer_key for i in live if i.kind == "supplementary"}
+    return {
+        i.payer_key: i.id
+        for i in live
+        if i.kind == "regular"
+        and i.payer_key in same
+        and i.payment_state == "unpaid"
+        and i.payer_key not in supplemented
+    }
 
 
 def pagu_notes(program: Program, budget: Budget) -> list[str]:

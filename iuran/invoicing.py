@@ -29,7 +29,7 @@ from iuran.nik import isin_text, text_array
 from iuran.payments import credit_removed_workers, credited_invoices
 from iuran.periods import Period
 from iuran.programs import Program
-from iuran.registry import IS_CURRENT, bulk_insert, read_frame
+from iuran.registry import IS_CURRENT, bulk_insert, in_list, read_frame
 
 HASHED = ["nik", "kode_desa", "pekerjaan", "penghasilan", "jkk", "jkm", "jht", "discount", "total", "rule_id", "discount_id"]  # fmt: skip
 
@@ -128,8 +128,12 @@ def apply_invoices(
     out_dir: Path,
     payer_names: dict[str, str],
     today: dt.date,
+    kept: frozenset[str] = frozenset(),
 ) -> list[InvoiceOutcome]:
-    """Bring the period's invoices in line with `lines` (needs participant_id and payer_key)."""
+    """Bring the period's invoices in line with `lines` (needs participant_id and payer_key).
+
+    `kept`: payers whose lines are known to be as their invoice holds them (left out of `lines`).
+    """
     hashes = content_hashes(lines) if len(lines) else pd.Series(dtype="string")
     live = live_invoices(session, program, period)
     regular = {inv.payer_key: inv for inv in live if inv.kind == "regular"}
@@ -138,7 +142,9 @@ def apply_invoices(
         if inv.kind == "supplementary":
             supplements.setdefault(inv.payer_key, []).append(inv)
 
-    old_lines = _current_lines(session, program, period)
+    old_lines = _current_lines(
+        session, program, period, [i.id for i in live if i.payer_key not in kept] if kept else None
+    )
     # Paid invoices with credited workers, or with supplements, are checked for credit even when
     # the roster hashes as they were billed (workers back take their credit, supplements' go).
     credited = credited_invoices(session, [i.id for i in live if i.payment_state != "unpaid"])
@@ -153,6 +159,9 @@ def apply_invoices(
     rows_of = lines.groupby("payer_key", sort=False).indices if len(lines) else {}
     for payer in sorted(set(hashes.index) | set(regular)):
         current = regular.get(payer)
+        if current is not None and payer in kept:
+            outcomes.append(_outcome(current, "unchanged"))
+            continue
         if (
             current is not None
             and payer in hashes.index
@@ -307,11 +316,14 @@ def _retire(session: Session, inv: Invoice) -> None:
     )
 
 
-def _current_lines(session: Session, program: Program, period: Period) -> pd.DataFrame:
+def _current_lines(
+    session: Session, program: Program, period: Period, invoices: list[int] | None = None
+) -> pd.DataFrame:
+    """The period's current lines (of these invoices only, if given)."""
     from iuran.db.models import Participant
 
-    return read_frame(
-        session.connection(),
+    conn = session.connection()
+    query = (
         select(
             ContributionLine.invoice_id,
             Invoice.payer_key,
@@ -326,8 +338,11 @@ def _current_lines(session: Session, program: Program, period: Period) -> pd.Dat
             ContributionLine.program == program.code,
             ContributionLine.period == str(period),
             IS_CURRENT,
-        ),
+        )
     )
+    if invoices is not None:
+        query = query.where(in_list(conn, ContributionLine.invoice_id, invoices))
+    return read_frame(conn, query)
 
 
 LINE_FIELDS = ["participant_id", "kode_desa", "pekerjaan", "category", "penghasilan", "jkk", "jkm", "jht", "discount", "total", "rule_id", "discount_id"]  # fmt: skip

@@ -31,6 +31,7 @@ from iuran import faults
 from iuran.bpjs_status import read_status_list
 from iuran.conflicts import find_conflicts
 from iuran.db.models import (
+    REGISTRY_CHANGE,
     ContributionLine,
     Cycle,
     Membership,
@@ -88,7 +89,7 @@ def _driver_rows(conn: Connection, query: Select) -> tuple[list[str], list[tuple
         cursor.close()
 
 
-def _in_list(
+def in_list(
     conn: Connection, column: InstrumentedAttribute[Any], values: list[Any]
 ) -> ColumnElement[bool]:
     """`column IN <values>` as one bound value, whatever their number.
@@ -105,7 +106,7 @@ def _in_list(
 
 
 def _nik_in(conn: Connection, niks: Iterable[str]) -> ColumnElement[bool]:
-    return _in_list(
+    return in_list(
         conn, Participant.nik, pd.Series(niks, dtype="object").dropna().unique().tolist()
     )
 
@@ -356,22 +357,29 @@ def record_memberships(
     billed: pd.DataFrame,
     ended: pd.DataFrame,
     participant_ids: pd.Series,
+    only_these: bool = False,
 ) -> None:
-    """Memberships follow what was billed: first and last period, village, and why one ended."""
+    """Memberships follow what was billed: first and last period, village, and why one ended.
+
+    `only_these`: read only the memberships of `participant_ids` (a rerun recording a few payers
+    again) instead of the program's all.
+    """
     p = str(period)
     conn = session.connection()
-    existing = read_frame(
-        conn,
-        select(
-            Membership.id,
-            Membership.participant_id,
-            Membership.first_period,
-            Membership.last_period,
-            Membership.kode_desa.label("kode_desa_now"),
-            Membership.pekerjaan.label("pekerjaan_now"),
-            Membership.end_period,
-        ).where(Membership.program == program.code),
-    )
+    existing_query = select(
+        Membership.id,
+        Membership.participant_id,
+        Membership.first_period,
+        Membership.last_period,
+        Membership.kode_desa.label("kode_desa_now"),
+        Membership.pekerjaan.label("pekerjaan_now"),
+        Membership.end_period,
+    ).where(Membership.program == program.code)
+    if only_these:
+        existing_query = existing_query.where(
+            in_list(conn, Membership.participant_id, participant_ids.astype("int64").tolist())
+        )
+    existing = read_frame(conn, existing_query)
     b = billed[["nik", "kode_desa", "pekerjaan"]].copy()
     b["participant_id"] = b["nik"].map(participant_ids).astype("int64")
     if len(existing):
@@ -423,7 +431,7 @@ def record_memberships(
     for (first, last), group in old.loc[extended].groupby(["first_period", "last_period"]):
         session.execute(
             update(Membership)
-            .where(_in_list(conn, Membership.id, group["id"].astype("int64").tolist()))
+            .where(in_list(conn, Membership.id, group["id"].astype("int64").tolist()))
             .values(first_period=first, last_period=last)
             .execution_options(synchronize_session=False)
         )
@@ -453,12 +461,18 @@ def record_memberships(
                 update(Membership)
                 .where(
                     Membership.program == program.code,
-                    _in_list(conn, Membership.participant_id, ended_ids),
+                    in_list(conn, Membership.participant_id, ended_ids),
                     Membership.last_period < p,
                 )
                 .values(end_period=p, end_reason=str(reason))
                 .execution_options(synchronize_session=False)
             )
+
+
+def participant_changes(session: Session) -> int:
+    """UPDATEs and DELETEs of participants so far (migration 0005's triggers count them)."""
+    rc = REGISTRY_CHANGE.c
+    return int(session.scalar(select(rc.n).where(rc.program == "*", rc.period == "*")) or 0)
 
 
 def get_cycle(session: Session, program: str, period: str) -> Cycle:
@@ -562,14 +576,26 @@ def record_status_list(session: Session, status_list: pd.DataFrame) -> int:
 
 
 def record_conflicts(
-    session: Session, cycle_id: int, billed: pd.DataFrame, ids: pd.Series, known: pd.DataFrame
+    session: Session,
+    cycle_id: int,
+    billed: pd.DataFrame,
+    ids: pd.Series,
+    known: pd.DataFrame,
+    kept_invoices: list[int] | None = None,
 ) -> int:
     """Name and birth-date disagreements of this run's rows with the registry, for review.
 
     `known`: the registry's nik, nama, tanggal_lahir of the NIKs it knew before this run
-    (`ensure_participants`); a NIK first written by this run agrees with itself.
+    (`ensure_participants`); a NIK first written by this run agrees with itself. The conflicts of
+    the workers on `kept_invoices` (payers not recorded again, `iuran.cycle.unchanged_payers`) stay.
     """
-    session.execute(delete(RegistryConflict).where(RegistryConflict.cycle_id == cycle_id))
+    stale = delete(RegistryConflict).where(RegistryConflict.cycle_id == cycle_id)
+    if kept_invoices:
+        on_kept = select(ContributionLine.participant_id).where(
+            in_list(session.connection(), ContributionLine.invoice_id, kept_invoices), IS_CURRENT
+        )
+        stale = stale.where(RegistryConflict.participant_id.not_in(on_kept))
+    session.execute(stale)
     rows = billed.loc[~billed["carried"].astype(bool)] if "carried" in billed else billed
     rows = rows.loc[isin_text(rows["nik"], known["nik"])]
     if not len(rows):

@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 
 from iuran.cycle import needs_rendering
 from iuran.cycle_reports import ReportPaths
-from iuran.db.models import ContributionLine, Cycle, Notification
+from iuran.db.models import REGISTRY_CHANGE, ContributionLine, Cycle, Notification
 from iuran.db.session import session_scope
 from iuran.invoicing import live_invoices
 from iuran.periods import Period
@@ -41,11 +41,6 @@ from iuran.rosters.read import folder_digest
 
 #: Bump when what a cycle computes from the same inputs changes in a way the version does not show.
 KEY_VERSION = 1
-#: UPDATEs and DELETEs of lines per (program, period), of participants under ('*', '*'): counted by
-#: the triggers of migration 0005.
-REGISTRY_CHANGE = sa.table(
-    "registry_change", sa.column("program"), sa.column("period"), sa.column("n", sa.BigInteger)
-)
 DONE_MAIL = ("sent", "cancelled")
 
 

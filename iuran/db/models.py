@@ -23,7 +23,9 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    column,
     func,
+    table,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -102,6 +104,9 @@ class Cycle(Base):
     locked_by: Mapped[str | None] = mapped_column(String(100))
     locked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     summary: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # payer → digest of its rows as last recorded, and the participant changes counted then
+    # (`iuran.cycle.unchanged_payers`): a rerun records again only the payers that changed
+    recorded: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
     updated_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), default=_now, onupdate=_now
@@ -169,6 +174,12 @@ class InvoiceCounter(Base):
     year: Mapped[int] = mapped_column(Integer, primary_key=True)
     last: Mapped[int] = mapped_column(Integer, default=0)
 
+
+#: UPDATEs and DELETEs of lines per (program, period), of participants under ('*', '*'): counted by
+#: the triggers of migration 0005 (not a mapped class: nothing but those triggers writes it).
+REGISTRY_CHANGE = table(
+    "registry_change", column("program"), column("period"), column("n", BigInteger)
+)
 
 #: An invoice's `document_state` while it counts (not superseded, not cancelled)
 LIVE = ("draft", "issued")
