@@ -412,6 +412,22 @@ def record_memberships(
     old["pekerjaan"] = old["pekerjaan"].astype("string").fillna("")
     old["first_period"] = old["first_period"].astype("string").where(old["first_period"] < p, p)
     old["last_period"] = old["last_period"].astype("string").where(old["last_period"] > p, p)
+    # A month rerun after a later one was recorded: village, job and ending are the later month's
+    # (an earlier month's rerun must not move a worker back, nor revive one who left); only an
+    # earlier start is news.
+    later = (
+        old["last_period"].gt(p).fillna(False)
+        | old["end_period"].astype("string").gt(p).fillna(False)
+    ).to_numpy(dtype=bool)
+    starts = old.loc[later & old["first_period"].ne(b.loc[old.index, "first_period"]).to_numpy()]
+    if len(starts):
+        session.execute(
+            update(Membership)
+            .where(in_list(conn, Membership.id, starts["id"].astype("int64").tolist()))
+            .values(first_period=p)
+            .execution_options(synchronize_session=False)
+        )
+    old = old.loc[~later]
     # A rerun bills the same workers in the same villages: only what differs is written.
     same = (
         old["kode_desa"].astype("string").eq(old["kode_desa_now"].astype("string")).fillna(False)

@@ -191,6 +191,40 @@ def test_rerun_of_a_month_after_the_next_one_changes_nothing(
     assert again["participants"] == first["participants"]
 
 
+def test_a_fixed_earlier_month_leaves_the_later_months_memberships(
+    database_url: str, lebak_inbox: Path, tmp_path: Path
+) -> None:
+    """January fixed and rerun after February: whoever February ended stays ended there."""
+    lebak, out = load_program("lebak"), tmp_path / "out"
+    run(database_url, lebak, "2026-01", lebak_inbox, out)
+    generate_rosters(lebak, Period(2026, 2), lebak_inbox, villages=12, per_village=10, seed=7)
+    _drop_rows(lebak_inbox, "lebak", "2026-02", 2)
+    assert run(database_url, lebak, "2026-02", lebak_inbox, out)["participants"]["ended"] >= 2
+
+    def memberships() -> list[tuple[object, ...]]:
+        with session_scope(database_url) as ses:
+            return sorted(
+                ses.execute(
+                    select(
+                        Membership.participant_id,
+                        Membership.kode_desa,
+                        Membership.first_period,
+                        Membership.last_period,
+                        Membership.end_period,
+                        Membership.end_reason,
+                    )
+                ).all()
+            )
+
+    before = memberships()
+    assert [m[4] for m in before].count("2026-02") >= 2
+    january = sorted((lebak_inbox / "lebak" / "2026-01").glob("*.csv"))[-1]
+    rows = pd.read_csv(january, dtype=str, keep_default_na=False)
+    rows.iloc[1:].to_csv(january, index=False)  # a worker January should not have billed
+    assert run(database_url, lebak, "2026-01", lebak_inbox, out)["status"] == "revised"
+    assert memberships() == before
+
+
 def test_bpjs_reports_a_death_and_the_worker_is_never_billed_again(
     database_url: str, tmp_path: Path
 ) -> None:
