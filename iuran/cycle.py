@@ -216,7 +216,8 @@ def record_cycle(
 
 
 def payer_digests(lines: pd.DataFrame) -> dict[str, str]:
-    """payer_key → digest of its rows, every column recording reads, in any row order."""
+    """payer_key → digest of its rows: every column (names, birth dates, source rows too), any
+    row order. ~1 µs a row (pandas' vectorised row hash, one sha256 a payer)."""
     if not len(lines):
         return {}
     columns = sorted(lines.columns)
