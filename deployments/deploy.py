@@ -20,6 +20,7 @@ each run clones (`https://git.example.go.id/disnaker/iuran.git`).
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import inspect
 import os
 import sys
@@ -173,6 +174,74 @@ def ensure_pool(pool: str = POOL) -> None:
             print(f"created work pool {pool!r} (process)")
 
 
+#: The automation that marks a flow run `Crashed` when its heartbeats stop (a killed worker, a machine
+#: gone): without it such a run shows `Running` in the UI for ever. Prefect's own recipe
+#: (docs: "detect zombie flows"), for every flow run on the server.
+CRASH_DETECTION = "iuran: run crashed when its heartbeats stop"
+
+
+def crash_window() -> dt.timedelta:
+    """How long a run may go without a heartbeat: three beats missed (`IURAN_CRASH_AFTER_SECONDS`
+    overrides it; Prefect's heartbeat, `PREFECT_FLOWS_HEARTBEAT_FREQUENCY`, is 180 s by default)."""
+    if seconds := os.environ.get("IURAN_CRASH_AFTER_SECONDS"):
+        return dt.timedelta(seconds=int(seconds))
+    from prefect.settings import get_current_settings
+
+    return dt.timedelta(seconds=3 * (get_current_settings().flows.heartbeat_frequency or 180))
+
+
+def ensure_crash_detection(window: dt.timedelta | None = None) -> UUID:
+    """Create or update the crash-detection automation (one, by name). An automation an operator
+    disabled in the UI stays disabled, as a paused schedule stays paused."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.objects import StateType
+    from prefect.events.actions import ChangeFlowRunState
+    from prefect.events.schemas.automations import AutomationCore, EventTrigger, Posture
+    from prefect.events.schemas.events import ResourceSpecification
+
+    window = window or crash_window()
+    wanted = AutomationCore(
+        name=CRASH_DETECTION,
+        description=(
+            f"A flow run without a heartbeat for {int(window.total_seconds())} s is marked "
+            "Crashed: its process is gone (a killed worker, a machine restarted). Rerun the "
+            "month; the cycle's lease lets the new run in once it is stale."
+        ),
+        trigger=EventTrigger(
+            after={"prefect.flow-run.heartbeat"},
+            expect={
+                "prefect.flow-run.heartbeat",
+                "prefect.flow-run.Completed",
+                "prefect.flow-run.Failed",
+                "prefect.flow-run.Cancelled",
+                "prefect.flow-run.Crashed",
+            },
+            match=ResourceSpecification({"prefect.resource.id": ["prefect.flow-run.*"]}),
+            for_each={"prefect.resource.id"},
+            posture=Posture.Proactive,
+            threshold=1,
+            within=window,
+        ),
+        actions=[
+            ChangeFlowRunState(
+                name="Crashed",
+                state=StateType.CRASHED,
+                force=False,
+                message=f"No heartbeat for {int(window.total_seconds())} s: the run's process is gone.",
+            )
+        ],
+    )
+    with get_client(sync_client=True) as client:
+        found = client.read_automations_by_name(CRASH_DETECTION)
+        if not found:
+            return client.create_automation(wanted)
+        keep, *extra = sorted(found, key=lambda a: str(a.id))
+        for a in extra:  # one, whoever created more
+            client.delete_automation(a.id)
+        client.update_automation(keep.id, wanted.model_copy(update={"enabled": keep.enabled}))
+        return keep.id
+
+
 def _paused_now(name: str) -> bool:
     """Whether an operator paused this deployment's schedule: deploying again must not resume it."""
     from prefect.client.orchestration import get_client
@@ -206,6 +275,7 @@ def deploy_all(
     if missing:
         raise SystemExit(f"no program file for {', '.join(sorted(missing))} in {programs_dir}")
     ensure_pool(pool)
+    ensure_crash_detection()
     deployments = [cycle_deployment(p, parameters, job_variables, scheduled) for p in programs]
     deployments += daily_deployments(programs, parameters, job_variables, scheduled)
     for d in deployments:

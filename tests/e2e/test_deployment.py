@@ -235,3 +235,56 @@ def test_lebak_cycle_through_its_deployment_then_a_fixed_roster_revises_it(
         f"\ne2e: server healthy in {stack.server_started_in:.1f} s; deploy, worker and two "
         f"deployment runs in {time.monotonic() - t0:.1f} s"
     )
+
+
+def test_a_run_whose_heartbeats_stop_is_marked_crashed(stack: Stack) -> None:
+    """Deploying sets up one crash-detection automation; a run that beat once and then went silent
+    (its process killed) is marked Crashed by the server; an automation disabled stays disabled."""
+    import datetime as dt
+    import uuid
+
+    import httpx
+    from prefect import flow
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.objects import StateType
+    from prefect.events.schemas.automations import EventTrigger
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+    from prefect.states import Running
+
+    from deployments.deploy import CRASH_DETECTION, ensure_crash_detection
+
+    @flow(name="silent-probe")
+    def silent() -> None:
+        """Never run: only its flow run is created, as a worker would before it died."""
+
+    with (
+        temporary_settings({PREFECT_API_URL: stack.api_url}),
+        get_client(sync_client=True) as client,
+    ):
+        ensure_crash_detection(dt.timedelta(seconds=10))
+        automation_id = ensure_crash_detection(dt.timedelta(seconds=10))  # deployed again
+        [automation] = client.read_automations_by_name(CRASH_DETECTION)
+        assert automation.id == automation_id and automation.enabled
+        assert isinstance(automation.trigger, EventTrigger)
+        assert automation.trigger.within == dt.timedelta(seconds=10)
+
+        run = client.create_flow_run(silent, state=Running())
+        beat = {  # as the run's engine sends it
+            "id": str(uuid.uuid4()),
+            "occurred": dt.datetime.now(dt.UTC).isoformat(),
+            "event": "prefect.flow-run.heartbeat",
+            "resource": {"prefect.resource.id": f"prefect.flow-run.{run.id}"},
+        }
+        httpx.post(f"{stack.api_url}/events", json=[beat]).raise_for_status()
+        deadline = time.monotonic() + 90
+        state = client.read_flow_run(run.id).state
+        while state is not None and state.type != StateType.CRASHED:
+            assert time.monotonic() < deadline, f"still {state.name} 90 s after its last beat"
+            time.sleep(1)
+            state = client.read_flow_run(run.id).state
+        assert state is not None and "heartbeat" in (state.message or "")
+
+        client.pause_automation(automation_id)  # an operator turns it off in the UI
+        ensure_crash_detection()
+        [automation] = client.read_automations_by_name(CRASH_DETECTION)
+        assert not automation.enabled
