@@ -1522,13 +1522,10 @@ def _credit_mail(
     session: Session, plan: Program, p: Payment, used: int, entry: dict[str, Any]
 ) -> None:
     """`payment_recorded` (`credit_applied`) to BPJS and BKAD: an overpayment now pays invoices."""
-    ident = ",".join(str(a["invoice_id"]) for a in entry["allocations"])
-    if len(ident) > 40:  # the key must stay short (200 characters with the SP2D number)
-        ident = hashlib.sha256(ident.encode()).hexdigest()[:16]
     left = entry["credit_left"]
     mail.queue(
         session,
-        key=f"payment_credit:{p.nomor_sp2d}:{ident}:bpjs",
+        key=f"payment_credit:{p.nomor_sp2d}:{_paid_key(entry)}:bpjs",
         event="payment_recorded",
         program=plan.code,
         period=entry["allocations"][0]["period"],
@@ -1555,12 +1552,55 @@ def _credit_mail(
     )
 
 
+def _credit_note_mail(
+    session: Session, plan: Program, note: CreditNote, entry: dict[str, Any]
+) -> None:
+    """`credit_applied` to BKAD and BPJS: a credit note now pays invoices, so BKAD pays only the
+    rest (without it, BKAD would pay the invoice mail's full amount again)."""
+    source = session.get(Invoice, note.source_invoice_id)
+    mail.queue(
+        session,
+        key=f"credit_note_applied:{note.number}:{_paid_key(entry)}:{entry['used']}",
+        event="credit_applied",
+        program=plan.code,
+        period=entry["allocations"][0]["period"],
+        to=(*plan.recipients.bkad, *plan.recipients.bpjs),
+        cc=plan.recipients.disnaker,
+        template="credit_applied",
+        context={
+            "program_name": plan.name,
+            "regency_name": plan.regency_name,
+            "credit_note": note.number,
+            "source_invoice": source.number if source is not None else "",
+            "source_period_label": _period_label(note.period),
+            "participants": int(note.participants),
+            "credit_amount": int(note.amount),
+            "used": entry["used"],
+            "credit_left": entry["credit_left"],
+            "allocations": [
+                {k: a[k] for k in ("number", "period_label", "amount", "remaining")}
+                for a in entry["allocations"]
+            ],
+        },
+        invoice_id=entry["allocations"][0]["invoice_id"]
+        if len(entry["allocations"]) == 1
+        else None,
+    )
+
+
+def _paid_key(entry: dict[str, Any]) -> str:
+    """The invoices a credit paid, short enough for an outbox key (200 characters in all)."""
+    ident = ",".join(str(a["invoice_id"]) for a in entry["allocations"])
+    return ident if len(ident) <= 40 else hashlib.sha256(ident.encode()).hexdigest()[:16]
+
+
 def apply_credits(session: Session, program: str, today: dt.date) -> list[dict[str, Any]]:
     """Credit pays the payer's unpaid invoices, oldest first: overpayments (a `credit` payment with a
     known payer) and credit notes (workers removed from a paid invoice), the oldest credit first.
 
     Returns one entry per credit that paid something (`source`: `sp2d` | `credit_note`); an
-    overpayment's use is announced with a `payment_recorded` message (`credit_applied`).
+    overpayment's use is announced with a `payment_recorded` message (`credit_applied`), a credit
+    note's with a `credit_applied` message.
     """
     begin_write(session)
     open_payments = (
@@ -1660,6 +1700,8 @@ def apply_credits(session: Session, program: str, today: dt.date) -> list[dict[s
         applied.append(entry)
         if isinstance(c, CreditNote):
             c.unapplied = left
+            if plan is not None:
+                _credit_note_mail(session, plan, c, entry)
             continue
         numbers = ", ".join(str(live.at[i, "number"]) for i, _, _ in paid)
         c.unallocated = left

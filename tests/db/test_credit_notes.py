@@ -13,9 +13,18 @@ import pytest
 from alembic import command
 from sqlalchemy import func, inspect, select
 
-from iuran.db.models import CreditNote, CreditNoteLine, Invoice, Payment, PaymentAllocation
+from iuran.db.models import (
+    CreditNote,
+    CreditNoteLine,
+    Invoice,
+    Notification,
+    Payment,
+    PaymentAllocation,
+)
 from iuran.db.session import alembic_config, get_engine, session_scope, upgrade
 from iuran.generate import generate_rosters
+from iuran.mail import render
+from iuran.money import rupiah
 from iuran.payments import import_receipt_file, record_payment, settle
 from iuran.periods import Period
 from iuran.programs import load_program
@@ -233,6 +242,14 @@ def test_credit_pays_the_next_invoice_when_payments_are_settled(
     assert _invoice(url, FEB)[1:3] == (3 * PREMIUM, "partial")
     assert _notes(url)[0]["unapplied"] == 0
     assert settle(url, "lebak", dt.date(2026, 2, 3))["credits_applied"] == []  # idempotent
+    # BKAD is told to pay only the rest: one message, whatever the settles
+    with session_scope(url) as s:
+        [told] = s.scalars(select(Notification).where(Notification.event == "credit_applied"))
+        assert set(told.to_addrs) == set(LEBAK.recipients.bkad) | set(LEBAK.recipients.bpjs)
+        subject, text, _ = render(told.template, told.context)
+    assert f"{JAN}-K1" in subject
+    assert f"{FEB} (Februari 2026): dibayar dengan kredit Rp50.400, sisa yang harus dibayar" in text
+    assert rupiah(MONTH - 3 * PREMIUM) in text
     check_ledger(url)
 
     report = status_report(url, LEBAK, today=dt.date(2026, 2, 3))

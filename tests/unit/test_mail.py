@@ -131,6 +131,24 @@ SAMPLES: dict[str, dict[str, Any]] = {
             }
         ],
     },
+    "credit_applied": BASE
+    | {
+        "credit_note": INVOICE["number"] + "-K1",
+        "source_invoice": INVOICE["number"],
+        "source_period_label": "Januari 2026",
+        "participants": 3,
+        "credit_amount": 50_400,
+        "used": 50_400,
+        "credit_left": 0,
+        "allocations": [
+            {
+                "number": "002/TAG-JKK-JKM/LBK/II/2026",
+                "period_label": "Februari 2026",
+                "amount": 50_400,
+                "remaining": 57_909_600,
+            }
+        ],
+    },
     "reminder_due": BASE
     | {
         "due_date": "2026-01-15",
@@ -334,6 +352,10 @@ def test_every_template_renders_subject_text_and_escaped_html(template: str) -> 
         )  # autoescape in HTML only
     if template == "invoice_revised":
         assert "3 peserta dihapus" in text and "-Rp50.400" in text and "berkurang" in html
+    if template == "credit_applied":
+        assert "-K1" in subject and "Rp50.400" in subject
+        assert "sisa yang harus dibayar Rp57.909.600" in text and "Rp57.909.600" in html
+        assert "3 peserta" in text and "3 peserta" in html
     if template == "ops_failure":
         assert "&lt;nik&gt;" in html and "y=&lt;2&gt;" in html
 
