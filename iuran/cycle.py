@@ -136,7 +136,7 @@ def record_cycle(
         digests = payer_digests(lines)
         changes = participant_changes(session)
         kept = unchanged_payers(session, cycle, program, period, digests, changes)
-        billed = lines.loc[~lines["payer_key"].isin(kept)] if kept else lines.copy()
+        billed = lines.loc[~lines["payer_key"].isin(kept)] if kept else lines
         ids, before = ensure_participants(session, billed)
         billed = billed.assign(participant_id=billed["nik"].map(ids))
         faults.point("record.participants_written")
