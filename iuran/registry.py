@@ -498,6 +498,9 @@ def get_cycle(session: Session, program: str, period: str) -> Cycle:
     ).one()
 
 
+REJECTION_COLUMNS = ["cycle_id", "source_file", "source_row", "kode_desa", "nik_masked", "nama", "column", "code", "message"]  # fmt: skip
+
+
 def record_inputs(
     session: Session, cycle: Cycle, files: pd.DataFrame, rejected: pd.DataFrame
 ) -> None:
@@ -505,42 +508,52 @@ def record_inputs(
     session.execute(delete(RosterFile).where(RosterFile.cycle_id == cycle.id))
     session.execute(delete(Rejection).where(Rejection.cycle_id == cycle.id))
     if len(files):
-        f = files.astype(object).where(files.notna(), None)
-        session.execute(
-            insert(RosterFile),
-            [
-                {
-                    "cycle_id": cycle.id,
-                    "path": str(r["path"])[:500],
-                    "sha256": r["sha256"],
-                    "rows": int(r["rows"] or 0),
-                    "status": r["status"],
-                    "code": r["code"],
-                    "message": r["message"],
-                }
-                for r in f.to_dict("records")
-            ],
+        bulk_insert(
+            session,
+            cast(Table, RosterFile.__table__),
+            ["cycle_id", "path", "sha256", "rows", "status", "code", "message"],
+            list(
+                zip(
+                    [cycle.id] * len(files),
+                    _cells(files["path"].astype(str).str.slice(0, 500)),
+                    _cells(files["sha256"]),
+                    _counts(files["rows"]),
+                    _cells(files["status"]),
+                    _cells(files["code"]),
+                    _cells(files["message"]),
+                    strict=True,
+                )
+            ),
         )
     if len(rejected):
-        r = rejected.assign(nik_masked=mask_series(rejected["nik"]))
-        r = r.astype(object).where(r.notna(), None)
-        session.execute(
-            insert(Rejection),
-            [
-                {
-                    "cycle_id": cycle.id,
-                    "source_file": (row["source_file"] or "")[:500],
-                    "source_row": int(row["source_row"] or 0),
-                    "kode_desa": row["kode_desa"],
-                    "nik_masked": row["nik_masked"],
-                    "nama": row["nama"],
-                    "column": row["column"],
-                    "code": row["code"],
-                    "message": row["message"],
-                }
-                for row in r.to_dict("records")
-            ],
+        bulk_insert(
+            session,
+            cast(Table, Rejection.__table__),
+            REJECTION_COLUMNS,
+            list(
+                zip(
+                    [cycle.id] * len(rejected),
+                    _cells(rejected["source_file"].fillna("").astype(str).str.slice(0, 500)),
+                    _counts(rejected["source_row"]),
+                    _cells(rejected["kode_desa"]),
+                    _cells(mask_series(rejected["nik"])),
+                    _cells(rejected["nama"]),
+                    _cells(rejected["column"]),
+                    _cells(rejected["code"]),
+                    _cells(rejected["message"]),
+                    strict=True,
+                )
+            ),
         )
+
+
+def _cells(values: pd.Series) -> list[Any]:
+    """A column's values as plain Python objects, missing ones as None (NULL)."""
+    return values.astype(object).where(values.notna(), None).tolist()
+
+
+def _counts(values: pd.Series) -> list[int]:
+    return pd.to_numeric(values, errors="coerce").fillna(0).astype("int64").tolist()
 
 
 def record_status_list(session: Session, status_list: pd.DataFrame) -> int:
