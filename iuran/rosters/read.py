@@ -337,8 +337,13 @@ def _text_array(values: Sequence[Any], nik: bool = False) -> pa.Array:
             return pc.cast(typed, pa.string())
         if typed is not None and pa.types.is_floating(typed.type):
             numbers = typed.to_numpy(zero_copy_only=False)
-            finite = numbers[~np.isnan(numbers)]
-            if np.all((finite == np.floor(finite)) & (np.abs(finite) < 2**53)):
+            # NaN here is an empty cell, or a cell a crafted workbook holds as `<v>NaN</v>`: that one
+            # goes cell by cell (blank, as in a mixed column), not to the cast, which refuses it
+            missing = np.isnan(numbers)
+            whole = numbers[~missing]
+            if int(missing.sum()) == typed.null_count and np.all(
+                (whole == np.floor(whole)) & (np.abs(whole) < 2**53)
+            ):
                 return pc.cast(pc.cast(typed, pa.int64()), pa.string())
     convert = _nik_cell if nik else _cell_text
     return pa.array([convert(v) for v in cells], type=pa.string())

@@ -76,6 +76,13 @@ def test_xlsx_columns_from_transposed_rows() -> None:
     assert read._columns([], names)["nama"].to_pylist() == []
 
 
+def test_a_nan_number_cell_is_blank_not_a_damaged_file() -> None:
+    """A whole-number column with a NaN cell (a crafted `<v>NaN</v>`) reads like a mixed one."""
+    got = read._text_array([1500000.0, float("nan"), "", 2000000.0])
+    assert got.to_pylist() == ["1500000", None, None, "2000000"]
+    assert read._text_array([1.0, "", 3.0]).to_pylist() == ["1", None, "3"]
+
+
 def test_xlsx_columns_of_uneven_rows_fail_as_before() -> None:
     with pytest.raises(IndexError):
         read._columns([["a", "b"], ["c"]], ["nik", "nama"])
