@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from iuran import faults
 from iuran.db.models import LIVE, ContributionLine, Cycle, Invoice, InvoiceCounter, Notification
-from iuran.nik import isin_text, text_array
+from iuran.nik import isin_text, sorted_joins, text_array
 from iuran.payments import credit_removed_workers, credited_invoices
 from iuran.periods import Period
 from iuran.programs import Program
@@ -64,17 +64,17 @@ def document_stem(number: str, revision: int) -> str:
 
 
 def content_hashes(lines: pd.DataFrame) -> pd.Series:
-    """payer_key → sha256 of its lines, independent of row order."""
-    # Each line as `v1|v2|…`, joined column-wise in Arrow (a row-wise join is ~100 µs a line).
+    """payer_key → sha256 of its lines, independent of row order (stored on the invoice: the same
+    lines must hash the same in every release)."""
+    # Each line as `v1|v2|…`, joined column-wise in Arrow (a row-wise join is ~100 µs a line),
+    # then sorted and joined per payer in Arrow too
     fields = lines[HASHED].astype("string").fillna("")
     joined = pc.binary_join_element_wise(*(text_array(fields[c]) for c in HASHED), "|")
-    text = pd.Series(joined.to_numpy(zero_copy_only=False), index=lines.index, dtype=object)
-    keyed = pd.DataFrame({"payer_key": lines["payer_key"], "t": text}).sort_values(
-        ["payer_key", "t"]
-    )
-    return keyed.groupby("payer_key", sort=True)["t"].agg(
-        lambda s: hashlib.sha256("\n".join(s).encode()).hexdigest()
-    )
+    per_payer = sorted_joins(joined, text_array(lines["payer_key"]))
+    return pd.Series(
+        {payer: hashlib.sha256(text).hexdigest() for payer, text in per_payer.items()},
+        name="t",
+    ).rename_axis("payer_key")
 
 
 def next_seqs(session: Session, program: str, year: int, n: int = 1) -> list[int]:

@@ -49,6 +49,25 @@ def text_array(s: pd.Series) -> pa.Array:
     return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
 
 
+def sorted_joins(texts: pa.Array, groups: pa.Array | None = None) -> dict[str, bytes]:
+    """Per group (all texts in one group `""` when none), its texts sorted and joined by newlines,
+    as UTF-8: what `"\n".join(sorted(...))` gives, without a Python string per text (~1.5 µs a row
+    at a country's 8 million lines). UTF-8 byte order is code point order, Python's string order."""
+    if groups is None:
+        groups = pa.nulls(len(texts), pa.string()).fill_null("")
+    table = pa.table({"g": groups, "t": texts})
+    table = table.take(pc.sort_indices(table, [("g", "ascending"), ("t", "ascending")]))
+    g, t = table["g"].combine_chunks(), table["t"].combine_chunks()
+    if not len(g):
+        return {}
+    codes = g.dictionary_encode().indices.to_numpy(zero_copy_only=False)
+    starts = np.flatnonzero(np.diff(codes)) + 1
+    offsets = np.concatenate([[0], starts, [len(g)]]).astype(np.int32)
+    joined = pc.binary_join(pa.ListArray.from_arrays(pa.array(offsets), t), "\n")
+    names = g.take(pa.array(offsets[:-1])).to_pylist()
+    return {name: text.as_buffer().to_pybytes() for name, text in zip(names, joined, strict=True)}
+
+
 def isin_text(s: pd.Series, values: object) -> np.ndarray:
     """`s.isin(values)` for text, in Arrow: pandas' own builds a Python scalar per value (~5 µs each,
     seconds at a regency's 30,000 NIKs). Missing values are never in."""
