@@ -166,16 +166,19 @@ def load_registry(session: Session, program: Program, period: Period, niks: pd.S
     # (the lookup returns every earlier line of a NIK: a year's worth for a long-standing worker).
     niks = pd.Series(pd.Series(niks, dtype="string").dropna().unique(), dtype="string")
     returning = niks[~isin_text(niks, previous["nik"])]
+    before_prev = (
+        ContributionLine.program == program.code,
+        ContributionLine.period < prev_period,
+        IS_CURRENT,
+    )
+    # A program's first two months have no older lines: no lookup then (a list of every NIK)
+    any_older = session.scalar(select(ContributionLine.id).where(*before_prev).limit(1))
     older = _by_nik(
         conn,
         select(Participant.nik, ContributionLine.kode_desa, ContributionLine.period)
         .join(Participant, Participant.id == ContributionLine.participant_id)
-        .where(
-            ContributionLine.program == program.code,
-            ContributionLine.period < prev_period,
-            IS_CURRENT,
-        ),
-        returning,
+        .where(*before_prev),
+        returning if any_older is not None else [],
         ["nik", "kode_desa", "period"],
     )
     older = older.sort_values("period").drop_duplicates("nik", keep="last")
