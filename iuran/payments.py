@@ -1523,32 +1523,21 @@ def _credit_mail(
 ) -> None:
     """`payment_recorded` (`credit_applied`) to BPJS and BKAD: an overpayment now pays invoices."""
     left = entry["credit_left"]
-    mail.queue(
+    _credit_use_mail(
         session,
+        plan,
+        entry,
         key=f"payment_credit:{p.nomor_sp2d}:{_paid_key(entry)}:bpjs",
         event="payment_recorded",
-        program=plan.code,
-        period=entry["allocations"][0]["period"],
         to=(*plan.recipients.bpjs, *plan.recipients.bkad),
-        cc=plan.recipients.disnaker,
-        template="payment_recorded",
         context={
-            "program_name": plan.name,
-            "regency_name": plan.regency_name,
             "nomor_sp2d": p.nomor_sp2d,
             "tanggal_sp2d": p.tanggal_sp2d,
             "jumlah": int(p.jumlah),
             "credit_applied": used,
             "status": "credit" if left else "matched",
-            "allocations": [
-                {k: a[k] for k in ("number", "period_label", "amount", "remaining")}
-                for a in entry["allocations"]
-            ],
             "unallocated": left,
         },
-        invoice_id=entry["allocations"][0]["invoice_id"]
-        if len(entry["allocations"]) == 1
-        else None,
     )
 
 
@@ -1558,18 +1547,14 @@ def _credit_note_mail(
     """`credit_applied` to BKAD and BPJS: a credit note now pays invoices, so BKAD pays only the
     rest (without it, BKAD would pay the invoice mail's full amount again)."""
     source = session.get(Invoice, note.source_invoice_id)
-    mail.queue(
+    _credit_use_mail(
         session,
+        plan,
+        entry,
         key=f"credit_note_applied:{note.number}:{_paid_key(entry)}:{entry['used']}",
         event="credit_applied",
-        program=plan.code,
-        period=entry["allocations"][0]["period"],
         to=(*plan.recipients.bkad, *plan.recipients.bpjs),
-        cc=plan.recipients.disnaker,
-        template="credit_applied",
         context={
-            "program_name": plan.name,
-            "regency_name": plan.regency_name,
             "credit_note": note.number,
             "source_invoice": source.number if source is not None else "",
             "source_period_label": _period_label(note.period),
@@ -1577,14 +1562,42 @@ def _credit_note_mail(
             "credit_amount": int(note.amount),
             "used": entry["used"],
             "credit_left": entry["credit_left"],
+        },
+    )
+
+
+def _credit_use_mail(
+    session: Session,
+    plan: Program,
+    entry: dict[str, Any],
+    *,
+    key: str,
+    event: str,
+    to: tuple[str, ...],
+    context: dict[str, Any],
+) -> None:
+    """Credit (an overpayment, a credit note) now paying invoices: the invoices it paid and what
+    is left of each, cc Disnaker; the template is named after the event."""
+    allocations = entry["allocations"]
+    mail.queue(
+        session,
+        key=key,
+        event=event,
+        program=plan.code,
+        period=allocations[0]["period"],
+        to=to,
+        cc=plan.recipients.disnaker,
+        template=event,
+        context={
+            "program_name": plan.name,
+            "regency_name": plan.regency_name,
             "allocations": [
                 {k: a[k] for k in ("number", "period_label", "amount", "remaining")}
-                for a in entry["allocations"]
+                for a in allocations
             ],
+            **context,
         },
-        invoice_id=entry["allocations"][0]["invoice_id"]
-        if len(entry["allocations"]) == 1
-        else None,
+        invoice_id=allocations[0]["invoice_id"] if len(allocations) == 1 else None,
     )
 
 
