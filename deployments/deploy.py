@@ -9,7 +9,8 @@ parameter and no period: a scheduled run bills the month it was scheduled in; an
 
 The daily flows (`flows/payment_status.py:payment_status`, `flows/reminders.py:reminders`) are deployed
 when their files exist: one deployment per program when the flow takes a `program` parameter, one for
-all programs otherwise. Deploying again updates every deployment in place (same names).
+all programs otherwise. Deploying again updates every deployment in place (same names), and the one
+automation that marks a run Crashed when its heartbeats stop (`ensure_crash_detection`).
 
 Deployments run on a `process` work pool: a worker started in this repository's environment runs
 them (`prefect worker start --pool iuran`). Their code comes from IURAN_SOURCE: by default this source
