@@ -22,7 +22,8 @@ from iuran.cycle import record_cycle, render_pending
 from iuran.cycle_reports import write_reports
 from iuran.db.session import upgrade
 from iuran.mail import deliver_pending_sync
-from iuran.payments import import_payment_file, settle
+from iuran.payments.credit import settle
+from iuran.payments.imports import import_payment_file
 from iuran.periods import Period
 from iuran.pricing import price_lines
 from iuran.programs import load_program
