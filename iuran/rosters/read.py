@@ -46,9 +46,7 @@ from fsspec.implementations.local import LocalFileSystem
 from iuran import faults, intake
 from iuran.files import temp_beside
 from iuran.intake.cells import Table, clean
-
-# TEMPORARY, gone once payments reads through intake: payments.py imports normalize_header from here
-from iuran.intake.header import Columns, normalize_header  # noqa: F401
+from iuran.intake.header import Columns
 from iuran.intake.read import SUPPORTED, check_file, read_table
 from iuran.intake.refusal import FileRefused, Limits
 from iuran.nik import isin_text

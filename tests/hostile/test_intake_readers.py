@@ -12,7 +12,9 @@ import pytest
 
 from iuran.bpjs_status import read_status_list
 from iuran.intake import workbook
-from iuran.intake.refusal import FILE_MESSAGES
+from iuran.intake.refusal import FILE_MESSAGES, FileRefused
+from iuran.payments.read import read_payment_table
+from iuran.payments.rules import PAYMENT, RECEIPT
 from tests.hostile.corpus import BY_NAME, write_case
 
 #: Workbooks calamine would allocate without bound for, or choke on.
@@ -45,3 +47,17 @@ def test_bpjs_status_list_refuses_before_calamine(name: str, tmp_path: Path) -> 
     assert case.file_code is not None
     prefix = FILE_MESSAGES[case.file_code].split("{")[0]
     assert note.startswith(f"bpjs_status.xlsx: {prefix}"), note
+
+
+@pytest.mark.usefixtures("no_calamine")
+@pytest.mark.parametrize("kind", [PAYMENT, RECEIPT])
+@pytest.mark.parametrize("name", BEFORE_CALAMINE)
+def test_payment_and_receipt_files_are_refused_before_calamine(
+    name: str, kind: str, tmp_path: Path
+) -> None:
+    case = BY_NAME[name]
+    path = write_case(case, tmp_path)
+    with pytest.raises(FileRefused) as refused:
+        read_payment_table(path.rename(tmp_path / "sp2d.xlsx"), kind)
+    assert refused.value.code == case.file_code
+    assert "{" not in refused.value.message
