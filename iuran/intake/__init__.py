@@ -1,6 +1,6 @@
 """Intake: reading the spreadsheets and CSV files people send, one way for every reader.
 
-Rosters (`iuran.rosters.read`), SP2D and receipt files (`iuran.payments`) and BPJS's status list
+Rosters (`iuran.rosters.read`), SP2D and receipt files (`iuran.payments.read`) and BPJS's status list
 (`iuran.bpjs_status`) each say which columns they look for (`header.Columns`) and how much they
 accept (`refusal.Limits`); reading, and refusing a file with a `BERKAS_*` code, is done here:
 

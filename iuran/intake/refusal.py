@@ -4,7 +4,7 @@ the `BERKAS_*` messages the person who sent the file reads.
 Codes are stable (stored, counted); the Indonesian messages say what to do in the spreadsheet and
 may be reworded. They are written once, here, for every file a person sends (a village's roster, a
 BKAD payment file, a BPJS receipt or status list); the roster codes (`iuran.rosters.codes`) and the
-payment messages take them from here.
+payment messages (`iuran.payments.rules`) take them from here.
 """
 
 from __future__ import annotations
