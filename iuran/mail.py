@@ -529,15 +529,6 @@ class _SmtpSender:
         self.client: aiosmtplib.SMTP | None = None
         self.mail_from = email.utils.parseaddr(cfg.mail_from)[1] or cfg.mail_from
 
-    def _tls_options(self) -> dict[str, Any]:
-        # Until SmtpSettings has ca_file / validate_certs, the environment supplies them.
-        ca_file = getattr(self.cfg, "ca_file", None) or os.environ.get("IURAN_SMTP_CA_FILE") or None
-        validate = getattr(self.cfg, "validate_certs", None)
-        if validate is None:
-            flag = os.environ.get("IURAN_SMTP_VALIDATE_CERTS", "1").strip().lower()
-            validate = flag not in ("0", "false", "no", "off")
-        return {"cert_bundle": ca_file, "validate_certs": bool(validate)}
-
     async def _connect(self) -> aiosmtplib.SMTP:
         cfg = self.cfg
         client = aiosmtplib.SMTP(
@@ -548,7 +539,8 @@ class _SmtpSender:
             start_tls=cfg.tls == "starttls",
             username=cfg.username,
             password=cfg.password if cfg.username else None,
-            **self._tls_options(),
+            cert_bundle=cfg.ca_file,
+            validate_certs=cfg.validate_certs,
         )
         try:
             await client.connect()  # greeting, EHLO, STARTTLS and AUTH all happen here

@@ -251,7 +251,7 @@ def gated(
 ) -> dict[str, Any]:
     """Lebak with `approval_required: true` (a copy: no shipped program asks for approval)."""
     program_copy(approval_required=True)
-    monkeypatch.setattr(cycle_module, "APPROVAL_POLL_SECONDS", 1)
+    monkeypatch.setenv("IURAN_APPROVAL_POLL_SECONDS", "1")
     return lebak
 
 
