@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
-import os
 from collections.abc import Iterator
 from typing import Any, cast
 from zoneinfo import ZoneInfo
@@ -35,7 +34,7 @@ from pydantic import Field
 
 import flows.engine  # noqa: F401  (a run's end does not wait for its heartbeat thread)
 from flows.hooks import notify_operations
-from iuran.config import Settings, load_settings
+from iuran.config import APPROVAL_POLL_SECONDS, APPROVAL_TIMEOUT, Settings, load_settings
 from iuran.locks import default_holder, held
 from iuran.money import rupiah
 from iuran.periods import Period
@@ -47,10 +46,6 @@ from tasks.billing import price, recall_unchanged, record, render, reports
 from tasks.notify import send
 from tasks.report import publish
 from tasks.rosters import collect, reconcile_registry, validate
-
-# How long an issue waits for an operator's decision before the run fails (and operations hear of it).
-APPROVAL_TIMEOUT = dt.timedelta(hours=float(os.environ.get("IURAN_APPROVAL_TIMEOUT_HOURS", "72")))
-APPROVAL_POLL_SECONDS = int(os.environ.get("IURAN_APPROVAL_POLL_SECONDS", "10"))
 
 
 class Approval(RunInput):
@@ -106,7 +101,9 @@ def monthly_cycle(
     if plan.approval_required and not dry_run:
         preview, inputs = bill(settings, plan, month, today, dry_run=True)
         if preview["status"] in ("issued", "revised"):
-            decision = ask_approval(preview)
+            decision = ask_approval(
+                preview, settings.approval_timeout, settings.approval_poll_seconds
+            )
             if not decision.approve:
                 return cast(dict[str, Any], rejected(preview, decision))
             approved_inputs = inputs
@@ -137,7 +134,7 @@ def bill(
     if not dry_run:  # most reruns change nothing: answer them from the last complete run
         key, kept = recall_unchanged(settings.database_url, plan, month, folder, out_dir)
         if kept is not None:
-            publish(kept.summary, kept.villages)
+            publish(kept.summary, kept.villages, settings.documents_url)
             return kept.summary, kept.inputs
     rosters = collect(folder, None if dry_run else out_dir / KEEP_NAME)  # reread what changed
     inputs = fingerprint(rosters.files)
@@ -170,7 +167,7 @@ def bill(
 
     summary = summarize(plan, month, rosters, checked, decided, recorded, sent)
     villages = village_table(rosters, rejected, decided)
-    publish(summary, villages)
+    publish(summary, villages, settings.documents_url)
     if key is not None and recorded.status != "stopped":
         remember(settings.database_url, plan, month, key, summary, villages, inputs)
     return summary, inputs
@@ -221,7 +218,13 @@ def lease(settings: Settings, plan: Program, month: Period, dry_run: bool) -> It
     if dry_run:
         yield
         return
-    with held(settings.database_url, plan.code, str(month), run_holder()):
+    with held(
+        settings.database_url,
+        plan.code,
+        str(month),
+        run_holder(),
+        stale_after=settings.cycle_lease,
+    ):
         yield
 
 
@@ -231,8 +234,13 @@ def fingerprint(files: pd.DataFrame) -> str:
     return hashlib.sha256("\n".join(f"{p}\t{h}" for p, h in pairs).encode()).hexdigest()
 
 
-def ask_approval(preview: dict[str, Any]) -> Approval:
-    """Pause the run until an operator approves or rejects the summary in the UI."""
+def ask_approval(
+    preview: dict[str, Any],
+    timeout: dt.timedelta = APPROVAL_TIMEOUT,
+    poll_seconds: int = APPROVAL_POLL_SECONDS,
+) -> Approval:
+    """Pause the run until an operator approves or rejects the summary in the UI; past `timeout`
+    without a decision the run fails (and operations hear of it)."""
     if not PREFECT_API_URL.value():
         raise ApprovalUnavailable(
             f"program {preview['program']} needs an operator's approval before issuing, and this "
@@ -247,8 +255,8 @@ def ask_approval(preview: dict[str, Any]) -> Approval:
         wait_for_input=Approval.with_initial_data(
             description=approval_request(preview), approve=False
         ),
-        timeout=int(APPROVAL_TIMEOUT.total_seconds()),
-        poll_interval=APPROVAL_POLL_SECONDS,
+        timeout=int(timeout.total_seconds()),
+        poll_interval=poll_seconds,
         key=f"approval-{preview['program']}-{preview['period']}",
     )
 
