@@ -77,7 +77,7 @@ def read_status_list(folder: Path) -> tuple[pd.DataFrame, list[str]]:
         else []
     )
     tanggal = (
-        pd.to_datetime(df["tanggal"], errors="coerce", dayfirst=True)
+        pd.to_datetime(df["tanggal"], errors="coerce", dayfirst=True, format="mixed")
         if "tanggal" in df.columns
         else pd.Series(pd.NaT, index=df.index)
     )

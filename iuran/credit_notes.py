@@ -15,7 +15,7 @@ from collections.abc import Collection, Iterable, Sequence
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from iuran.db.models import ContributionLine, CreditNote, CreditNoteLine, Invoice
+from iuran.db.models import ContributionLine, CreditNote, CreditNoteLine, Invoice, PaymentState
 from iuran.money import rupiah
 
 #: The Indonesian note of a credit note (stored on it, shown to BKAD).
@@ -45,7 +45,7 @@ def credit_removed_workers(
     credits only those. A credited worker billed again takes the credit back while it is unspent.
     Every paid invoice with credit notes gets a `change_note` naming them. Returns the new notes.
     """
-    paid = {inv.id: inv for inv in invoices if inv.payment_state != "unpaid"}
+    paid = {inv.id: inv for inv in invoices if inv.payment_state != PaymentState.UNPAID}
     if not paid:
         return []
     still = {int(i) for i in billed}

@@ -17,7 +17,7 @@ from sqlalchemy import insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from iuran import faults, mail
-from iuran.db.models import LIVE, CreditNote, Invoice, Payment, PaymentAllocation
+from iuran.db.models import LIVE, CreditNote, Invoice, Payment, PaymentAllocation, PaymentStatus
 from iuran.db.session import session_scope
 from iuran.money import rupiah
 from iuran.payments.match import Ledger, oldest_first
@@ -45,7 +45,7 @@ def _credit_mail(
             "tanggal_sp2d": p.tanggal_sp2d,
             "jumlah": int(p.jumlah),
             "credit_applied": used,
-            "status": "credit" if left else "matched",
+            "status": PaymentStatus.CREDIT if left else PaymentStatus.MATCHED,
             "unallocated": left,
         },
     )
@@ -128,7 +128,7 @@ def apply_credits(session: Session, program: str, today: dt.date) -> list[dict[s
     begin_write(session)
     open_payments = (
         Payment.program == program,
-        Payment.status == "credit",
+        Payment.status == PaymentStatus.CREDIT,
         Payment.unallocated > 0,
         Payment.payer_key.is_not(None),
     )
@@ -228,7 +228,7 @@ def apply_credits(session: Session, program: str, today: dt.date) -> list[dict[s
             continue
         numbers = ", ".join(str(live.at[i, "number"]) for i, _, _ in paid)
         c.unallocated = left
-        c.status = "credit" if left else "matched"
+        c.status = PaymentStatus.CREDIT if left else PaymentStatus.MATCHED
         c.note = ((c.note + " ") if c.note else "") + (
             f"Kredit {rupiah(used)} dipakai untuk tagihan {numbers} pada {tanggal(today)}."
         )

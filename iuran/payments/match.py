@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from iuran.db.models import LIVE
+from iuran.db.models import LIVE, PaymentStatus
 from iuran.money import rupiah
 from iuran.payments.rules import REGENCY_PAYER, message, tanggal
 
@@ -133,7 +133,7 @@ def match_payments(
         row: dict[str, Any] = {
             **r._asdict(),
             "action": "record",
-            "status": "unmatched",
+            "status": PaymentStatus.UNMATCHED,
             "matched_by": None,
             "program": program,
             "payer": payer,
@@ -166,7 +166,7 @@ def match_payments(
                     ),
                 )
                 continue
-            if old.status != "unmatched":
+            if old.status != PaymentStatus.UNMATCHED:
                 row.update(
                     action="duplicate",
                     status=str(old.status),
@@ -263,7 +263,7 @@ def match_payments(
         row["program"], row["payer"] = program, payer
         if problem is not None:
             code, values = problem
-            row.update(status="unmatched", code=code, message=message(code, **values))
+            row.update(status=PaymentStatus.UNMATCHED, code=code, message=message(code, **values))
             row["matched_by"] = None
             continue
         paid, left = ledger.allocate(targets, int(r.jumlah))
@@ -278,7 +278,7 @@ def match_payments(
             )
         row["unallocated"] = left
         if left > 0:
-            row["status"] = "credit"
+            row["status"] = PaymentStatus.CREDIT
             code = "LEBIH_BAYAR" if payer is not None else "LEBIH_BAYAR_TANPA_PEMBAYAR"
             row.update(
                 code=code,
@@ -287,9 +287,9 @@ def match_payments(
                 ),
             )
         elif any(ledger.outstanding[i] > 0 for i in targets):
-            row["status"] = "partial"
+            row["status"] = PaymentStatus.PARTIAL
         else:
-            row["status"] = "matched"
+            row["status"] = PaymentStatus.MATCHED
     rows_out = pd.DataFrame(
         out,
         columns=[*order.columns, "action", "status", "matched_by", "unallocated", "code",

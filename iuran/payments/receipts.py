@@ -14,7 +14,7 @@ import pandas as pd
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from iuran.db.models import Payment, PaymentAllocation, Receipt
+from iuran.db.models import Payment, PaymentAllocation, Receipt, ReceiptStatus
 from iuran.money import rupiah
 from iuran.payments.rules import RECEIPT, message, tanggal, validate_rows
 from iuran.payments.state import begin_write, refresh_invoices
@@ -25,7 +25,7 @@ def link_receipts(
 ) -> set[int]:
     """Receipts recorded before their SP2D (status `unmatched`) are matched to it now. Returns the
     invoices whose state may change."""
-    stmt = select(Receipt).where(Receipt.status == "unmatched")
+    stmt = select(Receipt).where(Receipt.status == ReceiptStatus.UNMATCHED)
     if sp2ds is not None:
         if not sp2ds:
             return set()
@@ -59,15 +59,19 @@ def link_receipts(
 
 def _receipt_verdict(
     sp2d: str, received: int, program: str | None, p: Payment
-) -> tuple[str, str | None, str]:
+) -> tuple[ReceiptStatus, str | None, str]:
     """(status, code or None, message) of a receipt for payment `p`."""
     if program and p.program and p.program != program:
         code = "PENERIMAAN_PROGRAM_LAIN"
-        return "mismatch", code, message(code, sp2d=sp2d, program_sp2d=p.program, program=program)
+        return (
+            ReceiptStatus.MISMATCH,
+            code,
+            message(code, sp2d=sp2d, program_sp2d=p.program, program=program),
+        )
     if received != int(p.jumlah):
         code = "PENERIMAAN_SELISIH"
         return (
-            "mismatch",
+            ReceiptStatus.MISMATCH,
             code,
             message(
                 code,
@@ -77,7 +81,7 @@ def _receipt_verdict(
                 selisih=rupiah(received - int(p.jumlah)),
             ),
         )
-    return "confirmed", None, message("PENERIMAAN_SESUAI")
+    return ReceiptStatus.CONFIRMED, None, message("PENERIMAAN_SESUAI")
 
 
 def apply_receipts(
@@ -149,7 +153,7 @@ def apply_receipts(
         p = payments.get(sp2d)
         code: str | None = "PENERIMAAN_TANPA_SP2D"
         if p is None:
-            status, note = "unmatched", message("PENERIMAAN_TANPA_SP2D", sp2d=sp2d)
+            status, note = ReceiptStatus.UNMATCHED, message("PENERIMAAN_TANPA_SP2D", sp2d=sp2d)
         else:
             status, code, note = _receipt_verdict(sp2d, amount, prog, p)
         session.add(
@@ -166,7 +170,7 @@ def apply_receipts(
                 source_row=int(r.source_row),
             )
         )
-        if status == "confirmed" and p is not None:
+        if status == ReceiptStatus.CONFIRMED and p is not None:
             confirmed_payments.append(p.id)
         results.append(
             base | {"result": "recorded", "status": status, "code": code, "message": note}

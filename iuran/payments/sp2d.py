@@ -18,7 +18,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from iuran import faults, mail
-from iuran.db.models import Payment, PaymentAllocation
+from iuran.db.models import Payment, PaymentAllocation, PaymentStatus
 from iuran.db.session import session_scope
 from iuran.db.upsert import insert_or_ignore
 from iuran.payments.match import EXISTING_COLUMNS, Matched, match_payments
@@ -180,12 +180,12 @@ def apply_payments(
     # ... and payments recorded unmatched before that now match.
     for idx in rows.index[rows["action"] == "rematch"]:
         r = rows.loc[idx]
-        if r.status == "unmatched":
+        if r.status == PaymentStatus.UNMATCHED:
             rows.loc[idx, "action"] = "duplicate"
             continue
         session.execute(
             update(Payment)
-            .where(Payment.id == int(r.payment_id), Payment.status == "unmatched")
+            .where(Payment.id == int(r.payment_id), Payment.status == PaymentStatus.UNMATCHED)
             .values(
                 program=opt(r.program),
                 payer_key=opt(r.payer),
@@ -253,7 +253,7 @@ def _queue_recorded(
             "unallocated": r["unallocated"],
             "keterangan": " ".join(x for x in (r["keterangan"], r["message"]) if x),
         }
-        if r["status"] == "unmatched":
+        if r["status"] == PaymentStatus.UNMATCHED:
             key, to, cc = (
                 f"payment_unmatched:{r['nomor_sp2d']}:disnaker",
                 plan.recipients.disnaker,

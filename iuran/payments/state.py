@@ -14,7 +14,15 @@ import pandas as pd
 from sqlalchemy import and_, case, func, or_, select, text, update
 from sqlalchemy.orm import Session, aliased
 
-from iuran.db.models import LIVE, CreditNote, Invoice, PaymentAllocation, Receipt
+from iuran.db.models import (
+    LIVE,
+    CreditNote,
+    Invoice,
+    PaymentAllocation,
+    PaymentState,
+    Receipt,
+    ReceiptStatus,
+)
 from iuran.payments.match import INVOICE_COLUMNS
 
 
@@ -101,14 +109,14 @@ def refresh_invoices(session: Session, invoice_ids: Collection[int]) -> int:
 def _refresh(session: Session, ids: list[int]) -> set[int]:
     confirmed = (
         select(Receipt.payment_id)
-        .where(Receipt.status == "confirmed", Receipt.payment_id.is_not(None))
+        .where(Receipt.status == ReceiptStatus.CONFIRMED, Receipt.payment_id.is_not(None))
         .scalar_subquery()
     )
     source = aliased(Invoice)
     received = case(
         (PaymentAllocation.payment_id.in_(confirmed), 0),
         (CreditNote.source_invoice_id == PaymentAllocation.invoice_id, 0),
-        (source.payment_state == "confirmed", 0),
+        (source.payment_state == PaymentState.CONFIRMED, 0),
         else_=1,
     )
     sums = session.execute(
@@ -128,13 +136,13 @@ def _refresh(session: Session, ids: list[int]) -> set[int]:
     for i, total, was_paid, was_state in current:
         paid, unconfirmed = by_id.get(int(i), (0, 0))
         state = (
-            "unpaid"
+            PaymentState.UNPAID
             if paid <= 0
-            else "partial"
+            else PaymentState.PARTIAL
             if paid < total
-            else "paid"
+            else PaymentState.PAID
             if unconfirmed
-            else "confirmed"
+            else PaymentState.CONFIRMED
         )
         if (paid, state) != (was_paid, was_state):
             changes.append({"id": int(i), "paid": paid, "payment_state": state})

@@ -44,6 +44,7 @@ import pyarrow.ipc
 from fsspec.implementations.local import LocalFileSystem
 
 from iuran import faults, intake
+from iuran.db.models import RosterFileStatus
 from iuran.files import temp_beside
 from iuran.intake.cells import Table, clean
 from iuran.intake.header import Columns
@@ -215,7 +216,7 @@ def _sha256_stream(fs: fsspec.AbstractFileSystem, path: str) -> str:
 
 
 def _refused(relative: str, sha: str, exc: FileRefused) -> tuple[None, FileVerdict]:
-    return None, FileVerdict(relative, sha, 0, "rejected", exc.code, exc.message)
+    return None, FileVerdict(relative, sha, 0, RosterFileStatus.REJECTED, exc.code, exc.message)
 
 
 def _read(
@@ -257,7 +258,7 @@ def _read(
     except FileRefused as exc:
         return _refused(relative, sha, exc)
     return table, FileVerdict(
-        relative, sha, len(table.rows), "read", None, "; ".join(table.notes) or None
+        relative, sha, len(table.rows), RosterFileStatus.READ, None, "; ".join(table.notes) or None
     )
 
 
@@ -302,9 +303,11 @@ def read_roster_file(
     if not len(rows):
         refused = FileRefused("BERKAS_KOSONG")
         return None, FileVerdict(
-            relative, verdict.sha256, 0, "rejected", refused.code, refused.message
+            relative, verdict.sha256, 0, RosterFileStatus.REJECTED, refused.code, refused.message
         )
-    return rows, FileVerdict(relative, verdict.sha256, len(rows), "read", None, verdict.message)
+    return rows, FileVerdict(
+        relative, verdict.sha256, len(rows), RosterFileStatus.READ, None, verdict.message
+    )
 
 
 def _outside(fs: fsspec.AbstractFileSystem, path: str, root: str) -> bool:
@@ -416,7 +419,9 @@ def _read_safe(
         message = (
             f"{FileRefused('BERKAS_RUSAK', jenis='.csv/.xlsx').message} ({type(exc).__name__})"
         )
-        return None, FileVerdict(relative, "", 0, "rejected", "BERKAS_RUSAK", message)
+        return None, FileVerdict(
+            relative, "", 0, RosterFileStatus.REJECTED, "BERKAS_RUSAK", message
+        )
 
 
 def collect_rosters(folder: str, keep: Path | None = None) -> Collected:
@@ -456,8 +461,8 @@ def collect_rosters(folder: str, keep: Path | None = None) -> Collected:
         _save_kept(keep, [v for _, v in results], rows)
     files = pd.DataFrame([v.__dict__ for _, v in results], columns=FILE_COLUMNS)
     files["rows"] = files["path"].map(rows["source_file"].value_counts()).fillna(0).astype("int64")
-    emptied = (files["status"] == "read") & (files["rows"] == 0)
-    files.loc[emptied, "status"] = "rejected"
+    emptied = (files["status"] == RosterFileStatus.READ) & (files["rows"] == 0)
+    files.loc[emptied, "status"] = RosterFileStatus.REJECTED
     files.loc[emptied, "code"] = "BERKAS_KOSONG"
     files.loc[emptied, "message"] = FileRefused("BERKAS_KOSONG").message
     # The same bytes under two names: both are read (reconcile merges the NIKs), but say so.
