@@ -2,6 +2,8 @@
 
 Paths are fixed by (program, period), so the outbox can name an attachment in the same transaction that
 records the cycle, before the file exists; the mail step waits for it (a missing attachment is retried).
+The mail that carries them is composed here too (`queue_report_mail`): the mutation list to BPJS, the
+roster rejections to Disnaker, with the same figures as the attachments.
 """
 
 from __future__ import annotations
@@ -14,14 +16,17 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow.compute as pc
+from sqlalchemy.orm import Session
 
-from iuran import faults
+from iuran import faults, mail
 from iuran.db.session import session_scope
+from iuran.desa import village_counts
 from iuran.nik import sorted_joins, text_array
 from iuran.periods import Period
 from iuran.programs import Program
-from iuran.reconcile import Reconciled
+from iuran.reconcile import CARRIED_SOURCE, Reconciled
 from iuran.reports import (
+    ALASAN,
     build_program_report,
     data_quality_table,
     monthly_billed,
@@ -30,6 +35,7 @@ from iuran.reports import (
     write_program_report,
     write_rejection_reports,
 )
+from iuran.rosters.codes import CODES
 from iuran.wilayah import villages
 
 
@@ -63,6 +69,14 @@ def fingerprint(frame: pd.DataFrame, columns: list[str]) -> str:
     return hashlib.sha256(sorted_joins(text)[""]).hexdigest()[:16]
 
 
+def program_villages(program: Program) -> pd.Series:
+    """kode_desa -> nama_desa of the villages the program covers: the rows of the data-quality
+    table and of the Disnaker e-mail's villages."""
+    return villages(program.regency, desa_only=program.desa_only).set_index("kode_desa")[
+        "nama_desa"
+    ]
+
+
 def write_reports(
     database_url: str,
     program: Program,
@@ -85,9 +99,7 @@ def write_reports(
         return paths
     out_dir.mkdir(parents=True, exist_ok=True)
     everywhere = villages(program.regency).set_index("kode_desa")["nama_desa"]
-    covered = villages(program.regency, desa_only=program.desa_only).set_index("kode_desa")[
-        "nama_desa"
-    ]
+    covered = program_villages(program)
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mutasi") as pool:
         # The mutation list (tens of thousands of rows) is Arrow kernels and zlib, mostly outside
@@ -116,3 +128,115 @@ def write_reports(
     report = build_program_report(program, period, budget, series, decided.billed, rejected, today)
     write_program_report(report, paths.program_report)
     return paths
+
+
+def queue_report_mail(
+    session: Session,
+    program: Program,
+    period: Period,
+    files: pd.DataFrame,
+    rejected: pd.DataFrame,
+    decided: Reconciled,
+    paths: ReportPaths,
+) -> int:
+    """The mutation list to BPJS and the roster rejections to Disnaker, once per distinct content."""
+    base = {
+        "program_name": program.name,
+        "regency_name": program.regency_name,
+        "period_label": period.label,
+    }
+    queued = 0
+    billed = decided.billed
+    additions = int((billed["category"] == "baru").sum())
+    if additions or len(decided.ended):
+        key = fingerprint(billed.loc[billed["category"] == "baru"], ["nik"]) + fingerprint(
+            decided.ended, ["nik", "reason"]
+        )
+        reasons = decided.ended["reason"].value_counts()
+        queued += mail.queue(
+            session,
+            key=f"mutation_list:{program.code}:{period}:{key}:bpjs",
+            event="mutation_list",
+            program=program.code,
+            period=str(period),
+            to=list(program.recipients.bpjs),
+            template="mutation_list",
+            context=base
+            | {
+                "additions": additions,
+                "terminations": len(decided.ended),
+                "active": len(billed),
+                "bpjs_office": program.payee.name,
+                "terminations_by_reason": [
+                    {"reason": str(r), "label": ALASAN.get(str(r), str(r)), "count": int(n)}
+                    for r, n in reasons.items()
+                ],
+            },
+            attachments=[str(paths.mutation_list)],
+        )
+    refused = files.loc[files["status"] == "rejected"] if len(files) else files
+    if len(rejected) or len(refused):  # a month where only whole files were refused is news too
+        received = int(files["rows"].fillna(0).sum()) if len(files) else 0
+        counts = rejected["code"].value_counts()
+        queued += mail.queue(
+            session,
+            key=f"cycle_rejections:{program.code}:{period}:"
+            + (
+                fingerprint(rejected, ["source_file", "source_row", "code"])
+                if len(rejected)
+                else "berkas-" + fingerprint(refused, ["path", "sha256", "code"])
+            )
+            + ":disnaker",
+            event="cycle_rejections",
+            program=program.code,
+            period=str(period),
+            to=list(program.recipients.disnaker),
+            template="cycle_rejections",
+            context=base
+            | {
+                "rows_received": received,
+                "rows_accepted": received - len(rejected),
+                "rows_rejected": len(rejected),
+                "by_reason": [
+                    {"code": str(c), "message": CODES.get(str(c), str(c)), "count": int(n)}
+                    for c, n in counts.items()
+                ],
+                "by_village": rejections_by_village(program, rejected, billed),
+                "files_rejected": [
+                    {"path": f.path, "code": f.code, "message": f.message}
+                    for f in refused.itertuples()
+                ],
+            },
+            attachments=[str(paths.data_quality), str(paths.village_reports_zip)],
+        )
+    return queued
+
+
+def rejections_by_village(
+    program: Program, rejected: pd.DataFrame, billed: pd.DataFrame, limit: int = 50
+) -> list[dict[str, object]]:
+    """The villages with rejected rows, most first: received / accepted / rejected as the
+    data-quality table counts them.
+
+    The mail is queued where the month is recorded, which is not handed the roster rows: every one
+    of them was either billed or rejected, exactly once (`reconcile`), so they are the billed rows
+    not carried forward plus the rejected ones, each placed by its code and file as the table does.
+    """
+    own = billed.loc[~billed["carried"].astype(bool)] if "carried" in billed else billed
+    refused = rejected.loc[rejected["source_file"].astype("string").ne(CARRIED_SOURCE).fillna(True)]
+    rows = pd.concat(
+        [own.reindex(columns=["kode_desa", "source_file"]), refused[["kode_desa", "source_file"]]],
+        ignore_index=True,
+    )
+    table = village_counts(rows, rejected, billed, names=program_villages(program))
+    table = table.loc[table["rejected"] > 0].sort_values("rejected", ascending=False, kind="stable")
+    return [
+        {
+            "kode_desa": str(v.kode_desa),
+            "nama": str(v.nama_desa),
+            "received": int(v.received),
+            "accepted": int(v.accepted),
+            "rejected": int(v.rejected),
+        }
+        for v in table.head(limit).itertuples()
+    ]

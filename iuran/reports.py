@@ -19,14 +19,12 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import glob
 import hashlib
 import io
 import json
 import os
 import re
 import sys
-import tempfile
 import threading
 import zipfile
 import zlib
@@ -43,10 +41,12 @@ import typst
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from iuran import nik, xlsx
+from iuran import desa, nik, xlsx
 from iuran.config import TEMPLATES
 from iuran.db.models import LIVE, Invoice
+from iuran.desa import COUNTS, village_counts, village_of
 from iuran.documents import tanggal
+from iuran.files import replace_if_changed, sweep_temps, write_atomic
 from iuran.money import angka, as_amount, rupiah
 from iuran.nik import mask_series
 from iuran.periods import Period
@@ -54,15 +54,12 @@ from iuran.programs import Program
 from iuran.reconcile import CARRIED_SOURCE
 from iuran.rosters.codes import CODES
 from iuran.rosters.read import LABELS
-from iuran.wilayah import normalize_kode_desa
-from iuran.wilayah import village_names as national_village_names
 from iuran.wilayah import villages as regency_villages
 
 REPORT_TEMPLATE = TEMPLATES / "report.typ"
 #: key (and file-name part) of the report for rows and files that name no known village
 TANPA_DESA = "tanpa-desa"
-#: `kode_desa` of the data-quality rows without a known village, and of the regency total row
-NO_VILLAGE = "(tanpa desa)"
+#: `kode_desa` of the data-quality table's regency total row
 TOTAL = "JUMLAH"
 
 BULAN_SINGKAT = (
@@ -112,9 +109,6 @@ SHORT = {
     "PINDAH_PENERIMA_UPAH": "Pindah ke Penerima Upah",
 }
 
-_CODE_IN_NAME = re.compile(r"(?<!\d)(\d{2})\.?(\d{2})\.?(\d{2})\.?(\d{4})(?!\d)")
-_CANONICAL = re.compile(r"[0-9]{2}\.[0-9]{2}\.[0-9]{2}\.[0-9]{4}")  # what normalising gives
-_FOLDERS = re.compile(r"^.*[/\\]")  # a path's folders: what precedes the file name
 _SAFE_KEY = re.compile(r"^[0-9A-Za-z.\-]+$")
 _DATE_FORMAT = xlsx.DMY_DATE
 
@@ -125,49 +119,6 @@ def short_label(code: str) -> str:
 
 
 # ------------------------------------------------------------------------------------- helpers
-
-
-def _atomic(path: Path, data: bytes, sweep: bool = True) -> Path:
-    """Write through a temporary file in the same folder, then rename: never a half-written file.
-
-    `sweep=False`: the caller already removed dead writers' leftovers from the folder, once for many.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if sweep:
-        _sweep(path)
-    fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-        finally:
-            os.close(fd)
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def _sweep(path: Path) -> None:
-    """Remove the temporary files a writer of `path` that died left behind."""
-    for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
-        stale.unlink(missing_ok=True)
-
-
-def _replace_if_changed(path: Path, data: bytes) -> bool:
-    """`data` to `path` atomically unless the file already holds exactly these bytes: True when
-    written. A rename over an existing file costs a flush on ext4 (`auto_da_alloc`), and a rerun
-    mostly produces what is already there."""
-    _sweep(path)
-    try:
-        if path.stat().st_size == len(data) and path.read_bytes() == data:
-            return False
-    except FileNotFoundError:
-        pass
-    _atomic(path, data, sweep=False)
-    return True
 
 
 def _sha256(data: bytes) -> str:
@@ -189,7 +140,7 @@ def _writer_version() -> str:
         repr(sorted(LABELS.items())), CARRIED_SOURCE,
     ):  # fmt: skip
         h.update(part.encode() + b"\0")
-    for module in (sys.modules[__name__], xlsx, nik):
+    for module in (sys.modules[__name__], desa, xlsx, nik):
         try:
             h.update(Path(str(module.__file__)).read_bytes())
         except OSError:  # code that cannot be read cannot be vouched for: trust no manifest
@@ -250,7 +201,7 @@ class _Manifest:
         digest = self.current(path, key)
         if digest is None:
             data = render()
-            _atomic(path, data)
+            write_atomic(path, data)
             digest = _sha256(data)
         self.record(path, key, digest)
         return digest
@@ -262,58 +213,7 @@ class _Manifest:
             return
         body = {"version": _writer_version(), "files": self.now}
         data = json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
-        _replace_if_changed(self.path, data)
-
-
-def _file_village(paths: pd.Series) -> pd.Series:
-    """The village code in a roster's file name (`36.02.01.2002.xlsx`, as the template asks), or NA."""
-    # a few hundred files for tens of thousands of rows: each distinct path once, then spread
-    positions, distinct = pd.factorize(paths.astype("string"))
-    codes = pd.array([_code_in_file_name(p) for p in distinct], dtype="string")
-    return pd.Series(codes.take(positions, allow_fill=True), index=paths.index, dtype="string")
-
-
-def _code_in_file_name(path: str) -> str | None:
-    found = _CODE_IN_NAME.search(_FOLDERS.sub("", path, count=1))
-    return ".".join(found.groups()) if found else None
-
-
-def _normalized(codes: pd.Series) -> pd.Series:
-    """`normalize_kode_desa(codes)`, each distinct value once (see `_normalized_distinct`)."""
-    positions, distinct = pd.factorize(codes.astype("string"))
-    out = pd.array(_normalized_distinct(distinct), dtype="string")
-    return pd.Series(out.take(positions, allow_fill=True), index=codes.index, dtype="string")
-
-
-def _normalized_distinct(distinct: Sequence[str]) -> list[str | None]:
-    """`normalize_kode_desa` of distinct codes, without its fixed cost (a few ms a call) for the
-    codes nearly every row has: a code already dotted, in ASCII digits, is its own normalisation."""
-    out: list[str | None] = [c if _CANONICAL.fullmatch(c) else None for c in distinct]
-    odd = [i for i, c in enumerate(out) if c is None]
-    if odd:
-        fixed = normalize_kode_desa(pd.Series([distinct[i] for i in odd], dtype="string"))
-        for i, c in zip(odd, fixed.tolist(), strict=True):
-            out[i] = None if c is pd.NA else c
-    return out
-
-
-def _village_of(kode_desa: pd.Series, source_file: pd.Series, known: pd.Index) -> pd.Series:
-    """A row's village: its own code when known, else the code in its file's name, else NA.
-
-    A row with an empty or mistyped code still belongs to the operator who sent the file, so its
-    correction lands in that village's report rather than in the regency's leftover pile.
-    """
-    # Tens of thousands of rows, a few hundred distinct codes and files: each distinct one once.
-    in_list = set(known)
-    own_at, own_distinct = pd.factorize(kode_desa.astype("string"))
-    own = [c if c in in_list else None for c in _normalized_distinct(own_distinct)]
-    file_at, file_distinct = pd.factorize(source_file.astype("string"))
-    from_file = [c if c in in_list else None for c in map(_code_in_file_name, file_distinct)]
-    found = pd.array(own, dtype="string").take(own_at, allow_fill=True)
-    fallback = pd.array(from_file, dtype="string").take(file_at, allow_fill=True)
-    return pd.Series(found, index=kode_desa.index, dtype="string").fillna(
-        pd.Series(fallback, index=kode_desa.index, dtype="string")
-    )
+        replace_if_changed(self.path, data)
 
 
 # ----------------------------------------------------------------- 1. village rejection reports
@@ -484,7 +384,7 @@ def write_rejection_reports(
     # the rows, then the rejected files (named by their path only): one call, its fixed cost once
     codes = pd.concat([r["kode_desa"].astype("string"), no_code], ignore_index=True)
     sources = pd.concat([r["source_file"], bad["path"]], ignore_index=True).astype("string")
-    found = _village_of(codes, sources, known).fillna(TANPA_DESA).to_numpy(dtype=object)
+    found = village_of(codes, sources, known).fillna(TANPA_DESA).to_numpy(dtype=object)
     row_desa, file_desa = found[: len(r)], found[len(r) :]
     rows_of, files_of = _positions(row_desa), _positions(file_desa)
     villages = sorted(set(rows_of) | set(files_of))
@@ -526,14 +426,13 @@ def write_rejection_reports(
     }
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    for stale in out_dir.glob(".penolakan-*.tmp"):  # what a writer that died left, once for all
-        stale.unlink(missing_ok=True)
+    sweep_temps(out_dir, "penolakan-*")  # what a writer that died left, once for all
     manifest = _Manifest(out_dir)
     written = {key: out_dir / f"penolakan-{key}.xlsx" for key in villages}
     digests = {key: manifest.current(written[key], keys[key]) for key in villages}
     todo = [key for key in villages if digests[key] is None]
     for key, data in _rejection_books(r, bad, row_desa, file_desa, [values[k] for k in todo], todo):
-        _atomic(written[key], data, sweep=False)
+        write_atomic(written[key], data, sweep=False)
         digests[key] = _sha256(data)
     for key in villages:
         manifest.record(written[key], keys[key], str(digests[key]))
@@ -647,79 +546,19 @@ def data_quality_table(
     *,
     village_names: pd.Series | None = None,
 ) -> pd.DataFrame:
-    """Per village: kode_desa, nama_desa, diterima (roster rows), lolos (billed from this month's
-    rosters), ditolak, then one column per rejection code (most frequent first); a last row
-    `kode_desa == "JUMLAH"` is the regency total.
+    """`desa.village_counts` as Disnaker reads it: kode_desa, nama_desa, diterima (roster rows),
+    lolos (billed from this month's rosters), ditolak, then one column per rejection code (most
+    frequent first); a last row `kode_desa == "JUMLAH"` is the regency total.
 
-    Roster rows only: workers carried forward from last month are not roster rows, so neither they
-    nor their rejections are counted (`diterima == lolos + ditolak`). Rows are placed as in the
-    village reports (own code, else the code in the file name; `(tanpa desa)` otherwise). With
-    `village_names` (kode_desa -> nama_desa of the program) every village gets a row, also those
-    that sent nothing; without it the official national list names the villages seen.
+    Roster rows only (`diterima == lolos + ditolak`), placed as in the village reports (own code,
+    else the code in the file name; `(tanpa desa)` otherwise). With `village_names` (kode_desa ->
+    nama_desa of the program) every village gets a row, also those that sent nothing; without it
+    the official national list names the villages seen.
     """
-    rows_desa = collected_rows.get("kode_desa", pd.Series(dtype="string"))
-    rows_file = collected_rows.get("source_file", pd.Series("", index=rows_desa.index))
-    rej = rejected.loc[~rejected["source_file"].astype("string").eq(CARRIED_SOURCE).fillna(False)]
-    carried = (
-        billed["carried"].astype(bool)
-        if "carried" in billed.columns
-        else pd.Series(False, index=billed.index)
+    table = village_counts(collected_rows, rejected, billed, names=village_names).rename(
+        columns=dict(zip(COUNTS, ["diterima", "lolos", "ditolak"], strict=True))
     )
-    accepted = _normalized(billed.loc[~carried, "kode_desa"])
-
-    if village_names is not None:
-        known = pd.Index(village_names.index.astype("string"))
-        names = pd.Series(village_names.astype("string").to_numpy(), index=known)
-    else:
-        seen = pd.concat(
-            [
-                normalize_kode_desa(rows_desa),
-                normalize_kode_desa(rej["kode_desa"]),
-                _file_village(rows_file),
-                _file_village(rej["source_file"]),
-                accepted,
-            ]
-        ).dropna()
-        seen = pd.Series(seen.unique(), dtype="string")
-        found = national_village_names(seen)
-        names = pd.Series(found.to_numpy(), index=pd.Index(seen)).dropna()
-        known = names.index
-
-    both = _village_of(  # one call for both: its fixed cost once
-        pd.concat([rows_desa, rej["kode_desa"]], ignore_index=True),
-        pd.concat([rows_file, rej["source_file"]], ignore_index=True),
-        known,
-    ).fillna(NO_VILLAGE)
-    received, rej_desa = both.iloc[: len(rows_desa)], both.iloc[len(rows_desa) :]
-    by_code = (
-        pd.DataFrame({"desa": rej_desa.to_numpy(), "code": rej["code"].astype("string").to_numpy()})
-        .value_counts()
-        .unstack(fill_value=0)  # a crosstab, without its fixed cost
-        if len(rej)
-        else pd.DataFrame(index=pd.Index([], dtype="string"))
-    )
-    if len(by_code.columns):
-        order = by_code.sum().sort_values(ascending=False, kind="stable")
-        by_code = by_code[sorted(order.index, key=lambda c: (-order[c], c))]
-    codes = [str(c) for c in by_code.columns]
-    base = pd.concat(
-        [
-            received.value_counts().rename("diterima"),
-            accepted.fillna(NO_VILLAGE).value_counts().rename("lolos"),
-            rej_desa.value_counts().rename("ditolak"),
-        ],
-        axis=1,
-    )
-    table = pd.concat([base, by_code], axis=1) if codes else base
-    if village_names is not None:
-        table = table.reindex(table.index.union(known))
-    table = table.fillna(0).astype("int64")
-    table.columns = [*["diterima", "lolos", "ditolak"], *codes]
-    index = pd.Series(table.index.astype(str), index=table.index)
-    table = table.iloc[np.lexsort([index.to_numpy(), index.eq(NO_VILLAGE).to_numpy()])]
-    table.index.name = "kode_desa"
-    table = table.reset_index()
-    table.insert(1, "nama_desa", table["kode_desa"].map(names).astype("string").fillna(""))
+    codes = [str(c) for c in table.columns[5:]]
     total = table[["diterima", "lolos", "ditolak", *codes]].sum()
     total_row = pd.DataFrame(
         [{"kode_desa": TOTAL, "nama_desa": f"Seluruh desa ({angka(len(table))})", **total}]
@@ -770,7 +609,7 @@ def write_data_quality_xlsx(table: pd.DataFrame, path: Path, *, title: str = "")
             xlsx.Column([CODES.get(c, "") for c in codes]),
         ]
     )
-    _replace_if_changed(path, book.to_bytes())
+    replace_if_changed(path, book.to_bytes())
     return path
 
 
@@ -866,7 +705,7 @@ def write_mutation_list(
     book = xlsx.Workbook()
     _data_sheet(book, "Penambahan", new, ADDITION_COLUMNS)
     _data_sheet(book, "Pengurangan", gone, TERMINATION_COLUMNS)
-    _replace_if_changed(path, book.to_bytes())
+    replace_if_changed(path, book.to_bytes())
     return path
 
 
@@ -1191,7 +1030,7 @@ def render_program_report(report: ProgramReport) -> bytes:
 
 def write_program_report(report: ProgramReport, path: Path) -> Path:
     """`render_program_report` to `path`, atomically (left alone when it already holds it)."""
-    _replace_if_changed(path, render_program_report(report))
+    replace_if_changed(path, render_program_report(report))
     return path
 
 

@@ -14,7 +14,8 @@ import pypdf
 from sqlalchemy import select
 
 from iuran.cycle import Recorded, record_cycle
-from iuran.db.models import Cycle, Invoice
+from iuran.cycle_reports import program_villages
+from iuran.db.models import Cycle, Invoice, Notification
 from iuran.db.session import session_scope
 from iuran.generate import generate_rosters
 from iuran.periods import Period
@@ -146,6 +147,19 @@ def test_reports_from_a_real_cycle(database_url: str, tmp_path: Path) -> None:
     assert total["diterima"] == len(jan.rosters.rows)
     assert total["ditolak"] == len(jan.rejected)
     assert total["lolos"] == len(jan.decided.billed)
+
+    # Disnaker's e-mail tells each village what the attached table says
+    with session_scope(database_url) as s:
+        context = s.scalars(
+            select(Notification.context).where(Notification.event == "cycle_rejections")
+        ).one()
+    attached = data_quality_table(
+        jan.rosters.rows, jan.rejected, jan.decided.billed, village_names=program_villages(lebak)
+    )
+    attached = attached.loc[(attached["kode_desa"] != TOTAL) & (attached["ditolak"] > 0)]
+    assert {
+        v["kode_desa"]: (v["received"], v["accepted"], v["rejected"]) for v in context["by_village"]
+    } == {str(r.kode_desa): (r.diterima, r.lolos, r.ditolak) for r in attached.itertuples()}
 
     # February: one village drops three workers -> three terminations with names from the registry
     generate_rosters(lebak, Period(2026, 2), inbox, villages=6, per_village=10, seed=5, churn=0)

@@ -15,6 +15,7 @@ import pypdf
 import pytest
 
 from iuran import reports
+from iuran.desa import NO_VILLAGE
 from iuran.money import rupiah
 from iuran.nik import mask
 from iuran.periods import Period
@@ -240,7 +241,7 @@ def test_data_quality_counts_per_village_and_code() -> None:
     assert by.loc[A, "nama_desa"] == "Cilangkahan"
     assert "PESERTA_MENINGGAL" not in t.columns  # carried-forward workers are not roster rows
     assert t.columns[5] == "NIK_PANJANG"  # most frequent code first
-    assert t["kode_desa"].iloc[-2] == reports.NO_VILLAGE
+    assert t["kode_desa"].iloc[-2] == NO_VILLAGE
     total = t.iloc[-1]
     assert total["kode_desa"] == reports.TOTAL
     assert total["diterima"] == 10 and total["lolos"] == 4 and total["ditolak"] == 6
