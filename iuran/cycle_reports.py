@@ -13,6 +13,7 @@ import hashlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Literal
 
 import pandas as pd
 import pyarrow.compute as pc
@@ -153,15 +154,14 @@ def queue_report_mail(
             decided.ended, ["nik", "reason"]
         )
         reasons = decided.ended["reason"].value_counts()
-        queued += mail.queue(
+        queued += _queue(
             session,
-            key=f"mutation_list:{program.code}:{period}:{key}:bpjs",
-            event="mutation_list",
-            program=program.code,
-            period=str(period),
-            to=list(program.recipients.bpjs),
-            template="mutation_list",
-            context=base
+            program,
+            period,
+            "mutation_list",
+            key,
+            "bpjs",
+            base
             | {
                 "additions": additions,
                 "terminations": len(decided.ended),
@@ -172,27 +172,22 @@ def queue_report_mail(
                     for r, n in reasons.items()
                 ],
             },
-            attachments=[str(paths.mutation_list)],
+            [paths.mutation_list],
         )
     refused = files.loc[files["status"] == "rejected"] if len(files) else files
     if len(rejected) or len(refused):  # a month where only whole files were refused is news too
         received = int(files["rows"].fillna(0).sum()) if len(files) else 0
         counts = rejected["code"].value_counts()
-        queued += mail.queue(
+        queued += _queue(
             session,
-            key=f"cycle_rejections:{program.code}:{period}:"
-            + (
-                fingerprint(rejected, ["source_file", "source_row", "code"])
-                if len(rejected)
-                else "berkas-" + fingerprint(refused, ["path", "sha256", "code"])
-            )
-            + ":disnaker",
-            event="cycle_rejections",
-            program=program.code,
-            period=str(period),
-            to=list(program.recipients.disnaker),
-            template="cycle_rejections",
-            context=base
+            program,
+            period,
+            "cycle_rejections",
+            fingerprint(rejected, ["source_file", "source_row", "code"])
+            if len(rejected)
+            else "berkas-" + fingerprint(refused, ["path", "sha256", "code"]),
+            "disnaker",
+            base
             | {
                 "rows_received": received,
                 "rows_accepted": received - len(rejected),
@@ -207,9 +202,36 @@ def queue_report_mail(
                     for f in refused.itertuples()
                 ],
             },
-            attachments=[str(paths.data_quality), str(paths.village_reports_zip)],
+            [paths.data_quality, paths.village_reports_zip],
         )
     return queued
+
+
+def _queue(
+    session: Session,
+    program: Program,
+    period: Period,
+    template: str,
+    content: str,
+    recipient: Literal["bpjs", "disnaker"],
+    context: dict[str, Any],
+    attachments: list[Path],
+) -> int:
+    """One report message to the program's `recipient`, keyed by what it says (`content`, a
+    fingerprint): 1 if queued, 0 if this very message is in the outbox already."""
+    return int(
+        mail.queue(
+            session,
+            key=f"{template}:{program.code}:{period}:{content}:{recipient}",
+            event=template,
+            program=program.code,
+            period=str(period),
+            to=list(getattr(program.recipients, recipient)),
+            template=template,
+            context=context,
+            attachments=[str(a) for a in attachments],
+        )
+    )
 
 
 def rejections_by_village(
