@@ -22,20 +22,13 @@ from sqlalchemy.orm import Session
 from iuran import faults, mail
 from iuran.db.session import session_scope
 from iuran.desa import village_counts
+from iuran.mutation_list import ALASAN, write_mutation_list
 from iuran.nik import sorted_joins, text_array
 from iuran.periods import Period
+from iuran.program_report import build_program_report, monthly_billed, write_program_report
 from iuran.programs import Program
 from iuran.reconcile import CARRIED_SOURCE, Reconciled
-from iuran.reports import (
-    ALASAN,
-    build_program_report,
-    data_quality_table,
-    monthly_billed,
-    write_data_quality_xlsx,
-    write_mutation_list,
-    write_program_report,
-    write_rejection_reports,
-)
+from iuran.reports import data_quality_table, write_data_quality_xlsx, write_rejection_reports
 from iuran.rosters.codes import CODES
 from iuran.wilayah import villages
 

@@ -18,20 +18,14 @@ from iuran.cycle_reports import program_villages
 from iuran.db.models import Cycle, Invoice, Notification
 from iuran.db.session import session_scope
 from iuran.generate import generate_rosters
+from iuran.mutation_list import write_mutation_list
 from iuran.periods import Period
 from iuran.pricing import price_lines
+from iuran.program_report import build_program_report, monthly_billed, render_program_report
 from iuran.programs import Program, load_program
 from iuran.reconcile import Reconciled, Registry, reconcile
 from iuran.registry import load_registry
-from iuran.reports import (
-    TOTAL,
-    build_program_report,
-    data_quality_table,
-    monthly_billed,
-    render_program_report,
-    write_mutation_list,
-    write_rejection_reports,
-)
+from iuran.reports import TOTAL, data_quality_table, write_rejection_reports
 from iuran.rosters.read import Collected, collect_rosters
 from iuran.rosters.validate import validate_rows
 from iuran.summary import all_rejections

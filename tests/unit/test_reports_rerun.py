@@ -9,23 +9,13 @@ import pandas as pd
 import pytest
 
 from iuran import reports
+from iuran.mutation_list import write_mutation_list
 from iuran.periods import Period
+from iuran.program_report import write_program_report
 from iuran.programs import Program, load_program
-from iuran.reports import (
-    write_mutation_list,
-    write_program_report,
-    write_rejection_reports,
-)
-from tests.unit.test_reports import (
-    NAMES,
-    A,
-    B,
-    C,
-    billed_frame,
-    files_frame,
-    make_report,
-    rejected_frame,
-)
+from iuran.reports import write_rejection_reports
+from tests.unit.test_program_report import make_report
+from tests.unit.test_reports import NAMES, A, B, C, billed_frame, files_frame, rejected_frame
 
 PERIOD = Period(2026, 2)
 
