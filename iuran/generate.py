@@ -25,6 +25,12 @@ Determinism and continuity (what the cycle relies on):
   placed among the valid rows; their kinds cycle through `FAULT_KINDS` so that every kind appears once there
   are six (`dua_desa` needs two villages). They are drawn per period. A `dua_desa` row repeats a valid
   person of another village, so reconciliation (not validation) has to catch it.
+
+Why one module of ~900 lines: a sixth of it is the name and occupation lists rows are drawn from,
+and the rest is one generator whose parts share the streams above (which purpose draws what, in
+which order, is what keeps a village's rows the same whatever else is generated); split, that order
+would become a contract between files. The roster template (`build_roster_template`) stays beside
+it: it is the same sheet, columns and formats an operator fills and the demo rosters imitate.
 """
 
 from __future__ import annotations

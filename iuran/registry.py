@@ -1,4 +1,10 @@
-"""Reading and writing the registry in bulk: whole frames in, a handful of statements out."""
+"""Reading and writing the registry in bulk: whole frames in, a handful of statements out.
+
+Why one module of ~650 lines: every read and write here goes through the same few fast paths
+(`read_frame` and `in_list` for reads, `bulk_insert` with SQLite's date text for writes), measured
+against a country's registry; they are what the module is, and the writers of each table are a
+screen of code each on top of them.
+"""
 
 from __future__ import annotations
 
