@@ -2,8 +2,9 @@
 
 Paths are fixed by (program, period), so the outbox can name an attachment in the same transaction that
 records the cycle, before the file exists; the mail step waits for it (a missing attachment is retried).
-The mail that carries them is composed here too (`queue_report_mail`): the mutation list to BPJS, the
-roster rejections to Disnaker, with the same figures as the attachments.
+The messages that carry them are composed here too and queued in that transaction
+(`queue_report_mail`): the mutation list to BPJS, the roster rejections to Disnaker, each telling
+the figures its attachments hold.
 """
 
 from __future__ import annotations
@@ -238,9 +239,9 @@ def rejections_by_village(
     not carried forward plus the rejected ones, each placed by its code and file as the table does.
     """
     own = billed.loc[~billed["carried"].astype(bool)] if "carried" in billed else billed
-    refused = rejected.loc[rejected["source_file"].astype("string").ne(CARRIED_SOURCE).fillna(True)]
+    theirs = rejected.loc[rejected["source_file"].astype("string").ne(CARRIED_SOURCE).fillna(True)]
     rows = pd.concat(
-        [own.reindex(columns=["kode_desa", "source_file"]), refused[["kode_desa", "source_file"]]],
+        [own.reindex(columns=["kode_desa", "source_file"]), theirs[["kode_desa", "source_file"]]],
         ignore_index=True,
     )
     table = village_counts(rows, rejected, billed, names=program_villages(program))
