@@ -340,15 +340,27 @@ def _payload(doc: InvoiceDocument) -> dict[str, Any]:
 _local = threading.local()
 
 
-def _compiler() -> typst.Compiler:
-    """One typst compiler per thread, kept: it holds the parsed template and the font book, ~1 ms
-    an invoice less than `typst.compile`. Only typst's embedded fonts (Libertinus Serif, DejaVu
-    Sans Mono): no system font scan (~4 ms a call) and the same PDF on every host."""
-    compiler: typst.Compiler | None = getattr(_local, "compiler", None)
+def _compiler(template: Path) -> typst.Compiler:
+    """One typst compiler per thread and template, kept: it holds the parsed template and the font
+    book, ~1 ms an invoice less than `typst.compile`. Only typst's embedded fonts (Libertinus
+    Serif, DejaVu Sans Mono): no system font scan (~4 ms a call) and the same PDF on every host."""
+    compilers: dict[Path, typst.Compiler] = _local.__dict__.setdefault("compilers", {})
+    compiler = compilers.get(template)
     if compiler is None:
-        compiler = typst.Compiler(INVOICE_TEMPLATE, root=TEMPLATES, ignore_system_fonts=True)
-        _local.compiler = compiler
+        compiler = typst.Compiler(template, root=TEMPLATES, ignore_system_fonts=True)
+        compilers[template] = compiler
     return compiler
+
+
+def typst_pdf(template: Path, payload: dict[str, Any], day: dt.date) -> bytes:
+    """`template` given `payload` as JSON (`sys.inputs.data`: placed as text, never evaluated), as
+    PDF bytes dated `day`: the same payload gives the same bytes."""
+    data = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+    stamp = dt.datetime.combine(day, dt.time(), tzinfo=WIB)
+    pdf = _compiler(template).compile(sys_inputs={"data": data}, timestamp=stamp)
+    if not isinstance(pdf, bytes):  # one output file, so typst returns bytes, not a page list
+        raise TypeError(f"typst returned {type(pdf).__name__}, expected PDF bytes")
+    return pdf
 
 
 def render_invoice_pdf(doc: InvoiceDocument) -> bytes:
@@ -358,12 +370,7 @@ def render_invoice_pdf(doc: InvoiceDocument) -> bytes:
     so re-running a cycle does not produce a "changed" file.
     """
     check_document(doc)
-    data = json.dumps(_payload(doc), ensure_ascii=False, separators=(",", ":"))
-    stamp = dt.datetime.combine(doc.issue_date, dt.time(), tzinfo=WIB)
-    pdf = _compiler().compile(sys_inputs={"data": data}, timestamp=stamp)
-    if not isinstance(pdf, bytes):  # one output file, so typst returns bytes, not a page list
-        raise TypeError(f"typst returned {type(pdf).__name__}, expected PDF bytes")
-    return pdf
+    return typst_pdf(INVOICE_TEMPLATE, _payload(doc), doc.issue_date)
 
 
 # -------------------------------------------------------------------------------------------- XLSX

@@ -8,8 +8,6 @@ atomically, and left alone by a rerun that would write the same bytes.
 from __future__ import annotations
 
 import datetime as dt
-import json
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,13 +15,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import typst
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from iuran.config import TEMPLATES
 from iuran.db.models import LIVE, Invoice
-from iuran.documents import tanggal
+from iuran.documents import tanggal, typst_pdf
 from iuran.files import replace_if_changed
 from iuran.money import angka, as_amount, rupiah
 from iuran.periods import Period
@@ -330,28 +327,9 @@ def _report_payload(report: ProgramReport) -> dict[str, Any]:
     }
 
 
-_local = threading.local()
-
-
-def _compiler() -> typst.Compiler:
-    """One typst compiler per thread (see `iuran.documents._compiler`): embedded fonts only."""
-    compiler: typst.Compiler | None = getattr(_local, "compiler", None)
-    if compiler is None:
-        compiler = typst.Compiler(REPORT_TEMPLATE, root=TEMPLATES, ignore_system_fonts=True)
-        _local.compiler = compiler
-    return compiler
-
-
 def render_program_report(report: ProgramReport) -> bytes:
     """The monthly program report as A4 PDF bytes; deterministic (dated by `report.generated`)."""
-    data = json.dumps(_report_payload(report), ensure_ascii=False, separators=(",", ":"))
-    stamp = dt.datetime.combine(
-        report.generated, dt.time(), tzinfo=dt.timezone(dt.timedelta(hours=7))
-    )
-    pdf = _compiler().compile(sys_inputs={"data": data}, timestamp=stamp)
-    if not isinstance(pdf, bytes):
-        raise TypeError(f"typst returned {type(pdf).__name__}, expected PDF bytes")
-    return pdf
+    return typst_pdf(REPORT_TEMPLATE, _report_payload(report), report.generated)
 
 
 def write_program_report(report: ProgramReport, path: Path) -> Path:

@@ -12,6 +12,7 @@ import openpyxl
 import pandas as pd
 import pypdf
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from iuran.cycle import Recorded, record_cycle
 from iuran.cycle_reports import program_villages
@@ -59,41 +60,49 @@ def cycle(url: str, program: Program, period: Period, inbox: Path, out: Path) ->
     return Step(rosters, rejected, registry, decided, recorded)
 
 
+def invoice(cycle: Cycle, period: str, total: int, seq: int, **kw: object) -> Invoice:
+    """A Lebak invoice of 2026 as the budget and the program report read it (kw: program,
+    revision, kind, state, participants)."""
+    return Invoice(
+        program=kw.pop("program", "lebak"),
+        period=period,
+        year=2026,
+        seq=seq,
+        number=f"{seq:03d}/T/{period}",
+        revision=kw.pop("revision", 0),
+        kind=kw.pop("kind", "regular"),
+        payer_key="kabupaten",
+        payer_name="BKAD",
+        cycle_id=cycle.id,
+        document_state=kw.pop("state", "issued"),
+        participants=kw.pop("participants", 1),
+        total=total,
+        content_hash="x",
+        issue_date=dt.date(2026, 1, 5),
+        due_date=dt.date(2026, 1, 15),
+    )
+
+
+def lebak_january(session: Session) -> Cycle:
+    """The cycle row invoices of Lebak's January hang from."""
+    cycle = Cycle(program="lebak", period="2026-01")
+    session.add(cycle)
+    session.flush()
+    return cycle
+
+
 def test_monthly_billed_live_invoices_then_projection(database_url: str) -> None:
     lebak = load_program("lebak")
     with session_scope(database_url) as s:
-        cyc = Cycle(program="lebak", period="2026-01")
-        s.add(cyc)
-        s.flush()
-
-        def invoice(period: str, total: int, seq: int, **kw: object) -> Invoice:
-            return Invoice(
-                program=kw.pop("program", "lebak"),
-                period=period,
-                year=2026,
-                seq=seq,
-                number=f"{seq:03d}/T/{period}",
-                revision=kw.pop("revision", 0),
-                kind=kw.pop("kind", "regular"),
-                payer_key="kabupaten",
-                payer_name="BKAD",
-                cycle_id=cyc.id,
-                document_state=kw.pop("state", "issued"),
-                participants=1,
-                total=total,
-                content_hash="x",
-                issue_date=dt.date(2026, 1, 5),
-                due_date=dt.date(2026, 1, 15),
-            )
-
+        cyc = lebak_january(s)
         s.add_all(
             [
-                invoice("2026-01", 57_960_000, 1),
-                invoice("2026-02", 999, 2, state="superseded"),
-                invoice("2026-02", 57_943_200, 2, revision=1),
-                invoice("2026-02", 16_800, 3, kind="supplementary"),
-                invoice("2026-02", 5, 4, program="lahat"),
-                invoice("2026-03", 1, 5, state="draft"),  # after the period asked for
+                invoice(cyc, "2026-01", 57_960_000, 1),
+                invoice(cyc, "2026-02", 999, 2, state="superseded"),
+                invoice(cyc, "2026-02", 57_943_200, 2, revision=1),
+                invoice(cyc, "2026-02", 16_800, 3, kind="supplementary"),
+                invoice(cyc, "2026-02", 5, 4, program="lahat"),
+                invoice(cyc, "2026-03", 1, 5, state="draft"),  # after the period asked for
             ]
         )
     with session_scope(database_url) as s:
