@@ -147,9 +147,9 @@ def run(quick: bool = False) -> dict[str, Any]:
 def _warm(_: int) -> None:
     import time
 
-    from iuran.documents import _compiler
+    from iuran.documents import INVOICE_TEMPLATE, _compiler
 
-    _compiler()
+    _compiler(INVOICE_TEMPLATE)
     time.sleep(0.2)  # keep this worker busy so that the other one warms too
 
 

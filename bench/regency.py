@@ -61,8 +61,9 @@ def change_one_village(inbox: Path) -> str:
 def plain_cycle(where: dict[str, Any]) -> dict[str, Any]:
     """The flow's `bill` as plain calls (no Prefect), timed per step."""
     from iuran.config import load_settings
-    from iuran.cycle import record_cycle, render_pending
+    from iuran.cycle import record_cycle
     from iuran.cycle_reports import write_reports
+    from iuran.documents import render_pending
     from iuran.locks import held
     from iuran.mail import deliver_pending_sync
     from iuran.periods import Period

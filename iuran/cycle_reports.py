@@ -2,6 +2,9 @@
 
 Paths are fixed by (program, period), so the outbox can name an attachment in the same transaction that
 records the cycle, before the file exists; the mail step waits for it (a missing attachment is retried).
+The messages that carry them are composed here too and queued in that transaction
+(`queue_report_mail`): the mutation list to BPJS, the roster rejections to Disnaker, each telling
+the figures its attachments hold.
 """
 
 from __future__ import annotations
@@ -11,25 +14,23 @@ import hashlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Literal
 
 import pandas as pd
 import pyarrow.compute as pc
+from sqlalchemy.orm import Session
 
-from iuran import faults
+from iuran import faults, mail
 from iuran.db.session import session_scope
+from iuran.desa import village_counts
+from iuran.mutation_list import ALASAN, write_mutation_list
 from iuran.nik import sorted_joins, text_array
 from iuran.periods import Period
+from iuran.program_report import build_program_report, monthly_billed, write_program_report
 from iuran.programs import Program
-from iuran.reconcile import Reconciled
-from iuran.reports import (
-    build_program_report,
-    data_quality_table,
-    monthly_billed,
-    write_data_quality_xlsx,
-    write_mutation_list,
-    write_program_report,
-    write_rejection_reports,
-)
+from iuran.reconcile import CARRIED_SOURCE, Reconciled
+from iuran.reports import data_quality_table, write_data_quality_xlsx, write_rejection_reports
+from iuran.rosters.codes import CODES
 from iuran.wilayah import villages
 
 
@@ -63,6 +64,14 @@ def fingerprint(frame: pd.DataFrame, columns: list[str]) -> str:
     return hashlib.sha256(sorted_joins(text)[""]).hexdigest()[:16]
 
 
+def program_villages(program: Program) -> pd.Series:
+    """kode_desa -> nama_desa of the villages the program covers: the rows of the data-quality
+    table and of the Disnaker e-mail's villages."""
+    return villages(program.regency, desa_only=program.desa_only).set_index("kode_desa")[
+        "nama_desa"
+    ]
+
+
 def write_reports(
     database_url: str,
     program: Program,
@@ -85,9 +94,7 @@ def write_reports(
         return paths
     out_dir.mkdir(parents=True, exist_ok=True)
     everywhere = villages(program.regency).set_index("kode_desa")["nama_desa"]
-    covered = villages(program.regency, desa_only=program.desa_only).set_index("kode_desa")[
-        "nama_desa"
-    ]
+    covered = program_villages(program)
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mutasi") as pool:
         # The mutation list (tens of thousands of rows) is Arrow kernels and zlib, mostly outside
@@ -116,3 +123,136 @@ def write_reports(
     report = build_program_report(program, period, budget, series, decided.billed, rejected, today)
     write_program_report(report, paths.program_report)
     return paths
+
+
+def queue_report_mail(
+    session: Session,
+    program: Program,
+    period: Period,
+    files: pd.DataFrame,
+    rejected: pd.DataFrame,
+    decided: Reconciled,
+    paths: ReportPaths,
+) -> int:
+    """The mutation list to BPJS and the roster rejections to Disnaker, once per distinct content."""
+    base = {
+        "program_name": program.name,
+        "regency_name": program.regency_name,
+        "period_label": period.label,
+    }
+    queued = 0
+    billed = decided.billed
+    additions = int((billed["category"] == "baru").sum())
+    if additions or len(decided.ended):
+        key = fingerprint(billed.loc[billed["category"] == "baru"], ["nik"]) + fingerprint(
+            decided.ended, ["nik", "reason"]
+        )
+        reasons = decided.ended["reason"].value_counts()
+        queued += _queue(
+            session,
+            program,
+            period,
+            "mutation_list",
+            key,
+            "bpjs",
+            base
+            | {
+                "additions": additions,
+                "terminations": len(decided.ended),
+                "active": len(billed),
+                "bpjs_office": program.payee.name,
+                "terminations_by_reason": [
+                    {"reason": str(r), "label": ALASAN.get(str(r), str(r)), "count": int(n)}
+                    for r, n in reasons.items()
+                ],
+            },
+            [paths.mutation_list],
+        )
+    refused = files.loc[files["status"] == "rejected"] if len(files) else files
+    if len(rejected) or len(refused):  # a month where only whole files were refused is news too
+        received = int(files["rows"].fillna(0).sum()) if len(files) else 0
+        counts = rejected["code"].value_counts()
+        queued += _queue(
+            session,
+            program,
+            period,
+            "cycle_rejections",
+            fingerprint(rejected, ["source_file", "source_row", "code"])
+            if len(rejected)
+            else "berkas-" + fingerprint(refused, ["path", "sha256", "code"]),
+            "disnaker",
+            base
+            | {
+                "rows_received": received,
+                "rows_accepted": received - len(rejected),
+                "rows_rejected": len(rejected),
+                "by_reason": [
+                    {"code": str(c), "message": CODES.get(str(c), str(c)), "count": int(n)}
+                    for c, n in counts.items()
+                ],
+                "by_village": rejections_by_village(program, rejected, billed),
+                "files_rejected": [
+                    {"path": f.path, "code": f.code, "message": f.message}
+                    for f in refused.itertuples()
+                ],
+            },
+            [paths.data_quality, paths.village_reports_zip],
+        )
+    return queued
+
+
+def _queue(
+    session: Session,
+    program: Program,
+    period: Period,
+    template: str,
+    content: str,
+    recipient: Literal["bpjs", "disnaker"],
+    context: dict[str, Any],
+    attachments: list[Path],
+) -> int:
+    """One report message to the program's `recipient`, keyed by what it says (`content`, a
+    fingerprint): 1 if queued, 0 if this very message is in the outbox already."""
+    return int(
+        mail.queue(
+            session,
+            key=f"{template}:{program.code}:{period}:{content}:{recipient}",
+            event=template,
+            program=program.code,
+            period=str(period),
+            to=list(getattr(program.recipients, recipient)),
+            template=template,
+            context=context,
+            attachments=[str(a) for a in attachments],
+        )
+    )
+
+
+def rejections_by_village(
+    program: Program, rejected: pd.DataFrame, billed: pd.DataFrame, limit: int = 50
+) -> list[dict[str, object]]:
+    """The villages with rejected rows, most first: received / accepted / rejected as the
+    data-quality table counts them.
+
+    The mail is queued where the month is recorded, which is not handed the roster rows: every one
+    of them was either billed or rejected, exactly once (`reconcile`), so they are the billed rows
+    not carried forward plus the rejected ones, each placed by its code and file as the table does.
+    """
+    own = billed.loc[~billed["carried"].astype(bool)] if "carried" in billed else billed
+    theirs = rejected.loc[rejected["source_file"].astype("string").ne(CARRIED_SOURCE).fillna(True)]
+    rows = pd.concat(
+        [own.reindex(columns=["kode_desa", "source_file"]), theirs[["kode_desa", "source_file"]]],
+        ignore_index=True,
+    )
+    table = village_counts(rows, rejected, billed, names=program_villages(program))
+    table = table.loc[table["rejected"] > 0].sort_values("rejected", ascending=False, kind="stable")
+    return [
+        {
+            "kode_desa": str(v.kode_desa),
+            "nama": str(v.nama_desa),
+            "received": int(v.received),
+            "accepted": int(v.accepted),
+            "rejected": int(v.rejected),
+        }
+        for v in table.head(limit).itertuples()
+    ]

@@ -25,6 +25,12 @@ Determinism and continuity (what the cycle relies on):
   placed among the valid rows; their kinds cycle through `FAULT_KINDS` so that every kind appears once there
   are six (`dua_desa` needs two villages). They are drawn per period. A `dua_desa` row repeats a valid
   person of another village, so reconciliation (not validation) has to catch it.
+
+Why one module of ~900 lines: a sixth of it is the name and occupation lists rows are drawn from,
+and the rest is one generator whose parts share the streams above (which purpose draws what, in
+which order, is what keeps a village's rows the same whatever else is generated); split, that order
+would become a contract between files. The roster template (`build_roster_template`) stays beside
+it: it is the same sheet, columns and formats an operator fills and the demo rosters imitate.
 """
 
 from __future__ import annotations
@@ -32,8 +38,8 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import hashlib
+import io
 import math
-import os
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -47,6 +53,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from iuran import wilayah
+from iuran.files import write_atomic
 from iuran.periods import Period
 from iuran.programs import Program
 
@@ -714,20 +721,23 @@ def _cells(rows: _Rows, excel: bool) -> list[list[Any]]:
     return np.column_stack(cols).tolist() if len(nik) else []
 
 
-def _write_csv(path: Path, rows: _Rows) -> None:
-    with path.open("w", encoding="utf-8", newline="") as f:
-        w = csv.writer(f, lineterminator="\n")
-        w.writerow(COLUMNS)
-        w.writerows(_cells(rows, excel=False))
+def _csv_bytes(rows: _Rows) -> bytes:
+    text = io.StringIO(newline="")
+    w = csv.writer(text, lineterminator="\n")
+    w.writerow(COLUMNS)
+    w.writerows(_cells(rows, excel=False))
+    return text.getvalue().encode("utf-8")
 
 
-def _write_xlsx(path: Path, rows: _Rows) -> None:
+def _xlsx_bytes(rows: _Rows) -> bytes:
     wb = Workbook(write_only=True)
     ws = wb.create_sheet(SHEET)
     ws.append(COLUMNS)
     for row in _cells(rows, excel=True):
         ws.append(row)
-    wb.save(path)
+    data = io.BytesIO()
+    wb.save(data)
+    return data.getvalue()
 
 
 def generate_rosters(
@@ -758,12 +768,8 @@ def generate_rosters(
         path = folder / f"{r.kode_desa}.{r.fmt}"
         stale = folder / f"{r.kode_desa}.{'csv' if r.fmt == 'xlsx' else 'xlsx'}"
         stale.unlink(missing_ok=True)
-        tmp = folder / f".{path.name}.tmp"
-        if r.fmt == "csv":
-            _write_csv(tmp, r.columns)
-        else:
-            _write_xlsx(tmp, r.columns)
-        os.replace(tmp, path)  # a reader never sees half a file
+        data = _csv_bytes(r.columns) if r.fmt == "csv" else _xlsx_bytes(r.columns)
+        write_atomic(path, data)  # a reader never sees half a file
         files.append(path)
         rows += len(r)
         counts.update(k for k in r.columns["fault"] if k is not None)

@@ -6,6 +6,8 @@
   is never changed: added workers go on a supplementary invoice, removed ones on a credit note that
   pays the payer's next invoices (`iuran.credit_notes.credit_removed_workers`).
 - An unpaid invoice whose payer has nobody left to bill is cancelled.
+- Each new or revised invoice is announced to BKAD in the transaction that writes it
+  (`queue_invoice_mail`), the invoice PDF attached once rendered.
 """
 
 from __future__ import annotations
@@ -14,22 +16,25 @@ import datetime as dt
 import hashlib
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
 import pyarrow.compute as pc
 from sqlalchemy import Table, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from iuran import faults
+from iuran import faults, mail
+from iuran.budget import Budget
 from iuran.credit_notes import credit_removed_workers, credited_invoices
 from iuran.db.models import LIVE, ContributionLine, Cycle, Invoice, InvoiceCounter, Notification
+from iuran.db.upsert import insert_or_ignore
+from iuran.money import rupiah, terbilang
 from iuran.nik import isin_text, sorted_joins, text_array
 from iuran.periods import Period
 from iuran.programs import Program
 from iuran.registry import IS_CURRENT, bulk_insert, in_list, read_frame
+from iuran.wilayah import villages
 
 HASHED = ["nik", "kode_desa", "pekerjaan", "penghasilan", "jkk", "jkm", "jht", "discount", "total", "rule_id", "discount_id"]  # fmt: skip
 
@@ -82,11 +87,9 @@ def next_seqs(session: Session, program: str, year: int, n: int = 1) -> list[int
     the counter only moves forward, in the transaction that writes the invoices)."""
     if n <= 0:
         return []
-    dialect = session.get_bind().dialect.name
-    ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(InvoiceCounter)
     session.execute(
-        ins.values(program=program, year=year, last=0).on_conflict_do_nothing(
-            index_elements=["program", "year"]
+        insert_or_ignore(session, InvoiceCounter, ["program", "year"]).values(
+            program=program, year=year, last=0
         )
     )
     last = session.execute(
@@ -96,6 +99,14 @@ def next_seqs(session: Session, program: str, year: int, n: int = 1) -> list[int
         .returning(InvoiceCounter.last)
     ).scalar_one()
     return list(range(last - n + 1, last + 1))
+
+
+def payer_names(program: Program) -> dict[str, str]:
+    """payer_key -> the name an invoice is addressed to: the regency's office, or each village's."""
+    if program.payer == "regency":
+        return {"kabupaten": program.payer_name}
+    v = villages(program.regency, desa_only=program.desa_only)
+    return dict(zip(v["kode_desa"], "Pemerintah Desa " + v["nama_desa"], strict=True))
 
 
 def _describe_change(old: pd.DataFrame, new: pd.DataFrame, old_total: int, new_total: int) -> str:
@@ -283,6 +294,82 @@ def live_invoices(session: Session, program: Program, period: Period) -> list[In
             )
         )
     )
+
+
+def queue_invoice_mail(
+    session: Session,
+    program: Program,
+    period: Period,
+    outcomes: list[InvoiceOutcome],
+    budget: Budget,
+    extra: list[str] | None = None,
+) -> int:
+    """One message per new or revised invoice where the regency pays; one digest where villages pay."""
+    fresh = [o for o in outcomes if o.action in ("issued", "revised", "supplementary")]
+    if not fresh:
+        return 0
+    to, cc = list(program.recipients.bkad), list(program.recipients.disnaker)
+    base: dict[str, Any] = {
+        "program_name": program.name,
+        "regency_name": program.regency_name,
+        "period_label": period.label,
+        "budget": budget.as_dict(),
+        "payee": program.payee.model_dump(),
+    }
+    queued = 0
+    groups = [[o] for o in fresh] if program.payer == "regency" else [fresh]
+    for group in groups:
+        revised = [o for o in group if o.action == "revised"]
+        template = "invoice_revised" if revised and len(group) == 1 else "invoice_issued"
+        ident = (
+            f"{group[0].number}:r{group[0].revision}"
+            if len(group) == 1
+            else f"{program.code}:{period}:"
+            + hashlib.sha256(
+                ",".join(f"{o.number}/r{o.revision}" for o in group).encode()
+            ).hexdigest()[:16]
+        )
+        total = sum(o.total for o in group)
+        context = base | {
+            "invoices": [
+                {
+                    "number": o.number,
+                    "revision": o.revision,
+                    "kind": o.kind,
+                    "payer": o.payer_key,
+                    "participants": o.participants,
+                    "total": o.total,
+                    "total_rupiah": rupiah(o.total),
+                    "due_date": o.due_date,
+                    "change_note": o.change_note,
+                }
+                for o in group
+            ],
+            "total": total,
+            "total_rupiah": rupiah(total),
+            "total_terbilang": terbilang(total),
+            "due_date": group[0].due_date,
+            "change_note": group[0].change_note,
+            "old_total": group[0].previous_total,
+            "old_participants": group[0].previous_participants,
+        }
+        attachments = [o.pdf for o in group if o.pdf] if len(group) <= 20 else []
+        attachments += extra or []
+        if mail.queue(
+            session,
+            key=f"{template}:{ident}:bkad",
+            event=template,
+            program=program.code,
+            period=str(period),
+            to=to,
+            cc=cc,
+            template=template,
+            context=context,
+            attachments=attachments,
+            invoice_id=group[0].invoice_id if len(group) == 1 else None,
+        ):
+            queued += 1
+    return queued
 
 
 def _outcome(inv: Invoice, action: str) -> InvoiceOutcome:

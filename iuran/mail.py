@@ -17,7 +17,6 @@ import asyncio
 import datetime as dt
 import email.policy
 import email.utils
-import glob
 import hashlib
 import logging
 import math
@@ -26,7 +25,6 @@ import numbers
 import os
 import re
 import ssl
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -38,9 +36,6 @@ from typing import Any
 import aiosmtplib
 import jinja2
 from sqlalchemy import CursorResult, Result, and_, func, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -48,6 +43,8 @@ from iuran import faults
 from iuran.config import TEMPLATES, Settings, SmtpSettings
 from iuran.db.models import Notification, NotificationStatus
 from iuran.db.session import session_scope
+from iuran.db.upsert import insert_or_ignore
+from iuran.files import temp_beside
 
 log = logging.getLogger("iuran.mail")
 
@@ -113,25 +110,13 @@ def queue(
         "status": NotificationStatus.PENDING,
         "attempts": 0,
     }
-    dialect = session.get_bind().dialect.name
-    if dialect in ("sqlite", "postgresql"):
-        insert = sqlite_insert if dialect == "sqlite" else postgresql_insert
-        stmt = (
-            insert(Notification)
-            .values(**values)
-            .on_conflict_do_nothing(index_elements=["idempotency_key"])
-            .returning(Notification.id)
-        )
-        # RETURNING, not rowcount: PostgreSQL reports rowcount -1 for this ORM-enabled INSERT
-        inserted = session.execute(stmt).first() is not None
-    else:  # any other backend: a savepoint absorbs the duplicate
-        try:
-            with session.begin_nested():
-                session.add(Notification(**values))
-        except IntegrityError:
-            inserted = False
-        else:
-            inserted = True
+    stmt = (
+        insert_or_ignore(session, Notification, ["idempotency_key"])
+        .values(**values)
+        .returning(Notification.id)
+    )
+    # RETURNING, not rowcount: PostgreSQL reports rowcount -1 for this ORM-enabled INSERT
+    inserted = session.execute(stmt).first() is not None
     log.info(
         "%s %s (%s) to %s", "queued" if inserted else "already queued", key, template, list(to)
     )
@@ -497,21 +482,18 @@ class _FileOutbox:
         self.directory = directory
 
     async def send(self, msg: EmailMessage, key: str, _to: list[str]) -> dict[str, str]:
-        self.directory.mkdir(parents=True, exist_ok=True)
         target = self.directory / outbox_name(key)
         # What a sender that died writing this message left goes first (one sender a row: the claim).
-        for stale in self.directory.glob(f".{glob.escape(target.name)}.*.tmp"):
-            stale.unlink(missing_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=f".{target.name}.", suffix=".tmp")
+        tmp = temp_beside(target)
         try:
-            with os.fdopen(fd, "wb") as fh:
+            with tmp.open("wb") as fh:
                 fh.write(msg.as_bytes(policy=email.policy.default))
                 fh.flush()
                 os.fsync(fh.fileno())
             faults.point("mail.outbox_written")
             os.replace(tmp, target)
         except BaseException:
-            Path(tmp).unlink(missing_ok=True)
+            tmp.unlink(missing_ok=True)
             raise
         log.info("wrote %s to %s", key, target)
         return {}

@@ -1,4 +1,10 @@
-"""Reading and writing the registry in bulk: whole frames in, a handful of statements out."""
+"""Reading and writing the registry in bulk: whole frames in, a handful of statements out.
+
+Why one module of ~650 lines: every read and write here goes through the same few fast paths
+(`read_frame` and `in_list` for reads, `bulk_insert` with SQLite's date text for writes), measured
+against a country's registry; they are what the module is, and the writers of each table are a
+screen of code each on top of them.
+"""
 
 from __future__ import annotations
 
@@ -24,7 +30,7 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from iuran import faults
@@ -41,6 +47,7 @@ from iuran.db.models import (
     RosterFile,
 )
 from iuran.db.session import session_scope
+from iuran.db.upsert import insert_or_ignore
 from iuran.nik import isin_text, mask_series
 from iuran.periods import Period
 from iuran.programs import Program
@@ -262,9 +269,7 @@ def bulk_insert(
             rows if not _has_dates(rows[0]) else [_sqlite_row(r) for r in rows],
         )
         return int(result.rowcount)
-    stmt = insert(table)
-    if ignore_conflict:
-        stmt = postgresql.insert(table).on_conflict_do_nothing(index_elements=ignore_conflict)
+    stmt = insert_or_ignore(session, table, ignore_conflict) if ignore_conflict else insert(table)
     return int(conn.execute(stmt, [dict(zip(columns, r, strict=True)) for r in rows]).rowcount)
 
 
@@ -282,15 +287,6 @@ def _sqlite_row(row: tuple[object, ...]) -> tuple[object, ...]:
         else v
         for v in row
     )
-
-
-def _insert_ignore(session: Session, table: type, rows: list[dict], index: list[str]) -> None:
-    if not rows:
-        return
-    dialect = session.get_bind().dialect.name
-    stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table.__table__)  # type: ignore[attr-defined]
-    # Core, not the ORM's bulk path: the same rows and defaults at half the cost a row
-    session.connection().execute(stmt.on_conflict_do_nothing(index_elements=index), rows)
 
 
 def participant_ids(session: Session, niks: Iterable[str]) -> pd.Series:
@@ -498,7 +494,11 @@ def participant_changes(session: Session) -> int:
 
 
 def get_cycle(session: Session, program: str, period: str) -> Cycle:
-    _insert_ignore(session, Cycle, [{"program": program, "period": period}], ["program", "period"])
+    session.connection().execute(
+        insert_or_ignore(session, Cycle.__table__, ["program", "period"]).values(
+            program=program, period=period
+        )
+    )
     return session.scalars(
         select(Cycle).where(Cycle.program == program, Cycle.period == period)
     ).one()

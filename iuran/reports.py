@@ -1,80 +1,51 @@
-"""The cycle's reports: frames in, files out.
+"""The cycle's reports for the villages and Disnaker: frames in, files out.
 
 - Village rejection reports (XLSX, one per village): the correction list a village operator works
   through. NIKs are MASKED: the operator finds the row by file, sheet and row number, so the report
   can travel by WhatsApp or e-mail without spreading identity numbers (UU 27/2022).
 - The regency data-quality table (received / accepted / rejected per village, by reason).
-- The mutation list for BPJS (XLSX): who joins and who leaves this month, with FULL NIKs, because
-  BPJS registers and deactivates participants by NIK.
-- The monthly program report (PDF, typst): budget burn, coverage per village, rejections by reason,
-  for readers who look rather than read.
 
+The mutation list for BPJS is `iuran.mutation_list`'s, the program report PDF `iuran.program_report`'s.
 Every function here is pure apart from writing its output file; files are written to a temporary
 name and renamed, so a reader never sees half a report. A rerun leaves a file alone when it already
 holds what would be written: the village reports by a manifest of what each was written from (one
-village's fix rebuilds one workbook), the regency-level files by comparing bytes.
+village's fix rebuilds one workbook), the data-quality table by comparing bytes.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
-import glob
 import hashlib
 import io
 import json
 import os
 import re
 import sys
-import tempfile
-import threading
 import zipfile
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import typst
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
-from iuran import nik, xlsx
-from iuran.config import TEMPLATES
-from iuran.db.models import LIVE, Invoice
-from iuran.documents import tanggal
-from iuran.money import angka, as_amount, rupiah
+from iuran import desa, nik, xlsx
+from iuran.desa import COUNTS, village_counts, village_of
+from iuran.files import replace_if_changed, sweep_temps, write_atomic
+from iuran.money import angka
 from iuran.nik import mask_series
 from iuran.periods import Period
 from iuran.programs import Program
 from iuran.reconcile import CARRIED_SOURCE
 from iuran.rosters.codes import CODES
 from iuran.rosters.read import LABELS
-from iuran.wilayah import normalize_kode_desa
-from iuran.wilayah import village_names as national_village_names
-from iuran.wilayah import villages as regency_villages
 
-REPORT_TEMPLATE = TEMPLATES / "report.typ"
 #: key (and file-name part) of the report for rows and files that name no known village
 TANPA_DESA = "tanpa-desa"
-#: `kode_desa` of the data-quality rows without a known village, and of the regency total row
-NO_VILLAGE = "(tanpa desa)"
+#: `kode_desa` of the data-quality table's regency total row
 TOTAL = "JUMLAH"
-
-BULAN_SINGKAT = (
-    "Jan", "Feb", "Mar", "Apr", "Mei", "Jun", "Jul", "Agu", "Sep", "Okt", "Nov", "Des",
-)  # fmt: skip
-
-#: Why a membership ended (`Reconciled.ended.reason`), as BPJS reads it in the mutation list.
-ALASAN = {
-    "tidak_di_roster": "Tidak lagi tercantum di roster desa",
-    "meninggal": "Meninggal dunia",
-    "pindah_pu": "Pindah menjadi peserta Penerima Upah",
-}
 
 #: Short labels for charts and summary tables; the full message stays in `CODES`.
 SHORT = {
@@ -112,11 +83,7 @@ SHORT = {
     "PINDAH_PENERIMA_UPAH": "Pindah ke Penerima Upah",
 }
 
-_CODE_IN_NAME = re.compile(r"(?<!\d)(\d{2})\.?(\d{2})\.?(\d{2})\.?(\d{4})(?!\d)")
-_CANONICAL = re.compile(r"[0-9]{2}\.[0-9]{2}\.[0-9]{2}\.[0-9]{4}")  # what normalising gives
-_FOLDERS = re.compile(r"^.*[/\\]")  # a path's folders: what precedes the file name
 _SAFE_KEY = re.compile(r"^[0-9A-Za-z.\-]+$")
-_DATE_FORMAT = xlsx.DMY_DATE
 
 
 def short_label(code: str) -> str:
@@ -125,49 +92,6 @@ def short_label(code: str) -> str:
 
 
 # ------------------------------------------------------------------------------------- helpers
-
-
-def _atomic(path: Path, data: bytes, sweep: bool = True) -> Path:
-    """Write through a temporary file in the same folder, then rename: never a half-written file.
-
-    `sweep=False`: the caller already removed dead writers' leftovers from the folder, once for many.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if sweep:
-        _sweep(path)
-    fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-        finally:
-            os.close(fd)
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def _sweep(path: Path) -> None:
-    """Remove the temporary files a writer of `path` that died left behind."""
-    for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
-        stale.unlink(missing_ok=True)
-
-
-def _replace_if_changed(path: Path, data: bytes) -> bool:
-    """`data` to `path` atomically unless the file already holds exactly these bytes: True when
-    written. A rename over an existing file costs a flush on ext4 (`auto_da_alloc`), and a rerun
-    mostly produces what is already there."""
-    _sweep(path)
-    try:
-        if path.stat().st_size == len(data) and path.read_bytes() == data:
-            return False
-    except FileNotFoundError:
-        pass
-    _atomic(path, data, sweep=False)
-    return True
 
 
 def _sha256(data: bytes) -> str:
@@ -189,7 +113,7 @@ def _writer_version() -> str:
         repr(sorted(LABELS.items())), CARRIED_SOURCE,
     ):  # fmt: skip
         h.update(part.encode() + b"\0")
-    for module in (sys.modules[__name__], xlsx, nik):
+    for module in (sys.modules[__name__], desa, xlsx, nik):
         try:
             h.update(Path(str(module.__file__)).read_bytes())
         except OSError:  # code that cannot be read cannot be vouched for: trust no manifest
@@ -250,7 +174,7 @@ class _Manifest:
         digest = self.current(path, key)
         if digest is None:
             data = render()
-            _atomic(path, data)
+            write_atomic(path, data)
             digest = _sha256(data)
         self.record(path, key, digest)
         return digest
@@ -262,58 +186,7 @@ class _Manifest:
             return
         body = {"version": _writer_version(), "files": self.now}
         data = json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
-        _replace_if_changed(self.path, data)
-
-
-def _file_village(paths: pd.Series) -> pd.Series:
-    """The village code in a roster's file name (`36.02.01.2002.xlsx`, as the template asks), or NA."""
-    # a few hundred files for tens of thousands of rows: each distinct path once, then spread
-    positions, distinct = pd.factorize(paths.astype("string"))
-    codes = pd.array([_code_in_file_name(p) for p in distinct], dtype="string")
-    return pd.Series(codes.take(positions, allow_fill=True), index=paths.index, dtype="string")
-
-
-def _code_in_file_name(path: str) -> str | None:
-    found = _CODE_IN_NAME.search(_FOLDERS.sub("", path, count=1))
-    return ".".join(found.groups()) if found else None
-
-
-def _normalized(codes: pd.Series) -> pd.Series:
-    """`normalize_kode_desa(codes)`, each distinct value once (see `_normalized_distinct`)."""
-    positions, distinct = pd.factorize(codes.astype("string"))
-    out = pd.array(_normalized_distinct(distinct), dtype="string")
-    return pd.Series(out.take(positions, allow_fill=True), index=codes.index, dtype="string")
-
-
-def _normalized_distinct(distinct: Sequence[str]) -> list[str | None]:
-    """`normalize_kode_desa` of distinct codes, without its fixed cost (a few ms a call) for the
-    codes nearly every row has: a code already dotted, in ASCII digits, is its own normalisation."""
-    out: list[str | None] = [c if _CANONICAL.fullmatch(c) else None for c in distinct]
-    odd = [i for i, c in enumerate(out) if c is None]
-    if odd:
-        fixed = normalize_kode_desa(pd.Series([distinct[i] for i in odd], dtype="string"))
-        for i, c in zip(odd, fixed.tolist(), strict=True):
-            out[i] = None if c is pd.NA else c
-    return out
-
-
-def _village_of(kode_desa: pd.Series, source_file: pd.Series, known: pd.Index) -> pd.Series:
-    """A row's village: its own code when known, else the code in its file's name, else NA.
-
-    A row with an empty or mistyped code still belongs to the operator who sent the file, so its
-    correction lands in that village's report rather than in the regency's leftover pile.
-    """
-    # Tens of thousands of rows, a few hundred distinct codes and files: each distinct one once.
-    in_list = set(known)
-    own_at, own_distinct = pd.factorize(kode_desa.astype("string"))
-    own = [c if c in in_list else None for c in _normalized_distinct(own_distinct)]
-    file_at, file_distinct = pd.factorize(source_file.astype("string"))
-    from_file = [c if c in in_list else None for c in map(_code_in_file_name, file_distinct)]
-    found = pd.array(own, dtype="string").take(own_at, allow_fill=True)
-    fallback = pd.array(from_file, dtype="string").take(file_at, allow_fill=True)
-    return pd.Series(found, index=kode_desa.index, dtype="string").fillna(
-        pd.Series(fallback, index=kode_desa.index, dtype="string")
-    )
+        replace_if_changed(self.path, data)
 
 
 # ----------------------------------------------------------------- 1. village rejection reports
@@ -484,7 +357,7 @@ def write_rejection_reports(
     # the rows, then the rejected files (named by their path only): one call, its fixed cost once
     codes = pd.concat([r["kode_desa"].astype("string"), no_code], ignore_index=True)
     sources = pd.concat([r["source_file"], bad["path"]], ignore_index=True).astype("string")
-    found = _village_of(codes, sources, known).fillna(TANPA_DESA).to_numpy(dtype=object)
+    found = village_of(codes, sources, known).fillna(TANPA_DESA).to_numpy(dtype=object)
     row_desa, file_desa = found[: len(r)], found[len(r) :]
     rows_of, files_of = _positions(row_desa), _positions(file_desa)
     villages = sorted(set(rows_of) | set(files_of))
@@ -526,14 +399,13 @@ def write_rejection_reports(
     }
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    for stale in out_dir.glob(".penolakan-*.tmp"):  # what a writer that died left, once for all
-        stale.unlink(missing_ok=True)
+    sweep_temps(out_dir, "penolakan-*")  # what a writer that died left, once for all
     manifest = _Manifest(out_dir)
     written = {key: out_dir / f"penolakan-{key}.xlsx" for key in villages}
     digests = {key: manifest.current(written[key], keys[key]) for key in villages}
     todo = [key for key in villages if digests[key] is None]
     for key, data in _rejection_books(r, bad, row_desa, file_desa, [values[k] for k in todo], todo):
-        _atomic(written[key], data, sweep=False)
+        write_atomic(written[key], data, sweep=False)
         digests[key] = _sha256(data)
     for key in villages:
         manifest.record(written[key], keys[key], str(digests[key]))
@@ -647,79 +519,19 @@ def data_quality_table(
     *,
     village_names: pd.Series | None = None,
 ) -> pd.DataFrame:
-    """Per village: kode_desa, nama_desa, diterima (roster rows), lolos (billed from this month's
-    rosters), ditolak, then one column per rejection code (most frequent first); a last row
-    `kode_desa == "JUMLAH"` is the regency total.
+    """`desa.village_counts` as Disnaker reads it: kode_desa, nama_desa, diterima (roster rows),
+    lolos (billed from this month's rosters), ditolak, then one column per rejection code (most
+    frequent first); a last row `kode_desa == "JUMLAH"` is the regency total.
 
-    Roster rows only: workers carried forward from last month are not roster rows, so neither they
-    nor their rejections are counted (`diterima == lolos + ditolak`). Rows are placed as in the
-    village reports (own code, else the code in the file name; `(tanpa desa)` otherwise). With
-    `village_names` (kode_desa -> nama_desa of the program) every village gets a row, also those
-    that sent nothing; without it the official national list names the villages seen.
+    Roster rows only (`diterima == lolos + ditolak`), placed as in the village reports (own code,
+    else the code in the file name; `(tanpa desa)` otherwise). With `village_names` (kode_desa ->
+    nama_desa of the program) every village gets a row, also those that sent nothing; without it
+    the official national list names the villages seen.
     """
-    rows_desa = collected_rows.get("kode_desa", pd.Series(dtype="string"))
-    rows_file = collected_rows.get("source_file", pd.Series("", index=rows_desa.index))
-    rej = rejected.loc[~rejected["source_file"].astype("string").eq(CARRIED_SOURCE).fillna(False)]
-    carried = (
-        billed["carried"].astype(bool)
-        if "carried" in billed.columns
-        else pd.Series(False, index=billed.index)
+    table = village_counts(collected_rows, rejected, billed, names=village_names).rename(
+        columns=dict(zip(COUNTS, ["diterima", "lolos", "ditolak"], strict=True))
     )
-    accepted = _normalized(billed.loc[~carried, "kode_desa"])
-
-    if village_names is not None:
-        known = pd.Index(village_names.index.astype("string"))
-        names = pd.Series(village_names.astype("string").to_numpy(), index=known)
-    else:
-        seen = pd.concat(
-            [
-                normalize_kode_desa(rows_desa),
-                normalize_kode_desa(rej["kode_desa"]),
-                _file_village(rows_file),
-                _file_village(rej["source_file"]),
-                accepted,
-            ]
-        ).dropna()
-        seen = pd.Series(seen.unique(), dtype="string")
-        found = national_village_names(seen)
-        names = pd.Series(found.to_numpy(), index=pd.Index(seen)).dropna()
-        known = names.index
-
-    both = _village_of(  # one call for both: its fixed cost once
-        pd.concat([rows_desa, rej["kode_desa"]], ignore_index=True),
-        pd.concat([rows_file, rej["source_file"]], ignore_index=True),
-        known,
-    ).fillna(NO_VILLAGE)
-    received, rej_desa = both.iloc[: len(rows_desa)], both.iloc[len(rows_desa) :]
-    by_code = (
-        pd.DataFrame({"desa": rej_desa.to_numpy(), "code": rej["code"].astype("string").to_numpy()})
-        .value_counts()
-        .unstack(fill_value=0)  # a crosstab, without its fixed cost
-        if len(rej)
-        else pd.DataFrame(index=pd.Index([], dtype="string"))
-    )
-    if len(by_code.columns):
-        order = by_code.sum().sort_values(ascending=False, kind="stable")
-        by_code = by_code[sorted(order.index, key=lambda c: (-order[c], c))]
-    codes = [str(c) for c in by_code.columns]
-    base = pd.concat(
-        [
-            received.value_counts().rename("diterima"),
-            accepted.fillna(NO_VILLAGE).value_counts().rename("lolos"),
-            rej_desa.value_counts().rename("ditolak"),
-        ],
-        axis=1,
-    )
-    table = pd.concat([base, by_code], axis=1) if codes else base
-    if village_names is not None:
-        table = table.reindex(table.index.union(known))
-    table = table.fillna(0).astype("int64")
-    table.columns = [*["diterima", "lolos", "ditolak"], *codes]
-    index = pd.Series(table.index.astype(str), index=table.index)
-    table = table.iloc[np.lexsort([index.to_numpy(), index.eq(NO_VILLAGE).to_numpy()])]
-    table.index.name = "kode_desa"
-    table = table.reset_index()
-    table.insert(1, "nama_desa", table["kode_desa"].map(names).astype("string").fillna(""))
+    codes = [str(c) for c in table.columns[5:]]
     total = table[["diterima", "lolos", "ditolak", *codes]].sum()
     total_row = pd.DataFrame(
         [{"kode_desa": TOTAL, "nama_desa": f"Seluruh desa ({angka(len(table))})", **total}]
@@ -770,444 +582,14 @@ def write_data_quality_xlsx(table: pd.DataFrame, path: Path, *, title: str = "")
             xlsx.Column([CODES.get(c, "") for c in codes]),
         ]
     )
-    _replace_if_changed(path, book.to_bytes())
-    return path
-
-
-# ------------------------------------------------------------------------ 2. mutation list
-
-ADDITION_COLUMNS = (
-    "nik", "nama", "tanggal_lahir", "jenis_kelamin", "kode_desa", "nama_desa", "pekerjaan",
-    "tanggal_mulai",
-)  # fmt: skip
-TERMINATION_COLUMNS = (
-    "nik", "nama", "tanggal_lahir", "jenis_kelamin", "kode_desa", "nama_desa", "kode_alasan",
-    "alasan", "tanggal_berakhir",
-)  # fmt: skip
-_TEXT_CODES = ("nik", "kode_desa")
-_DATES = ("tanggal_lahir", "tanggal_mulai", "tanggal_berakhir")
-
-
-def mutation_frames(
-    billed: pd.DataFrame,
-    ended: pd.DataFrame,
-    people: pd.DataFrame,
-    village_names: pd.Series,
-    period: Period,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(additions, terminations) as the mutation list's two sheets hold them (also for e-mail counts).
-
-    Additions are this period's billed workers of category `baru`, covered from the first day of the
-    period; terminations are last period's workers not billed now, covered until its last day.
-    """
-    start = period.first_day
-    end = start - dt.timedelta(days=1)
-    names = pd.Series(village_names.astype("string").to_numpy(), index=village_names.index)
-
-    new = billed.loc[billed["category"].eq("baru")].reindex(columns=list(ADDITION_COLUMNS)).copy()
-    new["nama_desa"] = new["kode_desa"].map(names).astype("string").fillna("")
-    new["tanggal_mulai"] = start
-    new = new.sort_values(["kode_desa", "nama", "nik"], kind="stable").reset_index(drop=True)
-
-    who = people.drop_duplicates("nik").set_index("nik")
-    gone = ended.reindex(columns=["nik", "kode_desa", "reason"]).copy()
-    for c in ("nama", "tanggal_lahir", "jenis_kelamin"):
-        # reindex, not map: mapping an empty column onto datetimes fails in pandas
-        gone[c] = who[c].reindex(gone["nik"]).to_numpy() if c in who.columns else pd.NA
-    gone["nama_desa"] = gone["kode_desa"].map(names).astype("string").fillna("")
-    gone["kode_alasan"] = gone["reason"].astype("string")
-    gone["alasan"] = gone["kode_alasan"].map(ALASAN).fillna(gone["kode_alasan"])
-    gone["tanggal_berakhir"] = end
-    gone = gone.reindex(columns=list(TERMINATION_COLUMNS))
-    gone = gone.sort_values(["kode_desa", "nama", "nik"], kind="stable").reset_index(drop=True)
-    return new, gone
-
-
-def _data_sheet(
-    book: xlsx.Workbook, name: str, frame: pd.DataFrame, columns: Sequence[str]
-) -> None:
-    widths = {"nik": 19, "nama": 28, "nama_desa": 20, "kode_desa": 14, "alasan": 36}
-    ws = book.sheet(name, widths=[widths.get(c, 13) for c in columns], freeze="A2")
-    ws.row(columns, font="bold")
-    ws.table(
-        [
-            xlsx.Column(frame[c], "code")
-            if c in _TEXT_CODES
-            else xlsx.Column(frame[c], "date", _DATE_FORMAT)
-            if c in _DATES
-            else xlsx.Column(frame[c], "text")
-            for c in columns
-        ]
-    )
-
-
-def write_mutation_list(
-    billed: pd.DataFrame,
-    ended: pd.DataFrame,
-    people: pd.DataFrame,
-    program: Program,
-    period: Period,
-    path: Path,
-    *,
-    village_names: pd.Series | None = None,
-) -> Path:
-    """The month's roster changes for BPJS: sheet "Penambahan" (new participants) and sheet
-    "Pengurangan" (ended), FULL NIKs as text cells, every other text formula-neutralised.
-
-    `billed`: `Reconciled.billed`; `ended`: `Reconciled.ended` (nik, kode_desa, reason); `people`:
-    nik, nama, tanggal_lahir, jenis_kelamin for the ended NIKs (`Registry.previous` holds them).
-    Village names default to the program regency's official list.
-    """
-    if village_names is None:
-        v = regency_villages(program.regency)
-        village_names = pd.Series(v["nama_desa"].to_numpy(), index=v["kode_desa"])
-    new, gone = mutation_frames(billed, ended, people, village_names, period)
-
-    book = xlsx.Workbook()
-    _data_sheet(book, "Penambahan", new, ADDITION_COLUMNS)
-    _data_sheet(book, "Pengurangan", gone, TERMINATION_COLUMNS)
-    _replace_if_changed(path, book.to_bytes())
-    return path
-
-
-# ------------------------------------------------------------------- 3. monthly program report
-
-
-def month_label(period: Period) -> str:
-    """`Jan 2026`: the axis label of a month."""
-    return f"{BULAN_SINGKAT[period.month - 1]} {period.year}"
-
-
-def rupiah_singkat(n: object) -> str:
-    """`Rp 58 jt`, `Rp 1,2 M`: Rupiah for chart axes and labels (one decimal below 10 units)."""
-    value = as_amount(n)
-    sign, value = ("-" if value < 0 else ""), abs(value)
-    for unit, name in ((10**12, "T"), (10**9, "M"), (10**6, "jt"), (10**3, "rb")):
-        if value >= unit:
-            tenths = (value * 10 + unit // 2) // unit
-            if tenths < 100 and tenths % 10:
-                return f"{sign}Rp {tenths // 10},{tenths % 10} {name}"
-            return f"{sign}Rp {(value + unit // 2) // unit} {name}"
-    return f"{sign}Rp {value}"
-
-
-@dataclass(frozen=True, eq=False)
-class ProgramReport:
-    """Everything the monthly program report shows; counts and money only, no personal data."""
-
-    program_name: str
-    regency_name: str
-    period_label: str  # "Januari 2026"
-    #: `Budget.as_dict()`: pagu, billed_to_date, projected_year, shortfall, months_covered,
-    #: headcount_covered
-    budget: dict[str, int]
-    #: every month of the program year: ("Jan 2026", billed, is_projection); see `monthly_billed`
-    monthly: Sequence[tuple[str, int, bool]]
-    #: kode_desa, nama_desa, billed (workers billed this period), quota; see `village_coverage`
-    villages: pd.DataFrame = field(repr=False)
-    #: (code, short message, rows), most frequent first; see `rejections_by_reason`
-    rejections: Sequence[tuple[str, str, int]]
-    generated: dt.date
-
-    @property
-    def period_total(self) -> int:
-        """This period's billed total: the last month of the series that is not a projection."""
-        actual = [billed for _, billed, projected in self.monthly if not projected]
-        return actual[-1] if actual else 0
-
-
-def village_coverage(billed: pd.DataFrame, village_names: pd.Series, quota: int) -> pd.DataFrame:
-    """Billed workers per village against the quota, every program village included (0 when none)."""
-    counts = billed["kode_desa"].astype("string").value_counts()
-    index = pd.Index(village_names.index.astype("string")).union(counts.index)
-    names = pd.Series(village_names.astype("string").to_numpy(), index=village_names.index)
-    out = pd.DataFrame(
-        {
-            "kode_desa": index,
-            "nama_desa": index.map(names).astype("string").fillna(""),
-            "billed": counts.reindex(index, fill_value=0).to_numpy(dtype="int64"),
-        }
-    )
-    out["quota"] = int(quota)
-    return out
-
-
-def rejections_by_reason(rejected: pd.DataFrame) -> list[tuple[str, str, int]]:
-    """(code, short label, rows), most frequent first (ties by code)."""
-    counts = rejected["code"].astype("string").value_counts()
-    ordered = sorted(counts.items(), key=lambda kv: (-int(kv[1]), str(kv[0])))
-    return [(str(code), short_label(str(code)), int(n)) for code, n in ordered]
-
-
-def monthly_billed(
-    session: Session, program: Program, period: Period
-) -> list[tuple[str, int, bool]]:
-    """Billed per month of the program year: live invoices (draft/issued, regular and supplementary)
-    up to `period`, then each month after it projected at `period`'s regular total (as the budget's
-    `projected_year` does; a supplementary invoice corrects the past and is not repeated)."""
-    rows = session.execute(
-        select(Invoice.period, Invoice.kind, func.coalesce(func.sum(Invoice.total), 0))
-        .where(
-            Invoice.program == program.code,
-            Invoice.document_state.in_(LIVE),
-            Invoice.period >= str(program.first_period),
-            Invoice.period <= str(period),
-        )
-        .group_by(Invoice.period, Invoice.kind)
-    ).all()
-    per_month: dict[str, int] = {}
-    regular: dict[str, int] = {}
-    for key, kind, total in rows:
-        per_month[key] = per_month.get(key, 0) + int(total)
-        if kind == "regular":
-            regular[key] = regular.get(key, 0) + int(total)
-    projection = regular.get(str(period), 0)
-    out: list[tuple[str, int, bool]] = []
-    month = program.first_period
-    while month <= program.last_period:
-        if month <= period:
-            out.append((month_label(month), per_month.get(str(month), 0), False))
-        else:
-            out.append((month_label(month), projection, True))
-        month = month.shift(1)
-    return out
-
-
-def build_program_report(
-    program: Program,
-    period: Period,
-    budget: dict[str, int],
-    monthly: Sequence[tuple[str, int, bool]],
-    billed: pd.DataFrame,
-    rejected: pd.DataFrame,
-    generated: dt.date,
-) -> ProgramReport:
-    """The report from the cycle's frames: `Reconciled.billed`, all rejections, `Budget.as_dict()`."""
-    v = regency_villages(program.regency, desa_only=program.desa_only)
-    names = pd.Series(v["nama_desa"].to_numpy(), index=v["kode_desa"])
-    return ProgramReport(
-        program_name=program.name,
-        regency_name=program.regency_name,
-        period_label=period.label,
-        budget=dict(budget),
-        monthly=list(monthly),
-        villages=village_coverage(billed, names, program.quota_per_village),
-        rejections=rejections_by_reason(rejected),
-        generated=generated,
-    )
-
-
-def _nice_top(value: int, ticks: int = 5) -> tuple[int, int]:
-    """(axis top, tick step): a 1-2-5 step so that `ticks` steps cover `value`."""
-    if value <= 0:
-        return 1, 1
-    raw = -(-value // ticks)
-    magnitude = 10 ** (len(str(raw)) - 1)
-    step = next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw)
-    return -(-value // step) * step, step
-
-
-def _fraction(value: int, top: int) -> float:
-    return round(min(max(value / top, 0.0), 1.0), 4) if top else 0.0
-
-
-def _chart(report: ProgramReport) -> dict[str, Any]:
-    """Geometry as fractions of the plot (0..1); the template only scales and draws."""
-    months = list(report.monthly)
-    billed = [int(b) for _, b, _ in months]
-    cumulative = np.cumsum(np.asarray(billed, dtype=np.int64)).tolist() if billed else []
-    pagu = int(report.budget.get("pagu", 0))
-    cum_top, cum_step = _nice_top(max([pagu, *cumulative, 1]) * 21 // 20)
-    bar_top, bar_step = _nice_top(max([*billed, 1]) * 23 // 20, ticks=3)
-    over = next((i for i, c in enumerate(cumulative) if pagu and c > pagu), None)
-    return {
-        "n": len(months),
-        "months": [
-            {
-                "label": label,
-                "projected": bool(projected),
-                "bar": _fraction(b, bar_top),
-                "bar_label": rupiah_singkat(b),
-                "cum": _fraction(c, cum_top),
-                "cum_label": rupiah_singkat(c),
-            }
-            for (label, _, projected), b, c in zip(months, billed, cumulative, strict=True)
-        ],
-        "cum_ticks": [
-            {"at": _fraction(t, cum_top), "label": rupiah_singkat(t)}
-            for t in range(0, cum_top + 1, cum_step)
-        ],
-        "bar_ticks": [
-            {"at": _fraction(t, bar_top), "label": rupiah_singkat(t)}
-            for t in range(0, bar_top + 1, bar_step)
-        ],
-        "pagu": _fraction(pagu, cum_top) if pagu else None,
-        "pagu_label": f"Pagu {rupiah_singkat(pagu)}",
-        "over_index": over,
-        "note": (
-            f"Pada laju ini tagihan kumulatif melampaui pagu pada {months[over][0]}."
-            if over is not None
-            else "Pada laju ini tagihan kumulatif tetap di bawah pagu sampai akhir tahun program."
-            if pagu
-            else "Program tanpa pagu."
-        ),
-    }
-
-
-COVERAGE_BINS = (
-    ("0%", "empty"),
-    ("1–49%", "low"),
-    ("50–79%", "mid"),
-    ("80–99%", "high"),
-    ("100%", "full"),
-)
-
-
-def _coverage(report: ProgramReport) -> dict[str, Any]:
-    v = report.villages
-    billed = v["billed"].astype("int64").to_numpy()
-    quota = v["quota"].astype("int64").to_numpy()
-    percent = np.where(quota > 0, billed * 100 // np.maximum(quota, 1), 100)
-    level = np.select(
-        [percent <= 0, percent < 50, percent < 80, percent < 100], [0, 1, 2, 3], default=4
-    )
-    hist = np.bincount(level, minlength=len(COVERAGE_BINS))
-    below = v.assign(_p=billed / np.maximum(quota, 1), _pct=percent, _lvl=level)
-    below = below.loc[below["_pct"] < 100].sort_values(["_p", "kode_desa"], kind="stable")
-    names = below["nama_desa"].astype("string").fillna("")
-    names = names.where(names.str.len() <= 22, names.str[:21] + "…")
-    full = int((percent >= 100).sum())
-    total_billed, total_quota = int(billed.sum()), int(quota.sum())
-    return {
-        "villages": len(v),
-        "full": full,
-        "summary": (
-            f"{angka(full)} dari {angka(len(v))} desa memenuhi kuota; peserta ditagih "
-            f"{angka(total_billed)} dari kuota {angka(total_quota)}"
-            + (f" ({total_billed * 100 // total_quota}%)." if total_quota else ".")
-        ),
-        "hist": [
-            {"label": label, "level": key, "count": int(n), "frac": _fraction(int(n), max(hist))}
-            for (label, key), n in zip(COVERAGE_BINS, hist.tolist(), strict=True)
-        ],
-        "below": [
-            [k, n, f"{b}/{q}", round(min(b / q, 1.0), 3) if q else 0.0, COVERAGE_BINS[lv][1]]
-            for k, n, b, q, lv in zip(
-                below["kode_desa"].astype("string").tolist(),
-                names.tolist(),
-                below["billed"].astype("int64").tolist(),
-                below["quota"].astype("int64").tolist(),
-                below["_lvl"].tolist(),
-                strict=True,
-            )
-        ],
-    }
-
-
-def _rejection_bars(report: ProgramReport, top: int = 12) -> dict[str, Any]:
-    items = sorted(report.rejections, key=lambda r: (-int(r[2]), r[0]))
-    shown, rest = items[:top], items[top:]
-    rows: list[tuple[str, str, int]] = [(c, m, int(n)) for c, m, n in shown]
-    if rest:
-        rows.append(("…", f"{len(rest)} alasan lainnya", sum(int(r[2]) for r in rest)))
-    peak = max([n for _, _, n in rows], default=1)
-    return {
-        "total": angka(sum(int(r[2]) for r in items)),
-        "rows": [[c, m, angka(n), _fraction(n, peak)] for c, m, n in rows],
-        "top": items[0][0] if items else None,
-    }
-
-
-def _report_payload(report: ProgramReport) -> dict[str, Any]:
-    b = {k: as_amount(v) for k, v in report.budget.items()}
-    shortfall = b.get("shortfall", 0)
-    pagu = b.get("pagu", 0)
-    figures = [
-        {"label": f"Tagihan {report.period_label}", "value": rupiah(report.period_total)},
-        {"label": "Ditagih s.d. bulan ini", "value": rupiah(b.get("billed_to_date", 0))},
-        {"label": "Proyeksi setahun", "value": rupiah(b.get("projected_year", 0))},
-    ]
-    status = (
-        {
-            "label": "Kekurangan pagu",
-            "value": rupiah(shortfall),
-            "detail": "proyeksi setahun melebihi pagu",
-            "ok": False,
-        }
-        if shortfall > 0
-        else {
-            "label": "Pagu",
-            "value": "Cukup",
-            "detail": f"sisa {rupiah(max(0, pagu - b.get('projected_year', 0)))}",
-            "ok": True,
-        }
-    )
-    notes = []
-    if "months_covered" in b:
-        notes.append(
-            f"Pagu cukup untuk {angka(b['months_covered'])} bulan tagihan seperti bulan ini"
-        )
-    if "headcount_covered" in b:
-        notes.append(f"cukup setahun untuk {angka(b['headcount_covered'])} peserta")
-    return {
-        "title": f"Laporan Bulanan {report.program_name} {report.period_label}",
-        "program_name": report.program_name,
-        "regency_name": report.regency_name,
-        "period": report.period_label,
-        "generated": f"Dibuat {tanggal(report.generated)}",
-        "pagu": rupiah(pagu),
-        "figures": figures,
-        "status": status,
-        "budget_note": "; ".join(notes) + "." if notes else "",
-        "chart": _chart(report),
-        "coverage": _coverage(report),
-        "rejections": _rejection_bars(report),
-    }
-
-
-_local = threading.local()
-
-
-def _compiler() -> typst.Compiler:
-    """One typst compiler per thread (see `iuran.documents._compiler`): embedded fonts only."""
-    compiler: typst.Compiler | None = getattr(_local, "compiler", None)
-    if compiler is None:
-        compiler = typst.Compiler(REPORT_TEMPLATE, root=TEMPLATES, ignore_system_fonts=True)
-        _local.compiler = compiler
-    return compiler
-
-
-def render_program_report(report: ProgramReport) -> bytes:
-    """The monthly program report as A4 PDF bytes; deterministic (dated by `report.generated`)."""
-    data = json.dumps(_report_payload(report), ensure_ascii=False, separators=(",", ":"))
-    stamp = dt.datetime.combine(
-        report.generated, dt.time(), tzinfo=dt.timezone(dt.timedelta(hours=7))
-    )
-    pdf = _compiler().compile(sys_inputs={"data": data}, timestamp=stamp)
-    if not isinstance(pdf, bytes):
-        raise TypeError(f"typst returned {type(pdf).__name__}, expected PDF bytes")
-    return pdf
-
-
-def write_program_report(report: ProgramReport, path: Path) -> Path:
-    """`render_program_report` to `path`, atomically (left alone when it already holds it)."""
-    _replace_if_changed(path, render_program_report(report))
+    replace_if_changed(path, book.to_bytes())
     return path
 
 
 __all__ = [
-    "ALASAN",
     "TANPA_DESA",
-    "ProgramReport",
-    "build_program_report",
     "data_quality_table",
-    "monthly_billed",
-    "mutation_frames",
-    "rejections_by_reason",
-    "render_program_report",
-    "village_coverage",
+    "short_label",
     "write_data_quality_xlsx",
-    "write_mutation_list",
-    "write_program_report",
     "write_rejection_reports",
 ]

@@ -30,7 +30,6 @@ import sqlalchemy as sa
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from iuran.cycle import needs_rendering
 from iuran.cycle_reports import ReportPaths
 from iuran.db.models import (
     REGISTRY_CHANGE,
@@ -40,6 +39,7 @@ from iuran.db.models import (
     NotificationStatus,
 )
 from iuran.db.session import session_scope
+from iuran.documents import needs_rendering
 from iuran.invoicing import live_invoices
 from iuran.periods import Period
 from iuran.programs import Program

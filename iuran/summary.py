@@ -11,12 +11,12 @@ import pandas as pd
 
 from iuran.cycle import Recorded
 from iuran.db.models import RosterFileStatus
+from iuran.desa import COUNTS, village_counts
 from iuran.periods import Period
 from iuran.programs import Program
 from iuran.reconcile import Reconciled
 from iuran.rosters.read import Collected
 from iuran.rosters.validate import Validated
-from iuran.wilayah import normalize_kode_desa
 
 
 def all_rejections(checked: Validated, decided: Reconciled) -> pd.DataFrame:
@@ -26,36 +26,9 @@ def all_rejections(checked: Validated, decided: Reconciled) -> pd.DataFrame:
 def village_table(
     collected: Collected, rejected: pd.DataFrame, decided: Reconciled
 ) -> pd.DataFrame:
-    """Received / accepted / rejected per village: the regency-wide data-quality table."""
-
-    def count(codes: pd.Series, name: str) -> pd.Series:
-        return (
-            normalize_kode_desa(codes.astype("string"))
-            .fillna("(tanpa kode desa)")
-            .value_counts()
-            .rename(name)
-        )
-
-    table = (
-        pd.concat(
-            [
-                count(collected.rows["kode_desa"], "received")
-                if len(collected.rows)
-                else pd.Series(name="received", dtype="int64"),
-                decided.billed.loc[~decided.billed["carried"], "kode_desa"]
-                .value_counts()
-                .rename("accepted"),
-                count(rejected["kode_desa"], "rejected")
-                if len(rejected)
-                else pd.Series(name="rejected", dtype="int64"),
-            ],
-            axis=1,
-        )
-        .fillna(0)
-        .astype("int64")
-    )
-    table.index.name = "kode_desa"
-    return table.sort_index().reset_index()
+    """Received / accepted / rejected per village (`desa.village_counts`): what the artifacts show."""
+    counts = village_counts(collected.rows, rejected, decided.billed)
+    return counts[["kode_desa", *COUNTS]]
 
 
 def summarize(

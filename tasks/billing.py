@@ -9,8 +9,9 @@ import pandas as pd
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from iuran.cycle import Recorded, record_cycle, render_pending
+from iuran.cycle import Recorded, record_cycle
 from iuran.cycle_reports import ReportPaths, write_reports
+from iuran.documents import render_pending
 from iuran.periods import Period
 from iuran.pricing import price_lines
 from iuran.programs import Program

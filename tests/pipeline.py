@@ -6,8 +6,9 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from iuran.cycle import record_cycle, render_pending
+from iuran.cycle import record_cycle
 from iuran.cycle_reports import write_reports
+from iuran.documents import render_pending
 from iuran.periods import Period
 from iuran.pricing import price_lines
 from iuran.programs import Program

@@ -12,25 +12,21 @@ import openpyxl
 import pandas as pd
 import pypdf
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from iuran.cycle import Recorded, record_cycle
-from iuran.db.models import Cycle, Invoice
+from iuran.cycle_reports import program_villages
+from iuran.db.models import Cycle, Invoice, Notification
 from iuran.db.session import session_scope
 from iuran.generate import generate_rosters
+from iuran.mutation_list import write_mutation_list
 from iuran.periods import Period
 from iuran.pricing import price_lines
+from iuran.program_report import build_program_report, monthly_billed, render_program_report
 from iuran.programs import Program, load_program
 from iuran.reconcile import Reconciled, Registry, reconcile
 from iuran.registry import load_registry
-from iuran.reports import (
-    TOTAL,
-    build_program_report,
-    data_quality_table,
-    monthly_billed,
-    render_program_report,
-    write_mutation_list,
-    write_rejection_reports,
-)
+from iuran.reports import TOTAL, data_quality_table, write_rejection_reports
 from iuran.rosters.read import Collected, collect_rosters
 from iuran.rosters.validate import validate_rows
 from iuran.summary import all_rejections
@@ -64,41 +60,49 @@ def cycle(url: str, program: Program, period: Period, inbox: Path, out: Path) ->
     return Step(rosters, rejected, registry, decided, recorded)
 
 
+def invoice(cycle: Cycle, period: str, total: int, seq: int, **kw: object) -> Invoice:
+    """A Lebak invoice of 2026 as the budget and the program report read it (kw: program,
+    revision, kind, state, participants)."""
+    return Invoice(
+        program=kw.pop("program", "lebak"),
+        period=period,
+        year=2026,
+        seq=seq,
+        number=f"{seq:03d}/T/{period}",
+        revision=kw.pop("revision", 0),
+        kind=kw.pop("kind", "regular"),
+        payer_key="kabupaten",
+        payer_name="BKAD",
+        cycle_id=cycle.id,
+        document_state=kw.pop("state", "issued"),
+        participants=kw.pop("participants", 1),
+        total=total,
+        content_hash="x",
+        issue_date=dt.date(2026, 1, 5),
+        due_date=dt.date(2026, 1, 15),
+    )
+
+
+def lebak_january(session: Session) -> Cycle:
+    """The cycle row invoices of Lebak's January hang from."""
+    cycle = Cycle(program="lebak", period="2026-01")
+    session.add(cycle)
+    session.flush()
+    return cycle
+
+
 def test_monthly_billed_live_invoices_then_projection(database_url: str) -> None:
     lebak = load_program("lebak")
     with session_scope(database_url) as s:
-        cyc = Cycle(program="lebak", period="2026-01")
-        s.add(cyc)
-        s.flush()
-
-        def invoice(period: str, total: int, seq: int, **kw: object) -> Invoice:
-            return Invoice(
-                program=kw.pop("program", "lebak"),
-                period=period,
-                year=2026,
-                seq=seq,
-                number=f"{seq:03d}/T/{period}",
-                revision=kw.pop("revision", 0),
-                kind=kw.pop("kind", "regular"),
-                payer_key="kabupaten",
-                payer_name="BKAD",
-                cycle_id=cyc.id,
-                document_state=kw.pop("state", "issued"),
-                participants=1,
-                total=total,
-                content_hash="x",
-                issue_date=dt.date(2026, 1, 5),
-                due_date=dt.date(2026, 1, 15),
-            )
-
+        cyc = lebak_january(s)
         s.add_all(
             [
-                invoice("2026-01", 57_960_000, 1),
-                invoice("2026-02", 999, 2, state="superseded"),
-                invoice("2026-02", 57_943_200, 2, revision=1),
-                invoice("2026-02", 16_800, 3, kind="supplementary"),
-                invoice("2026-02", 5, 4, program="lahat"),
-                invoice("2026-03", 1, 5, state="draft"),  # after the period asked for
+                invoice(cyc, "2026-01", 57_960_000, 1),
+                invoice(cyc, "2026-02", 999, 2, state="superseded"),
+                invoice(cyc, "2026-02", 57_943_200, 2, revision=1),
+                invoice(cyc, "2026-02", 16_800, 3, kind="supplementary"),
+                invoice(cyc, "2026-02", 5, 4, program="lahat"),
+                invoice(cyc, "2026-03", 1, 5, state="draft"),  # after the period asked for
             ]
         )
     with session_scope(database_url) as s:
@@ -146,6 +150,19 @@ def test_reports_from_a_real_cycle(database_url: str, tmp_path: Path) -> None:
     assert total["diterima"] == len(jan.rosters.rows)
     assert total["ditolak"] == len(jan.rejected)
     assert total["lolos"] == len(jan.decided.billed)
+
+    # Disnaker's e-mail tells each village what the attached table says
+    with session_scope(database_url) as s:
+        context = s.scalars(
+            select(Notification.context).where(Notification.event == "cycle_rejections")
+        ).one()
+    attached = data_quality_table(
+        jan.rosters.rows, jan.rejected, jan.decided.billed, village_names=program_villages(lebak)
+    )
+    attached = attached.loc[(attached["kode_desa"] != TOTAL) & (attached["ditolak"] > 0)]
+    assert {
+        v["kode_desa"]: (v["received"], v["accepted"], v["rejected"]) for v in context["by_village"]
+    } == {str(r.kode_desa): (r.diterima, r.lolos, r.ditolak) for r in attached.itertuples()}
 
     # February: one village drops three workers -> three terminations with names from the registry
     generate_rosters(lebak, Period(2026, 2), inbox, villages=6, per_village=10, seed=5, churn=0)

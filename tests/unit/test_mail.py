@@ -102,7 +102,13 @@ SAMPLES: dict[str, dict[str, Any]] = {
             {"code": "NIK_DESA_GANDA", "message": "NIK terdaftar di dua desa", "count": 20},
         ],
         "by_village": [
-            {"kode_desa": "36.02.01.2001", "nama": "Cikatomas", "received": 110, "rejected": 10}
+            {
+                "kode_desa": "36.02.01.2001",
+                "nama": "Cikatomas",
+                "received": 110,
+                "accepted": 100,
+                "rejected": 10,
+            }
         ],
         "samples": [
             {"kode_desa": "36.02.01.2001", "source_row": 7, "nik": NIK, "code": "NIK_DESA_GANDA"}
@@ -341,6 +347,7 @@ def test_every_template_renders_subject_text_and_escaped_html(template: str) -> 
     assert NIK not in subject + text + html
     if template == "cycle_rejections":
         assert "3602********0001" in text and "3602********0001" in html
+        assert "Cikatomas: 110 / 100 / 10" in text  # received / accepted / rejected
     if template == "invoice_issued":
         assert (
             "Rp57.960.000" in text

@@ -1,36 +1,25 @@
-"""Cycle reports read back as their readers see them: village operators, Disnaker, BPJS, the Bupati."""
+"""Village correction lists and the data-quality table read back as their readers see them: village
+operators and Disnaker."""
 
 from __future__ import annotations
 
-import datetime as dt
-import io
 import re
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import openpyxl
 import pandas as pd
-import pypdf
 import pytest
 
 from iuran import reports
-from iuran.money import rupiah
+from iuran.desa import NO_VILLAGE
 from iuran.nik import mask
 from iuran.periods import Period
 from iuran.programs import Program, load_program
 from iuran.reconcile import CARRIED_SOURCE, REJECTED_COLUMNS
 from iuran.reports import (
-    ProgramReport,
     data_quality_table,
-    month_label,
-    rejections_by_reason,
-    render_program_report,
-    rupiah_singkat,
-    village_coverage,
     write_data_quality_xlsx,
-    write_mutation_list,
-    write_program_report,
     write_rejection_reports,
 )
 
@@ -240,7 +229,7 @@ def test_data_quality_counts_per_village_and_code() -> None:
     assert by.loc[A, "nama_desa"] == "Cilangkahan"
     assert "PESERTA_MENINGGAL" not in t.columns  # carried-forward workers are not roster rows
     assert t.columns[5] == "NIK_PANJANG"  # most frequent code first
-    assert t["kode_desa"].iloc[-2] == reports.NO_VILLAGE
+    assert t["kode_desa"].iloc[-2] == NO_VILLAGE
     total = t.iloc[-1]
     assert total["kode_desa"] == reports.TOTAL
     assert total["diterima"] == 10 and total["lolos"] == 4 and total["ditolak"] == 6
@@ -271,207 +260,10 @@ def test_data_quality_xlsx(tmp_path: Path) -> None:
     assert codes[1][:2] == ["NIK_PANJANG", "NIK tidak 16 digit"]
 
 
-# ----------------------------------------------------------------------------- mutation list
-
-
-def test_mutation_list(tmp_path: Path, lebak: Program) -> None:
-    ended = pd.DataFrame(
-        {
-            "nik": [_nik(20), _nik(21), _nik(22)],
-            "kode_desa": [B, A, A],
-            "reason": ["meninggal", "tidak_di_roster", "pindah_pu"],
-        }
-    )
-    people = pd.DataFrame(
-        {
-            "nik": [_nik(20), _nik(21), _nik(22), _nik(99)],
-            "nama": ["Karta", "=cmd|' /C calc'!A0", "Entin", "Lain"],
-            "tanggal_lahir": pd.to_datetime(["1970-01-02", "1980-03-04", "1985-05-06", None]),
-            "jenis_kelamin": ["L", "L", "P", "P"],
-        }
-    )
-    path = write_mutation_list(
-        billed_frame(), ended, people, lebak, Period(2026, 3), tmp_path / "mutasi.xlsx"
-    )
-    wb = openpyxl.load_workbook(path)
-    assert wb.sheetnames == ["Penambahan", "Pengurangan"]
-    add = wb["Penambahan"]
-    assert [c.value for c in add[1]] == list(reports.ADDITION_COLUMNS)
-    data = list(add.iter_rows(min_row=2))
-    # baru only, by village then name
-    assert [r[0].value for r in data] == [_nik(12), _nik(10), _nik(13)]
-    assert all(r[0].data_type == "s" and r[0].number_format == "@" for r in data)
-    assert data[0][5].value == "Cilangkahan" and data[2][5].value == "Pagelaran"
-    assert data[0][2].value == dt.datetime(1990, 5, 15)
-    assert {r[7].value for r in data} == {dt.datetime(2026, 3, 1)}
-    hostile = data[0][1]
-    assert hostile.value == "=1+1" and hostile.data_type == "s" and hostile.quotePrefix
-
-    gone = wb["Pengurangan"]
-    assert [c.value for c in gone[1]] == list(reports.TERMINATION_COLUMNS)
-    rows = {r[0].value: r for r in gone.iter_rows(min_row=2)}
-    assert set(rows) == {_nik(20), _nik(21), _nik(22)}
-    assert rows[_nik(20)][7].value == "Meninggal dunia"
-    assert rows[_nik(21)][7].value == "Tidak lagi tercantum di roster desa"
-    assert rows[_nik(22)][7].value == "Pindah menjadi peserta Penerima Upah"
-    assert rows[_nik(22)][1].value == "Entin" and rows[_nik(22)][3].value == "P"
-    assert {r[8].value for r in rows.values()} == {dt.datetime(2026, 2, 28)}
-    name = rows[_nik(21)][1]
-    assert name.data_type == "s" and name.quotePrefix
-
-
-def test_mutation_list_empty(tmp_path: Path, lebak: Program) -> None:
-    billed = billed_frame().assign(category="lanjutan")
-    ended = pd.DataFrame({"nik": [], "kode_desa": [], "reason": []}, dtype="string")
-    people = pd.DataFrame({"nik": [], "nama": [], "tanggal_lahir": [], "jenis_kelamin": []})
-    path = write_mutation_list(billed, ended, people, lebak, Period(2026, 1), tmp_path / "m.xlsx")
-    wb = openpyxl.load_workbook(path)
-    assert wb["Penambahan"].max_row == 1 and wb["Pengurangan"].max_row == 1
-
-
-# ------------------------------------------------------------------------ program report
-
-
-@pytest.mark.parametrize(
-    ("amount", "text"),
-    [
-        (0, "Rp 0"),
-        (950, "Rp 950"),
-        (16_800, "Rp 17 rb"),
-        (5_800_000, "Rp 5,8 jt"),
-        (57_960_000, "Rp 58 jt"),
-        (670_680_000, "Rp 671 jt"),
-        (1_000_000_000, "Rp 1 M"),
-        (7_257_600_000, "Rp 7,3 M"),
-        (-2_000_000, "-Rp 2 jt"),
-    ],
-)
-def test_rupiah_singkat(amount: int, text: str) -> None:
-    assert rupiah_singkat(amount) == text
-
-
-def test_rupiah_singkat_refuses_floats() -> None:
-    with pytest.raises(TypeError):
-        rupiah_singkat(1.5)
-
-
-def test_coverage_and_reasons() -> None:
-    cov = village_coverage(billed_frame(), NAMES, quota=2)
-    assert cov.to_dict("list") == {
-        "kode_desa": [A, B, C],
-        "nama_desa": ["Cilangkahan", "Pagelaran", "Sukaraja"],
-        "billed": [3, 1, 1],
-        "quota": [2, 2, 2],
-    }
-    assert rejections_by_reason(rejected_frame())[0] == ("NIK_PANJANG", "NIK tidak 16 digit", 2)
-
-
-def make_report(
-    villages: int = 3, below: float = 0.5, pagu: int = 670_680_000, seed: int = 1
-) -> ProgramReport:
-    rng = np.random.default_rng(seed)
-    codes = [f"36.02.{i // 40 + 1:02d}.{2001 + i % 40}" for i in range(villages)]
-    billed = np.where(rng.random(villages) < below, rng.integers(0, 10, villages), 10)
-    monthly = [
-        (month_label(Period(2026, m)), 57_960_000 + (m == 2) * 16_800, m > 3) for m in range(1, 13)
-    ]
-    to_date = sum(b for _, b, p in monthly if not p)
-    projected = sum(b for _, b, _ in monthly)
-    return ProgramReport(
-        program_name="Program Uji <b>#set page(fill: red)</b>",
-        regency_name="Kabupaten Lebak",
-        period_label="Maret 2026",
-        budget={
-            "pagu": pagu,
-            "billed_to_date": to_date,
-            "projected_year": projected,
-            "shortfall": max(0, projected - pagu),
-            "months_covered": pagu // 57_960_000,
-            "headcount_covered": pagu // (16_800 * 12),
-        },
-        monthly=monthly,
-        villages=pd.DataFrame(
-            {
-                "kode_desa": codes,
-                "nama_desa": [f"Desa Nomor {i}" for i in range(villages)],
-                "billed": billed,
-                "quota": 10,
-            }
-        ),
-        rejections=[
-            ("NIK_PANJANG", "NIK tidak 16 digit", 40),
-            ("NAMA_KOSONG", "Nama kosong", 3),
-        ],
-        generated=dt.date(2026, 3, 5),
-    )
-
-
-def pdf_text(pdf: bytes) -> tuple[int, str]:
-    reader = pypdf.PdfReader(io.BytesIO(pdf))
-    return len(reader.pages), "\n".join(p.extract_text() for p in reader.pages)
-
-
-def test_program_report_text(tmp_path: Path) -> None:
-    report = make_report(villages=20)
-    assert report.period_total == 57_960_000
-    pdf = render_program_report(report)
-    pages, text = pdf_text(pdf)
-    flat = " ".join(text.split())
-    assert "Program Uji <b>#set page(fill: red)</b>" in flat  # placed as text, never evaluated
-    assert "Maret 2026" in flat
-    assert rupiah(670_680_000) in flat  # Rp670.680.000
-    assert "Kekurangan pagu" in flat and rupiah(report.budget["shortfall"]) in flat
-    assert "NIK_PANJANG" in flat and "Alasan terbanyak: NIK_PANJANG" in flat
-    assert "Rp 58 jt" in flat and "Pagu Rp 671 jt" in flat
-    assert "melampaui pagu pada Des 2026" in flat
-    assert "Dibuat 5 Maret 2026" in flat
-    assert not SIXTEEN.search(text)
-    assert pages == 2
-    assert render_program_report(report) == pdf  # deterministic
-    out = write_program_report(report, tmp_path / "laporan.pdf")
-    assert out.read_bytes() == pdf and not list(tmp_path.glob(".*.tmp"))
-
-
-def test_program_report_budget_enough() -> None:
-    _, text = pdf_text(render_program_report(make_report(pagu=1_000_000_000)))
-    flat = " ".join(text.split())
-    assert "Cukup" in flat and "Kekurangan" not in flat
-    assert "tetap di bawah pagu" in flat
-
-
-def test_program_report_360_villages_fits_three_pages() -> None:
-    report = make_report(villages=360, below=1.0)
-    pages, text = pdf_text(render_program_report(report))
-    assert pages <= 3
-    flat = " ".join(text.split())
-    assert "0 dari 360 desa memenuhi kuota" in flat
-    assert "Desa Nomor 359" in flat or "36.02.09.2040" in flat
-
-
-def test_program_report_nothing_rejected_everyone_covered() -> None:
-    report = make_report(below=0.0)
-    report = ProgramReport(**{**report.__dict__, "rejections": []})
-    _, text = pdf_text(render_program_report(report))
-    flat = " ".join(text.split())
-    assert "Tidak ada baris yang ditolak" in flat and "Semua desa memenuhi kuota" in flat
-
-
-def test_empty_inputs() -> None:
+def test_empty_inputs_data_quality() -> None:
     rows = pd.DataFrame({c: pd.Series(dtype="string") for c in ["kode_desa", "source_file"]})
     rejected = rejected_frame().iloc[0:0]
     billed = billed_frame().iloc[0:0]
     t = data_quality_table(rows, rejected, billed, village_names=NAMES)
     assert t["kode_desa"].tolist() == [A, B, C, reports.TOTAL]
     assert t[["diterima", "lolos", "ditolak"]].to_numpy().sum() == 0
-    report = ProgramReport(
-        program_name="Kosong",
-        regency_name="Kabupaten Lebak",
-        period_label="Januari 2026",
-        budget={"pagu": 0},
-        monthly=[],
-        villages=village_coverage(billed, NAMES.iloc[0:0], quota=10),
-        rejections=[],
-        generated=dt.date(2026, 1, 1),
-    )
-    _, text = pdf_text(render_program_report(report))
-    assert "Kosong" in text and "Program tanpa pagu" in text

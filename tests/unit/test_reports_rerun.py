@@ -9,24 +9,13 @@ import pandas as pd
 import pytest
 
 from iuran import reports
+from iuran.mutation_list import write_mutation_list
 from iuran.periods import Period
+from iuran.program_report import write_program_report
 from iuran.programs import Program, load_program
-from iuran.reports import (
-    write_mutation_list,
-    write_program_report,
-    write_rejection_reports,
-)
-from iuran.wilayah import normalize_kode_desa
-from tests.unit.test_reports import (
-    NAMES,
-    A,
-    B,
-    C,
-    billed_frame,
-    files_frame,
-    make_report,
-    rejected_frame,
-)
+from iuran.reports import write_rejection_reports
+from tests.unit.test_program_report import make_report
+from tests.unit.test_reports import NAMES, A, B, C, billed_frame, files_frame, rejected_frame
 
 PERIOD = Period(2026, 2)
 
@@ -179,28 +168,6 @@ def test_program_files_with_the_same_bytes_are_left_alone(tmp_path: Path, lebak:
     write_program_report(make_report(seed=2), pdf)
     assert rewritten(before, stamps(tmp_path)) == {"mutasi.xlsx", "laporan.pdf"}
     assert not list(tmp_path.glob(".*.tmp"))
-
-
-def test_codes_are_normalised_as_normalize_kode_desa_does() -> None:
-    """`_normalized` skips `normalize_kode_desa` for dotted codes: it must agree on every input."""
-    codes = pd.Series(
-        [A, f" {A} ", "3602012002", "3602012002.0", 3602012002, "36.02.01.200", "36.02.01.20021",
-         "٣٦.٠٢.٠١.٢٠٠٢", "36.02.01.2002\u200b", "", None, "abc", "36-02-01-2002"],
-        dtype=object,
-    )  # fmt: skip
-    expected = normalize_kode_desa(codes)
-    pd.testing.assert_series_equal(reports._normalized(codes), expected)
-    pd.testing.assert_series_equal(reports._normalized(codes.astype("string")), expected)
-
-
-def test_rows_find_their_village_by_code_then_by_file_name() -> None:
-    known = pd.Index([A, B], dtype="string")
-    found = reports._village_of(
-        pd.Series(["3602012002", None, "99.99.99.9999", None, C]),
-        pd.Series(["x.csv", f"sub\\{B}.xlsx", f"{A}.csv", "kiriman.xlsx", f"{B}.csv"]),
-        known,
-    )
-    assert found.tolist() == [A, B, A, pd.NA, B]
 
 
 def test_the_manifest_depends_on_the_content_only(tmp_path: Path, lebak: Program) -> None:
