@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from iuran import faults
 from iuran.budget import Budget, compute_budget, pagu_notes
 from iuran.cycle_reports import ReportPaths, queue_report_mail
-from iuran.db.models import Cycle
+from iuran.db.models import Cycle, CycleStatus, PaymentState
 from iuran.db.session import session_scope
 from iuran.invoicing import (
     InvoiceOutcome,
@@ -145,7 +145,7 @@ def record_cycle(
         )
         queued += queue_report_mail(session, program, period, files, rejected, decided, paths)
         faults.point("record.mail_queued")
-        cycle.status = "issued"
+        cycle.status = CycleStatus.ISSUED
         cycle.recorded = {"participant_changes": changes, "payers": digests}
         if conflicts:
             notes.append(
@@ -207,6 +207,6 @@ def unchanged_payers(
         for i in live
         if i.kind == "regular"
         and i.payer_key in same
-        and i.payment_state == "unpaid"
+        and i.payment_state == PaymentState.UNPAID
         and i.payer_key not in supplemented
     }

@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 from sqlalchemy.orm import Session
 
 from iuran import faults, mail
+from iuran.db.models import RosterFileStatus
 from iuran.db.session import session_scope
 from iuran.desa import village_counts
 from iuran.mutation_list import ALASAN, write_mutation_list
@@ -168,7 +169,7 @@ def queue_report_mail(
             },
             [paths.mutation_list],
         )
-    refused = files.loc[files["status"] == "rejected"] if len(files) else files
+    refused = files.loc[files["status"] == RosterFileStatus.REJECTED] if len(files) else files
     if len(rejected) or len(refused):  # a month where only whole files were refused is news too
         received = int(files["rows"].fillna(0).sum()) if len(files) else 0
         counts = rejected["code"].value_counts()

@@ -27,7 +27,17 @@ from sqlalchemy.orm import Session
 from iuran import faults, mail
 from iuran.budget import Budget
 from iuran.credit_notes import credit_removed_workers, credited_invoices
-from iuran.db.models import LIVE, ContributionLine, Cycle, Invoice, InvoiceCounter, Notification
+from iuran.db.models import (
+    LIVE,
+    ContributionLine,
+    Cycle,
+    DocumentState,
+    Invoice,
+    InvoiceCounter,
+    Notification,
+    NotificationStatus,
+    PaymentState,
+)
 from iuran.db.upsert import insert_or_ignore
 from iuran.money import rupiah, terbilang
 from iuran.nik import isin_text, sorted_joins, text_array
@@ -158,7 +168,9 @@ def apply_invoices(
     )
     # Paid invoices with credited workers, or with supplements, are checked for credit even when
     # the roster hashes as they were billed (workers back take their credit, supplements' go).
-    credited = credited_invoices(session, [i.id for i in live if i.payment_state != "unpaid"])
+    credited = credited_invoices(
+        session, [i.id for i in live if i.payment_state != PaymentState.UNPAID]
+    )
     outcomes: list[InvoiceOutcome] = []
     to_write: list[
         tuple[str, pd.DataFrame, Invoice | None, str]
@@ -189,7 +201,7 @@ def apply_invoices(
             continue
         inv = current
         billed_before = old_lines.loc[old_lines["payer_key"] == payer]
-        if inv.payment_state != "unpaid":
+        if inv.payment_state != PaymentState.UNPAID:
             extra = new.loc[~new["nik"].isin(billed_before["nik"])]
             # Workers removed after payment: credit notes, named in the paid invoice's change note.
             credit_removed_workers(
@@ -198,7 +210,7 @@ def apply_invoices(
             # A supplementary invoice not paid yet is still open: workers removed from it come off
             # it by a revision (or it is cancelled), like any unpaid invoice.
             for sup in supplements.get(payer, []):
-                if sup.payment_state != "unpaid":
+                if sup.payment_state != PaymentState.UNPAID:
                     continue
                 on_it = old_lines.loc[old_lines["invoice_id"] == sup.id, "nik"]
                 if isin_text(on_it, new["nik"]).all():
@@ -208,7 +220,7 @@ def apply_invoices(
                 if len(kept):
                     to_write.append((payer, kept, sup, "supplementary"))
                 else:
-                    sup.document_state = "cancelled"
+                    sup.document_state = DocumentState.CANCELLED
                     outcomes.append(_outcome(sup, "cancelled"))
             if len(extra):
                 to_write.append((payer, extra, None, "supplementary"))
@@ -218,7 +230,7 @@ def apply_invoices(
         if len(new):
             to_write.append((payer, new, inv, "regular"))
         else:
-            inv.document_state = "cancelled"
+            inv.document_state = DocumentState.CANCELLED
             outcomes.append(_outcome(inv, "cancelled"))
     session.flush()
 
@@ -250,8 +262,8 @@ def apply_invoices(
             payer_name=payer_names.get(payer, payer),
             cycle_id=cycle.id,
             supersedes_id=old.id if old is not None else None,
-            document_state="issued",
-            payment_state="unpaid",
+            document_state=DocumentState.ISSUED,
+            payment_state=PaymentState.UNPAID,
             participants=len(new),
             total=total,
             # a regular invoice holds all its payer's lines: their hash is already known
@@ -390,7 +402,7 @@ def _outcome(inv: Invoice, action: str) -> InvoiceOutcome:
 
 def _retire(session: Session, inv: Invoice) -> None:
     """Superseded: its lines stop being current, and BKAD never receives its pending e-mail."""
-    inv.document_state = "superseded"
+    inv.document_state = DocumentState.SUPERSEDED
     session.execute(
         update(ContributionLine)
         .where(ContributionLine.invoice_id == inv.id)
@@ -398,8 +410,10 @@ def _retire(session: Session, inv: Invoice) -> None:
     )
     session.execute(
         update(Notification)
-        .where(Notification.invoice_id == inv.id, Notification.status == "pending")
-        .values(status="cancelled", last_error="invoice superseded before delivery")
+        .where(Notification.invoice_id == inv.id, Notification.status == NotificationStatus.PENDING)
+        .values(
+            status=NotificationStatus.CANCELLED, last_error="invoice superseded before delivery"
+        )
     )
 
 

@@ -38,6 +38,7 @@ from iuran.bpjs_status import read_status_list
 from iuran.conflicts import find_conflicts
 from iuran.db.models import (
     REGISTRY_CHANGE,
+    ConflictStatus,
     ContributionLine,
     Cycle,
     Membership,
@@ -660,7 +661,7 @@ def record_conflicts(
                 "roster_value": str(r["roster_value"])[:200],
                 "source_file": str(r["source_file"] or "")[:500],
                 "source_row": int(r["source_row"] or 0),
-                "status": "open",
+                "status": ConflictStatus.OPEN,
             }
             for r in found.to_dict("records")
         ],

@@ -32,6 +32,7 @@ import pandas as pd
 import pyarrow as pa
 
 from iuran import desa, nik, xlsx
+from iuran.db.models import RosterFileStatus
 from iuran.desa import COUNTS, village_counts, village_of
 from iuran.files import replace_if_changed, sweep_temps, write_atomic
 from iuran.money import angka
@@ -351,7 +352,7 @@ def write_rejection_reports(
     known = pd.Index(village_names.index.astype("string"))
     names = dict(zip(known, village_names.astype("string").tolist(), strict=True))
     r = _ordered_rejections(rejected)
-    bad = files.loc[files["status"].eq("rejected")] if len(files) else files
+    bad = files.loc[files["status"].eq(RosterFileStatus.REJECTED)] if len(files) else files
     bad = bad.reindex(columns=["path", "code", "message"]).reset_index(drop=True)
     no_code = pd.Series(pd.NA, index=bad.index, dtype="string")
     # the rows, then the rejected files (named by their path only): one call, its fixed cost once
