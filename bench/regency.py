@@ -65,7 +65,7 @@ def plain_cycle(where: dict[str, Any]) -> dict[str, Any]:
     from iuran.cycle_reports import write_reports
     from iuran.documents import render_pending
     from iuran.locks import held
-    from iuran.mail import deliver_pending_sync
+    from iuran.mail.deliver import deliver_pending_sync
     from iuran.periods import Period
     from iuran.pricing import price_lines
     from iuran.programs import load_program

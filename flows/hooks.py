@@ -22,9 +22,10 @@ from prefect.states import State
 from prefect.utilities.urls import url_for
 from sqlalchemy.exc import SQLAlchemyError
 
-from iuran import mail
 from iuran.config import VAR, Settings, load_settings
 from iuran.db.session import session_scope, upgrade
+from iuran.mail.deliver import deliver_pending_sync
+from iuran.mail.outbox import queue
 
 log = logging.getLogger("iuran.hooks")
 
@@ -102,7 +103,7 @@ def send_failure_mail(
         url = f"sqlite:///{VAR / 'ops-outbox.db'}"
         upgrade(url)
         _queue(url, key, settings, context)
-    report = mail.deliver_pending_sync(url, settings, keys=[key])
+    report = deliver_pending_sync(url, settings, keys=[key])
     if report.sent:
         return f"failure of {flow_run.name} e-mailed to {', '.join(settings.ops_recipients)}"
     if report.errors:
@@ -112,7 +113,7 @@ def send_failure_mail(
 
 def _queue(url: str, key: str, settings: Settings, context: dict[str, Any]) -> None:
     with session_scope(url) as session:
-        mail.queue(
+        queue(
             session,
             key=key,
             event="ops_failure",

@@ -180,7 +180,7 @@ def _day(value: str | None) -> dt.date:
 
 
 def _deliver(database_url: str) -> dict[str, int]:
-    from iuran.mail import deliver_pending_sync
+    from iuran.mail.deliver import deliver_pending_sync
 
     report = deliver_pending_sync(database_url, load_settings(database_url))
     return {"sent": report.sent, "failed": report.failed, "pending": report.pending}

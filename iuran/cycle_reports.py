@@ -20,10 +20,11 @@ import pandas as pd
 import pyarrow.compute as pc
 from sqlalchemy.orm import Session
 
-from iuran import faults, mail
+from iuran import faults
 from iuran.db.models import RosterFileStatus
 from iuran.db.session import session_scope
 from iuran.desa import village_counts
+from iuran.mail.outbox import queue
 from iuran.mutation_list import ALASAN, write_mutation_list
 from iuran.nik import sorted_joins, text_array
 from iuran.periods import Period
@@ -215,7 +216,7 @@ def _queue(
     """One report message to the program's `recipient`, keyed by what it says (`content`, a
     fingerprint): 1 if queued, 0 if this very message is in the outbox already."""
     return int(
-        mail.queue(
+        queue(
             session,
             key=f"{template}:{program.code}:{period}:{content}:{recipient}",
             event=template,

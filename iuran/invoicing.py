@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session
 
-from iuran import faults, mail
+from iuran import faults
 from iuran.budget import Budget
 from iuran.credit_notes import credit_removed_workers, credited_invoices
 from iuran.db.models import (
@@ -39,6 +39,7 @@ from iuran.db.models import (
     PaymentState,
 )
 from iuran.db.upsert import insert_or_ignore
+from iuran.mail.outbox import queue
 from iuran.money import rupiah, terbilang
 from iuran.nik import isin_text, sorted_joins, text_array
 from iuran.periods import Period
@@ -367,7 +368,7 @@ def queue_invoice_mail(
         }
         attachments = [o.pdf for o in group if o.pdf] if len(group) <= 20 else []
         attachments += extra or []
-        if mail.queue(
+        if queue(
             session,
             key=f"{template}:{ident}:bkad",
             event=template,

@@ -10,7 +10,7 @@ however often the `reminders` flow runs.
 
 Where the regency pays, each invoice has its own message; where villages pay, the villages' invoices
 go to BKAD in one digest per period and window. `PaymentReminder` rows (unique kind + subject +
-window) record what was sent, in the same transaction as the outbox rows (`mail.queue`).
+window) record what was sent, in the same transaction as the outbox rows (`queue`).
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from iuran import mail
 from iuran.db.models import LIVE, DocumentState, Invoice, PaymentReminder
 from iuran.db.session import session_scope
+from iuran.mail.outbox import queue
 from iuran.payments.state import begin_write, refresh_invoices
 from iuran.periods import Period
 from iuran.programs import Program
@@ -194,7 +194,7 @@ def _queue(
         context["days_overdue"] = (today - due).days
         context["unpaid_months"] = max(streak_of.get(str(p), 0) for p in group["payer_key"])
         context["lapse_after"] = LAPSE_AFTER
-    inserted = mail.queue(
+    inserted = queue(
         session,
         key=key,
         event=kind,
@@ -245,7 +245,7 @@ def _queue_lapse(session: Session, program: Program, latest: str, group: pd.Data
             for r in group.itertuples(index=False)
         ]
     return int(
-        mail.queue(
+        queue(
             session,
             key=key,
             event="lapse_warning",

@@ -6,7 +6,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from iuran.config import Settings
-from iuran.mail import DeliveryReport, deliver_pending_sync
+from iuran.mail.deliver import DeliveryReport, deliver_pending_sync
 
 
 @task(

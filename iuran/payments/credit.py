@@ -16,9 +16,10 @@ from typing import Any
 from sqlalchemy import insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from iuran import faults, mail
+from iuran import faults
 from iuran.db.models import LIVE, CreditNote, Invoice, Payment, PaymentAllocation, PaymentStatus
 from iuran.db.session import session_scope
+from iuran.mail.outbox import queue
 from iuran.money import rupiah
 from iuran.payments.match import Ledger, oldest_first
 from iuran.payments.receipts import link_receipts
@@ -89,7 +90,7 @@ def _credit_use_mail(
     """Credit (an overpayment, a credit note) now paying invoices: the invoices it paid and what
     is left of each, cc Disnaker; the template is named after the event."""
     allocations = entry["allocations"]
-    mail.queue(
+    queue(
         session,
         key=key,
         event=event,

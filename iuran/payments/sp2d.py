@@ -3,7 +3,7 @@
 Idempotent by construction: `Payment.nomor_sp2d` is unique, so a re-import inserts nothing and says
 "already recorded"; the same SP2D number with another amount or date is a conflict, reported and not
 recorded. A payment recorded as unmatched is matched when the same row comes again and now matches.
-Everything happens in the caller's transaction with the messages it queues (`mail.queue`), so a
+Everything happens in the caller's transaction with the messages it queues (`queue`), so a
 payment and the e-mail announcing it exist together or not at all.
 """
 
@@ -17,10 +17,11 @@ import pandas as pd
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from iuran import faults, mail
+from iuran import faults
 from iuran.db.models import Payment, PaymentAllocation, PaymentStatus
 from iuran.db.session import session_scope
 from iuran.db.upsert import insert_or_ignore
+from iuran.mail.outbox import queue
 from iuran.payments.match import EXISTING_COLUMNS, Matched, match_payments
 from iuran.payments.receipts import link_receipts
 from iuran.payments.rules import PAYMENT, message, opt, validate_rows
@@ -266,7 +267,7 @@ def _queue_recorded(
                 plan.recipients.disnaker,
             )
         first = r["allocations"][0] if r["allocations"] else None
-        if mail.queue(
+        if queue(
             session,
             key=key,
             event="payment_recorded",

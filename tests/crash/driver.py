@@ -22,7 +22,7 @@ from iuran.cycle import record_cycle
 from iuran.cycle_reports import write_reports
 from iuran.db.session import upgrade
 from iuran.documents import render_pending
-from iuran.mail import deliver_pending_sync
+from iuran.mail.deliver import deliver_pending_sync
 from iuran.payments.credit import settle
 from iuran.payments.imports import import_payment_file
 from iuran.periods import Period

@@ -29,7 +29,7 @@ from typing import Any
 
 from python_calamine import CalamineWorkbook
 
-from iuran.mail import outbox_name
+from iuran.mail.compose import outbox_name
 
 #: Columns holding the moment something happened: only whether they are set is compared.
 MOMENTS = {

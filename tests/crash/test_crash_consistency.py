@@ -37,7 +37,7 @@ import pytest
 
 from iuran import faults
 from iuran.generate import generate_rosters
-from iuran.mail import CLAIM_LEASE
+from iuran.mail.deliver import CLAIM_LEASE
 from iuran.periods import Period
 from iuran.programs import load_program
 from tests.crash.dump import dump, duplicates

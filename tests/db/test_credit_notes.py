@@ -23,7 +23,7 @@ from iuran.db.models import (
 )
 from iuran.db.session import alembic_config, get_engine, session_scope, upgrade
 from iuran.generate import generate_rosters
-from iuran.mail import render
+from iuran.mail.compose import render
 from iuran.money import rupiah
 from iuran.payments.credit import settle
 from iuran.payments.imports import import_receipt_file

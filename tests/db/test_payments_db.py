@@ -16,7 +16,8 @@ from iuran.config import Settings
 from iuran.db.models import Invoice, Notification, Payment, PaymentAllocation, Receipt
 from iuran.db.session import session_scope
 from iuran.generate import generate_rosters
-from iuran.mail import deliver_pending_sync, render
+from iuran.mail.compose import render
+from iuran.mail.deliver import deliver_pending_sync
 from iuran.payments.credit import settle
 from iuran.payments.imports import import_payment_file, import_receipt_file
 from iuran.payments.sp2d import record_payment

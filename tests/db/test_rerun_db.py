@@ -12,7 +12,7 @@ from iuran.config import load_settings
 from iuran.db.models import ContributionLine, Cycle, Notification, Participant
 from iuran.db.session import session_scope
 from iuran.generate import generate_rosters
-from iuran.mail import deliver_pending_sync
+from iuran.mail.deliver import deliver_pending_sync
 from iuran.periods import Period
 from iuran.programs import Program, load_program
 from iuran.rerun import inputs_key, recall, remember

@@ -19,7 +19,7 @@ import pypdf
 import pytest
 
 from iuran.config import load_settings
-from iuran.mail import deliver_pending_sync
+from iuran.mail.deliver import deliver_pending_sync
 from iuran.payments.sp2d import record_payment
 from tests.hostile.corpus import (
     FORMULAS,

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import tests.smtp_server as smtp
-from iuran import mail
+from iuran.mail.deliver import backoff
 from tests.unit.test_mail import PASSWORD, T0, deliver, enqueue, keys_received, no_secret, rows
 
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")
@@ -31,7 +31,7 @@ def test_server_down_then_back_delivers_each_message_once(
     for row in rows(sqlite_url).values():
         assert (row.status, row.attempts) == ("pending", 1)
         assert row.last_error and "cannot connect" in row.last_error and no_secret(row.last_error)
-    later = T0 + mail.backoff(1)
+    later = T0 + backoff(1)
     assert deliver(sqlite_url, settings, now=later - dt.timedelta(seconds=1)).sent == 0
 
     with smtp.smtp_server(auth=("iuran", PASSWORD)) as server:

@@ -9,11 +9,11 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import select
 
-from iuran import mail
 from iuran.cycle_reports import ReportPaths, program_villages, queue_report_mail
 from iuran.db.models import Notification
 from iuran.db.session import session_scope
 from iuran.desa import NO_VILLAGE
+from iuran.mail.compose import render
 from iuran.periods import Period
 from iuran.programs import load_program
 from iuran.reconcile import REJECTED_COLUMNS, Reconciled
@@ -93,7 +93,7 @@ def test_disnaker_hears_received_accepted_and_rejected_per_village(
     assert context["by_village"] == [
         {"kode_desa": A, "nama": name, "received": 10, "accepted": 8, "rejected": 2}
     ]
-    _, text, html = mail.render("cycle_rejections", context)
+    _, text, html = render("cycle_rejections", context)
     assert f"{A} {name}: 10 / 8 / 2" in text
     row = html[html.index(f">{A}<") :].split("</tr>")[0]
     assert re.findall(r">([^<>]*)</td>", row) == [A, name, "10", "8", "2"]

@@ -19,10 +19,19 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from iuran import mail
 from iuran.config import Settings, SmtpSettings
 from iuran.db.models import Notification
 from iuran.db.session import get_engine, session_scope, upgrade
+from iuran.mail.compose import build_message, message_id, outbox_name, render
+from iuran.mail.deliver import (
+    CLAIM_LEASE,
+    DeliveryReport,
+    _claim,
+    backoff,
+    deliver_pending,
+    deliver_pending_sync,
+)
+from iuran.mail.outbox import _jsonable, queue
 from tests.smtp_server import MAIL_FROM, SmtpTestServer, smtp_server
 
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")
@@ -238,7 +247,7 @@ def enqueue(
     template: str = "invoice_issued",
 ) -> bool:
     with session_scope(url) as session:
-        return mail.queue(
+        return queue(
             session,
             key=key,
             event=template,
@@ -257,8 +266,8 @@ def rows(url: str) -> dict[str, Notification]:
         return {n.idempotency_key: n for n in session.scalars(select(Notification))}
 
 
-def deliver(url: str, settings: Settings, now: dt.datetime = T0, **kw: Any) -> mail.DeliveryReport:
-    return mail.deliver_pending_sync(url, settings, now=now, **kw)
+def deliver(url: str, settings: Settings, now: dt.datetime = T0, **kw: Any) -> DeliveryReport:
+    return deliver_pending_sync(url, settings, now=now, **kw)
 
 
 def keys_received(server: SmtpTestServer) -> list[str]:
@@ -287,7 +296,7 @@ def test_queue_twice_with_the_same_key_keeps_one_row(db: str) -> None:
     assert enqueue(db, "invoice_issued:001/TAG-JKK-JKM/LBK/I/2026:r0:bkad") is False
     with session_scope(db) as session:  # and within one transaction
         for _ in range(2):
-            mail.queue(
+            queue(
                 session,
                 key="k2",
                 event="ops_failure",
@@ -310,7 +319,7 @@ def test_queue_twice_with_the_same_key_keeps_one_row(db: str) -> None:
 
 def test_queue_refuses_unknown_templates_and_no_recipient(db: str) -> None:
     with pytest.raises(ValueError, match="missing"), session_scope(db) as session:
-        mail.queue(
+        queue(
             session,
             key="x",
             event="x",
@@ -321,7 +330,7 @@ def test_queue_refuses_unknown_templates_and_no_recipient(db: str) -> None:
             context={},
         )
     with pytest.raises(ValueError, match="recipient"), session_scope(db) as session:
-        mail.queue(
+        queue(
             session,
             key="x",
             event="x",
@@ -339,8 +348,8 @@ def test_queue_refuses_unknown_templates_and_no_recipient(db: str) -> None:
 
 @pytest.mark.parametrize("template", sorted(SAMPLES))
 def test_every_template_renders_subject_text_and_escaped_html(template: str) -> None:
-    context = mail._jsonable(SAMPLES[template])  # as the sender sees it: after JSON
-    subject, text, html = mail.render(template, context)
+    context = _jsonable(SAMPLES[template])  # as the sender sees it: after JSON
+    subject, text, html = render(template, context)
     assert subject and "\n" not in subject and len(subject) < 200
     assert "Hormat kami" in text and "Hormat kami" in html
     assert html.startswith("<!DOCTYPE html>") and "<script" not in html
@@ -372,8 +381,8 @@ def test_build_message_headers_parts_and_attachments(db: str, pdf: Path, tmp_pat
     xlsx.write_bytes(b"PK\x03\x04 fake xlsx")
     enqueue(db, "k", attachments=(pdf, xlsx))
     [n] = rows(db).values()
-    msg = mail.build_message(n, f"Sistem Iuran <{MAIL_FROM}>", now=T0)
-    assert msg["Message-ID"] == mail.message_id("k", MAIL_FROM) == mail.message_id("k", MAIL_FROM)
+    msg = build_message(n, f"Sistem Iuran <{MAIL_FROM}>", now=T0)
+    assert msg["Message-ID"] == message_id("k", MAIL_FROM) == message_id("k", MAIL_FROM)
     assert msg["Message-ID"].endswith("@disnaker.example.go.id>")
     assert (msg["To"], msg["Cc"], msg["Date"]) == (
         BKAD,
@@ -388,12 +397,12 @@ def test_build_message_headers_parts_and_attachments(db: str, pdf: Path, tmp_pat
         parts["mutasi.xlsx"].get_content_type()
         == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     )
-    assert mail.message_id("k2", MAIL_FROM) != msg["Message-ID"]
+    assert message_id("k2", MAIL_FROM) != msg["Message-ID"]
 
 
 def test_backoff_doubles_and_is_capped() -> None:
-    assert [mail.backoff(a).total_seconds() for a in (1, 2, 3, 4)] == [30, 60, 120, 240]
-    assert mail.backoff(20) == dt.timedelta(hours=1)
+    assert [backoff(a).total_seconds() for a in (1, 2, 3, 4)] == [30, 60, 120, 240]
+    assert backoff(20) == dt.timedelta(hours=1)
 
 
 # --- SMTP delivery ------------------------------------------------------------------------------
@@ -490,7 +499,7 @@ def test_tls_modes_with_a_private_ca(tls: str, db: str, tmp_path: Path) -> None:
 
         assert server.tls_files is not None
         settings = server.settings(db, tmp_path / "outbox", ca_file=str(server.tls_files.ca_file))
-        report = deliver(db, settings, now=T0 + mail.backoff(1))
+        report = deliver(db, settings, now=T0 + backoff(1))
         assert (report.sent, report.pending) == (1, 0)
         assert keys_received(server) == ["untrusted"] and server.auth_attempts == [("iuran", True)]
 
@@ -511,7 +520,7 @@ def test_temporary_faults_leave_rows_pending_then_deliver_each_once(
     assert len(report.errors) == 3 and server.messages == []
     for row in rows(db).values():
         assert (row.status, row.attempts) == ("pending", 1)
-        assert utc(row.next_attempt_at) == T0 + mail.backoff(1)
+        assert utc(row.next_attempt_at) == T0 + backoff(1)
         assert row.last_error
     if fault in ("refuse_connections", "refuse_transactions"):
         assert server.connections == 1  # a 421 defers the whole batch: no hammering
@@ -520,7 +529,7 @@ def test_temporary_faults_leave_rows_pending_then_deliver_each_once(
     setattr(server.faults, fault, 0)  # the server recovers
     early = deliver(db, settings, now=T0 + dt.timedelta(seconds=10))
     assert (early.sent, early.pending) == (0, 3)  # backoff not over yet: nothing is tried
-    late = deliver(db, settings, now=T0 + mail.backoff(1))
+    late = deliver(db, settings, now=T0 + backoff(1))
     assert (late.sent, late.pending, late.errors) == (3, 0, [])
     assert keys_received(server) == ["a", "b", "c"]
     for row in rows(db).values():
@@ -541,7 +550,7 @@ def test_one_bad_transaction_does_not_stop_the_batch(
     assert (report.sent, report.pending) == (2, 1)
     assert keys_received(server) == ["b", "c"]
     assert server.connections == (1 if fault == "tempfail_data" else 2)  # reconnects after a drop
-    assert deliver(db, settings, now=T0 + mail.backoff(1)).sent == 1
+    assert deliver(db, settings, now=T0 + backoff(1)).sent == 1
     assert keys_received(server) == ["a", "b", "c"]
 
 
@@ -552,7 +561,7 @@ def test_a_421_mid_batch_defers_the_rest(db: str, server: SmtpTestServer, tmp_pa
     server.faults.refuse_transactions = 1
     report = deliver(db, settings)
     assert (report.sent, report.pending) == (0, 3) and server.connections == 1
-    assert deliver(db, settings, now=T0 + mail.backoff(1)).sent == 3
+    assert deliver(db, settings, now=T0 + backoff(1)).sent == 3
     assert keys_received(server) == ["a", "b", "c"]
 
 
@@ -568,7 +577,7 @@ def test_a_lost_reply_resends_with_the_same_message_id(
     report = deliver(db, settings)
     assert (report.sent, report.pending) == (0, 2)  # a timeout defers the batch
     assert "SMTPReadTimeoutError" in (rows(db)["a"].last_error or "")
-    assert deliver(db, settings, now=T0 + mail.backoff(1)).sent == 2
+    assert deliver(db, settings, now=T0 + backoff(1)).sent == 2
     assert keys_received(server) == ["a", "a", "b"]
     first, again = (m.message for m in server.messages if m.message["X-Iuran-Notification"] == "a")
     assert first["Message-ID"] == again["Message-ID"] == rows(db)["a"].message_id
@@ -580,7 +589,7 @@ def test_550_recipient_fails_that_row_only(db: str, server: SmtpTestServer, tmp_
     settings = server.settings(db, tmp_path / "outbox")
     enqueue(db, "a")
     with session_scope(db) as session:
-        mail.queue(
+        queue(
             session,
             key="bad",
             event="ops_failure",
@@ -590,7 +599,7 @@ def test_550_recipient_fails_that_row_only(db: str, server: SmtpTestServer, tmp_
             template="ops_failure",
             context=SAMPLES["ops_failure"],
         )
-        mail.queue(
+        queue(
             session,
             key="half",
             event="ops_failure",
@@ -643,7 +652,7 @@ def test_missing_attachment_is_retried_not_sent_without_it(
     assert deliver(db, settings).pending == 1 and server.messages == []
     later.parent.mkdir(parents=True)
     later.write_bytes(PDF_BYTES)  # the render step caught up
-    assert deliver(db, settings, now=T0 + mail.backoff(1)).sent == 1
+    assert deliver(db, settings, now=T0 + backoff(1)).sent == 1
 
 
 def test_two_senders_at_once_send_each_row_once(
@@ -654,11 +663,11 @@ def test_two_senders_at_once_send_each_row_once(
     for key in keys:
         enqueue(db, key)
 
-    async def both() -> list[mail.DeliveryReport]:
+    async def both() -> list[DeliveryReport]:
         return list(
             await asyncio.gather(
-                mail.deliver_pending(db, settings, now=T0),
-                mail.deliver_pending(db, settings, now=T0),
+                deliver_pending(db, settings, now=T0),
+                deliver_pending(db, settings, now=T0),
             )
         )
 
@@ -675,11 +684,11 @@ def test_a_claim_left_by_a_dead_sender_expires(
     enqueue(db, "a")
     with session_scope(db) as session:  # a sender claimed it and died
         session.execute(
-            update(Notification).values(status="sending", next_attempt_at=T0 + mail.CLAIM_LEASE)
+            update(Notification).values(status="sending", next_attempt_at=T0 + CLAIM_LEASE)
         )
-    assert mail._claim(db, 1, T0) is None  # still leased: a second sender cannot take it
+    assert _claim(db, 1, T0) is None  # still leased: a second sender cannot take it
     assert deliver(db, settings).sent == 0
-    assert deliver(db, settings, now=T0 + mail.CLAIM_LEASE).sent == 1
+    assert deliver(db, settings, now=T0 + CLAIM_LEASE).sent == 1
     assert keys_received(server) == ["a"]
 
 
@@ -705,8 +714,8 @@ def test_file_outbox_when_no_host(db: str, pdf: Path, tmp_path: Path) -> None:
     files = sorted(outbox.iterdir())
     assert [f.name for f in files] == sorted(
         [
-            mail.outbox_name("invoice_issued:001/TAG-JKK-JKM/LBK/I/2026:r0:bkad"),
-            mail.outbox_name("ops"),
+            outbox_name("invoice_issued:001/TAG-JKK-JKM/LBK/I/2026:r0:bkad"),
+            outbox_name("ops"),
         ]
     )
     assert all(f.suffix == ".eml" and "/" not in f.name for f in files)
@@ -735,11 +744,11 @@ def test_outbox_on_each_backend(database_url: str, server: SmtpTestServer, tmp_p
     report = deliver(database_url, settings)
     assert (report.sent, report.pending) == (1, 1)
     row = rows(database_url)["a"]
-    assert utc(row.next_attempt_at) == T0 + mail.backoff(1)
-    assert mail._claim(database_url, row.id, T0) is None  # not due yet
-    claimed = mail._claim(database_url, row.id, T0 + mail.backoff(1))
+    assert utc(row.next_attempt_at) == T0 + backoff(1)
+    assert _claim(database_url, row.id, T0) is None  # not due yet
+    claimed = _claim(database_url, row.id, T0 + backoff(1))
     assert claimed is not None and claimed.status == "sending"
-    assert mail._claim(database_url, row.id, T0 + mail.backoff(1)) is None  # one sender only
-    assert deliver(database_url, settings, now=T0 + mail.backoff(1) + mail.CLAIM_LEASE).sent == 1
+    assert _claim(database_url, row.id, T0 + backoff(1)) is None  # one sender only
+    assert deliver(database_url, settings, now=T0 + backoff(1) + CLAIM_LEASE).sent == 1
     assert keys_received(server) == ["a", "b"]
     assert {n.status for n in rows(database_url).values()} == {"sent"}

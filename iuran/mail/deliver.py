@@ -1,54 +1,45 @@
-"""The e-mail outbox: notifications are queued with the event they report, and never resent once sent.
+"""Delivering the outbox: each due notification sent once, its outcome recorded, failures retried.
 
-The cycle writes `Notification` rows in its own transaction (`queue`), so an invoice and the message
-announcing it exist together or not at all. `deliver_pending` later sends what is due, one short
-transaction per row: claim it (`pending` → `sending`), send it, record the outcome. A crash mid-batch
-therefore never resends the rows already marked `sent`; the one row caught between the SMTP `250` and
-its commit is the only one that can go out twice, and it carries the same Message-ID both times so a
-recipient (or their mail client) can recognise the repeat.
+`deliver_pending` sends what is due, one short transaction per row: claim it (`pending` → `sending`),
+send it, record the outcome. A crash mid-batch therefore never resends the rows already marked
+`sent`; the one row caught between the SMTP `250` and its commit is the only one that can go out
+twice, and it carries the same Message-ID both times (`iuran.mail.compose.message_id`).
 
 Delivery goes over SMTP (aiosmtplib, one connection per batch, reconnecting after a drop) when a host
-is configured, else into a file outbox of `.eml` files an operator can open or forward by hand.
+is configured, else into a file outbox of `.eml` files an operator can open or forward by hand. A
+temporary failure is retried after a doubling backoff; a permanent one (5xx) fails the row.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import datetime as dt
 import email.policy
 import email.utils
-import hashlib
 import logging
-import math
-import mimetypes
-import numbers
 import os
 import re
 import ssl
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
 from email.message import EmailMessage
-from functools import lru_cache
-from pathlib import Path, PurePath
+from pathlib import Path
 from typing import Any
 
 import aiosmtplib
 import jinja2
 from sqlalchemy import CursorResult, Result, and_, func, or_, select, update
-from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from iuran import faults
-from iuran.config import TEMPLATES, Settings, SmtpSettings
+from iuran.config import Settings, SmtpSettings
 from iuran.db.models import Notification, NotificationStatus
 from iuran.db.session import session_scope
-from iuran.db.upsert import insert_or_ignore
 from iuran.files import temp_beside
+from iuran.mail.compose import as_utc, build_message, outbox_name, recipients
 
 log = logging.getLogger("iuran.mail")
-
-EMAIL_TEMPLATES = TEMPLATES / "email"
 
 # Retry schedule after a temporary failure: 30 s, 1 min, 2 min, 4 min … never more than an hour.
 BACKOFF_BASE = dt.timedelta(seconds=30)
@@ -59,260 +50,7 @@ CLAIM_LEASE = dt.timedelta(minutes=10)
 
 TLS_MODES = ("none", "starttls", "tls")
 
-CONTENT_TYPES = {
-    ".pdf": ("application", "pdf"),
-    ".xlsx": ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
-    ".csv": ("text", "csv"),
-}
-
-_TEMPLATE_NAME = re.compile(r"[a-z][a-z0-9_]*")
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _NIK_LIKE = re.compile(r"(?<!\d)(\d{4})\d{8}(\d{4})(?!\d)")
-
-
-# ---------------------------------------------------------------------------------------------------
-# Queueing
-
-
-def queue(
-    session: Session,
-    *,
-    key: str,
-    event: str,
-    program: str,
-    period: str | None,
-    to: Sequence[str],
-    cc: Sequence[str] = (),
-    template: str,
-    context: Mapping[str, Any],
-    attachments: Sequence[str | PurePath] = (),
-    invoice_id: int | None = None,
-) -> bool:
-    """Add a notification to the outbox in the caller's transaction; False if `key` is already there.
-
-    The unique idempotency key, not a prior SELECT, decides: a rerun of the cycle (or two at once)
-    queues each message once. The context is stored as JSON, so dates become ISO strings here.
-    """
-    if not to:
-        raise ValueError(f"notification {key!r} has no recipient")
-    template_files(template)  # a misspelt template fails the event now, not at 2 a.m. in the sender
-    values: dict[str, Any] = {
-        "idempotency_key": key,
-        "event": event,
-        "program": program,
-        "period": period,
-        "invoice_id": invoice_id,
-        "to_addrs": list(to),
-        "cc_addrs": list(cc),
-        "template": template,
-        "context": _jsonable(dict(context)),
-        "attachments": [str(a) for a in attachments],
-        "status": NotificationStatus.PENDING,
-        "attempts": 0,
-    }
-    stmt = (
-        insert_or_ignore(session, Notification, ["idempotency_key"])
-        .values(**values)
-        .returning(Notification.id)
-    )
-    # RETURNING, not rowcount: PostgreSQL reports rowcount -1 for this ORM-enabled INSERT
-    inserted = session.execute(stmt).first() is not None
-    log.info(
-        "%s %s (%s) to %s", "queued" if inserted else "already queued", key, template, list(to)
-    )
-    return inserted
-
-
-def _rowcount(result: Result[Any]) -> int:
-    """Rows matched by an UPDATE (a DML statement always returns a CursorResult)."""
-    assert isinstance(result, CursorResult)
-    return result.rowcount
-
-
-def _jsonable(value: Any) -> Any:
-    """The JSON form the context is stored in (dates as ISO strings, paths as strings).
-
-    Floats are let through for ratios and percentages; money is int, and the `rupiah` filter
-    refuses a float, so a float amount fails in the template tests rather than on an invoice.
-    """
-    if value is None or isinstance(value, bool | str):
-        return value
-    if isinstance(value, numbers.Integral):
-        return int(value)
-    if isinstance(value, Decimal) and value == value.to_integral_value():
-        return int(value)
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise ValueError(f"cannot store {value!r} in a notification context")
-        return value
-    if isinstance(value, dt.date | dt.datetime | dt.time):
-        return value.isoformat()
-    if isinstance(value, PurePath):
-        return str(value)
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        items = [_jsonable(v) for v in value]
-        return sorted(items, key=str) if isinstance(value, set | frozenset) else items
-    raise TypeError(f"cannot store {type(value).__name__} in a notification context")
-
-
-# ---------------------------------------------------------------------------------------------------
-# Building messages
-
-
-def template_files(template: str) -> tuple[str, str, str]:
-    """The subject, text and HTML template names for `template`; ValueError if one is missing."""
-    if not _TEMPLATE_NAME.fullmatch(template):
-        raise ValueError(f"bad e-mail template name {template!r}")
-    names = (f"{template}.subject.j2", f"{template}.txt.j2", f"{template}.html.j2")
-    missing = [n for n in names if not (EMAIL_TEMPLATES / n).is_file()]
-    if missing:
-        raise ValueError(f"e-mail template {template!r} is missing {', '.join(missing)}")
-    return names
-
-
-def _rupiah(n: object) -> str:
-    from iuran.money import rupiah
-
-    return rupiah(n)
-
-
-def _terbilang(n: object) -> str:
-    from iuran.money import terbilang
-
-    return terbilang(n)
-
-
-def _angka(n: object) -> str:
-    from iuran.money import angka
-
-    return angka(n)
-
-
-def _tanggal(value: object) -> str:
-    """`15 Januari 2026` from a date or an ISO string (contexts hold ISO strings after JSON)."""
-    from iuran.periods import BULAN
-
-    if isinstance(value, str):
-        value = dt.datetime.fromisoformat(value) if "T" in value else dt.date.fromisoformat(value)
-    if not isinstance(value, dt.date):
-        raise TypeError(f"not a date: {value!r}")
-    return f"{value.day} {BULAN[value.month - 1]} {value.year}"
-
-
-def _mask_nik(value: object) -> str:
-    from iuran.nik import mask
-
-    return mask(str(value))
-
-
-@lru_cache(maxsize=1)
-def environment() -> jinja2.Environment:
-    """One Jinja environment: HTML autoescaped, text not; undefined variables are errors."""
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(EMAIL_TEMPLATES),
-        autoescape=jinja2.select_autoescape(
-            enabled_extensions=("html.j2",), disabled_extensions=("txt.j2",), default=False
-        ),
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
-    env.filters.update(
-        rupiah=_rupiah,
-        terbilang=_terbilang,
-        angka=_angka,
-        tanggal=_tanggal,
-        mask_nik=_mask_nik,
-    )
-    return env
-
-
-def render(template: str, context: Mapping[str, Any]) -> tuple[str, str, str]:
-    """Subject (one line), plain text and HTML of a template."""
-    env = environment()
-    subject_t, text_t, html_t = template_files(template)
-    subject = " ".join(env.get_template(subject_t).render(context).split())
-    return (
-        subject,
-        env.get_template(text_t).render(context),
-        env.get_template(html_t).render(context),
-    )
-
-
-def mail_domain(mail_from: str) -> str:
-    address = email.utils.parseaddr(mail_from)[1]
-    return address.rpartition("@")[2] or "localhost"
-
-
-def message_id(key: str, mail_from: str) -> str:
-    """`<iuran.<hash of key>@domain>`: the same for every attempt at one notification.
-
-    Deliberately not `email.utils.make_msgid`, which mixes in the time and a random number: a resend
-    after a crash must carry the Message-ID of the first send so it is recognisably the same mail.
-    """
-    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
-    return f"<iuran.{digest}@{mail_domain(mail_from)}>"
-
-
-def build_message(
-    n: Notification, mail_from: str, *, now: dt.datetime | None = None
-) -> EmailMessage:
-    """The complete message for a notification: text + HTML alternatives, then the attachments.
-
-    Raises jinja2.TemplateError when the template cannot be rendered and OSError when an attachment
-    cannot be read (a document not rendered yet).
-    """
-    subject, text, html = render(n.template, n.context)
-    msg = EmailMessage()
-    msg["Subject"] = subject
-    msg["From"] = mail_from
-    msg["To"] = ", ".join(n.to_addrs)
-    if n.cc_addrs:
-        msg["Cc"] = ", ".join(n.cc_addrs)
-    msg["Date"] = email.utils.format_datetime(_utc(now or dt.datetime.now(dt.UTC)))
-    msg["Message-ID"] = n.message_id or message_id(n.idempotency_key, mail_from)
-    msg["X-Iuran-Notification"] = n.idempotency_key
-    msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation auto-replies to a robot
-    # quoted-printable keeps the parts 7-bit: safe on servers without 8BITMIME
-    msg.set_content(text, cte="quoted-printable")
-    msg.add_alternative(html, subtype="html", cte="quoted-printable")
-    for path in map(Path, n.attachments):
-        maintype, subtype = content_type(path)
-        msg.add_attachment(path.read_bytes(), maintype, subtype, filename=path.name)
-    return msg
-
-
-def content_type(path: Path) -> tuple[str, str]:
-    known = CONTENT_TYPES.get(path.suffix.lower())
-    if known:
-        return known
-    guessed, _ = mimetypes.guess_type(path.name)
-    if guessed:
-        maintype, _, subtype = guessed.partition("/")
-        return maintype, subtype
-    return "application", "octet-stream"
-
-
-def recipients(n: Notification) -> list[str]:
-    """Envelope recipients: To then Cc, bare addresses, each once."""
-    seen: dict[str, None] = {}
-    for addr in [*n.to_addrs, *n.cc_addrs]:
-        bare = email.utils.parseaddr(addr)[1] or addr
-        seen.setdefault(bare, None)
-    return list(seen)
-
-
-def outbox_name(key: str) -> str:
-    """A file name for a key: readable, and made unique by a hash (`a/b` and `a_b` must not clash)."""
-    safe = _UNSAFE.sub("_", key).strip("._")[:150] or "notification"
-    return f"{safe}-{hashlib.sha256(key.encode('utf-8')).hexdigest()[:10]}.eml"
-
-
-# ---------------------------------------------------------------------------------------------------
-# Delivering
 
 
 @dataclass
@@ -337,11 +75,10 @@ class Unavailable(TemporaryError):
     """No usable connection to the server: the rest of the batch waits for the next run."""
 
 
-def _utc(moment: dt.datetime) -> dt.datetime:
-    """Aware UTC; naive values are taken as UTC (SQLite hands them back naive)."""
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=dt.UTC)
-    return moment.astimezone(dt.UTC)
+def _rowcount(result: Result[Any]) -> int:
+    """Rows matched by an UPDATE (a DML statement always returns a CursorResult)."""
+    assert isinstance(result, CursorResult)
+    return result.rowcount
 
 
 def backoff(attempts: int) -> dt.timedelta:
@@ -428,8 +165,6 @@ class _Scrubber:
     """Removes the SMTP password (and its base64 AUTH forms) from any text stored or logged."""
 
     def __init__(self, cfg: SmtpSettings) -> None:
-        import base64
-
         self.secrets: list[str] = []
         if cfg.password:
             user = cfg.username or ""
@@ -575,7 +310,7 @@ async def deliver_pending(
     """
     clock: Callable[[], dt.datetime]
     if now is not None:
-        fixed = _utc(now)
+        fixed = as_utc(now)
         clock = lambda: fixed  # noqa: E731
     else:
         clock = lambda: dt.datetime.now(dt.UTC)  # noqa: E731
@@ -698,15 +433,3 @@ def deliver_pending_sync(
             database_url, settings, limit=limit, max_attempts=max_attempts, now=now, keys=keys
         )
     )
-
-
-__all__ = [
-    "DeliveryReport",
-    "build_message",
-    "deliver_pending",
-    "deliver_pending_sync",
-    "message_id",
-    "outbox_name",
-    "queue",
-    "render",
-]
