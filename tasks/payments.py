@@ -1,4 +1,5 @@
-"""Tasks of the payment flows: read the inbox's payment and receipt files, settle, remind."""
+"""Tasks of the payment flows: read the inbox's payment and receipt files, settle, remind; each
+retried for the errors a retry can fix (`tasks/retry.py`)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from iuran.payments import (
 )
 from iuran.programs import Program
 from iuran.reminders import queue_reminders
+from tasks.retry import transient
 
 #: Inbox sub-folders of a program: SP2D files from BKAD, receipt files from the BPJS branch.
 FOLDERS = {PAYMENT: "pembayaran", RECEIPT: "penerimaan"}
@@ -43,25 +45,49 @@ def import_inbox(
     ]
 
 
-@task(name="import-payments", retries=2, retry_delay_seconds=10, cache_policy=NO_CACHE)
+@task(
+    name="import-payments",
+    retries=2,
+    retry_delay_seconds=10,
+    retry_condition_fn=transient,
+    cache_policy=NO_CACHE,
+)
 def import_payments(
     database_url: str, program: Program, inbox: Path, today: dt.date
 ) -> list[dict[str, Any]]:
     return import_inbox(database_url, program, inbox, PAYMENT, today)
 
 
-@task(name="import-receipts", retries=2, retry_delay_seconds=10, cache_policy=NO_CACHE)
+@task(
+    name="import-receipts",
+    retries=2,
+    retry_delay_seconds=10,
+    retry_condition_fn=transient,
+    cache_policy=NO_CACHE,
+)
 def import_receipts(
     database_url: str, program: Program, inbox: Path, today: dt.date
 ) -> list[dict[str, Any]]:
     return import_inbox(database_url, program, inbox, RECEIPT, today)
 
 
-@task(name="settle-payments", retries=2, retry_delay_seconds=10, cache_policy=NO_CACHE)
+@task(
+    name="settle-payments",
+    retries=2,
+    retry_delay_seconds=10,
+    retry_condition_fn=transient,
+    cache_policy=NO_CACHE,
+)
 def settle_payments(database_url: str, program: Program, today: dt.date) -> dict[str, Any]:
     return settle(database_url, program.code, today)
 
 
-@task(name="queue-reminders", retries=2, retry_delay_seconds=10, cache_policy=NO_CACHE)
+@task(
+    name="queue-reminders",
+    retries=2,
+    retry_delay_seconds=10,
+    retry_condition_fn=transient,
+    cache_policy=NO_CACHE,
+)
 def remind(database_url: str, program: Program, today: dt.date) -> dict[str, int]:
     return queue_reminders(database_url, program, today)
