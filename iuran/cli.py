@@ -269,7 +269,7 @@ def _print_payment_result(result: dict[str, Any]) -> None:
 
 def _settle(database_url: str, result: dict[str, Any], day: dt.date) -> None:
     """Credit from the payments just recorded pays the payer's other unpaid invoices right away."""
-    from iuran.payments import settle
+    from iuran.payments.credit import settle
 
     programs = sorted(
         {p["program"] for p in result.get("payments", []) if p.get("program")}
@@ -307,7 +307,8 @@ def _import_command(
 ) -> None:
     """`payments import` (kind `pembayaran`) and `payments confirm` (`penerimaan`): import one file
     and print the result; a payment file also settles the programs it paid and delivers its mail."""
-    from iuran.payments import PAYMENT, import_payment_file, import_receipt_file
+    from iuran.payments.imports import import_payment_file, import_receipt_file
+    from iuran.payments.rules import PAYMENT
 
     importer = import_payment_file if kind == PAYMENT else import_receipt_file
     url = _payments_db(db)
@@ -351,7 +352,7 @@ def payments_record(
     today: TodayOpt = None,
 ) -> None:
     """Record one payment by hand (same rules as a file row)."""
-    from iuran.payments import record_payment
+    from iuran.payments.sp2d import record_payment
 
     url = _payments_db(db)
     day = _day(today)

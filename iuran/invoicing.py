@@ -4,7 +4,7 @@
   keeps its number and bumps `revision`.
 - An unpaid invoice whose lines change is superseded by a revision; a paid (or partly paid) invoice
   is never changed: added workers go on a supplementary invoice, removed ones on a credit note that
-  pays the payer's next invoices (`iuran.payments.credit_removed_workers`).
+  pays the payer's next invoices (`iuran.credit_notes.credit_removed_workers`).
 - An unpaid invoice whose payer has nobody left to bill is cancelled.
 """
 
@@ -24,9 +24,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from iuran import faults
+from iuran.credit_notes import credit_removed_workers, credited_invoices
 from iuran.db.models import LIVE, ContributionLine, Cycle, Invoice, InvoiceCounter, Notification
 from iuran.nik import isin_text, sorted_joins, text_array
-from iuran.payments import credit_removed_workers, credited_invoices
 from iuran.periods import Period
 from iuran.programs import Program
 from iuran.registry import IS_CURRENT, bulk_insert, in_list, read_frame

@@ -7,6 +7,8 @@ can fix it. Rates are effective-dated configuration, never constants in code.
 from __future__ import annotations
 
 import datetime as dt
+import logging
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal
 
@@ -15,6 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from iuran.config import PROGRAMS_DIR
 from iuran.periods import Period
+
+log = logging.getLogger("iuran.programs")
 
 Payer = Literal["regency", "village"]
 
@@ -212,6 +216,18 @@ def load_program(code: str, directory: Path = PROGRAMS_DIR) -> Program:
 
 def load_programs(directory: Path = PROGRAMS_DIR) -> dict[str, Program]:
     return {p.stem: load_program_file(p) for p in sorted(directory.glob("*.yaml"))}
+
+
+def known_programs(codes: Iterable[str | None]) -> dict[str, Program]:
+    """The programs of these codes that have a file; an unknown code is logged and left out (a
+    payment row naming it is then not matched by payer, and says so)."""
+    found: dict[str, Program] = {}
+    for code in {c for c in codes if c}:
+        try:
+            found[code] = load_program(code)
+        except ProgramError:
+            log.warning("program %s not found: payments for it are not matched by payer", code)
+    return found
 
 
 def today() -> dt.date:

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from iuran import mail
 from iuran.db.models import LIVE, Invoice, PaymentReminder
 from iuran.db.session import session_scope
-from iuran.payments import begin_write, refresh_invoices
+from iuran.payments.state import begin_write, refresh_invoices
 from iuran.periods import Period
 from iuran.programs import Program
 from iuran.status import LAPSE_AFTER, load_invoices, unpaid_streaks

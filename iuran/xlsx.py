@@ -24,6 +24,12 @@ What a workbook can hold, and all it needs:
 
 Reading spreadsheets stays with openpyxl / python-calamine; this module only writes. A workbook's
 sheet XML is held in memory (arrow buffers) until `save`.
+
+Why one module of ~800 lines: it is one concept (an XLSX file from columns) whose parts share private
+invariants: the style table's ids (`style_id`) are what the cell XML refers to, the column kernels
+and the per-value path must escape identically (a test compares them), and the zip writer's fixed
+attributes are what makes the bytes deterministic. Split, those would become public contracts
+between files that no other code uses.
 """
 
 from __future__ import annotations

@@ -10,14 +10,10 @@ from typing import Any
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from iuran.payments import (
-    PAYMENT,
-    RECEIPT,
-    import_payment_file,
-    import_receipt_file,
-    inbox_files,
-    settle,
-)
+from iuran.payments.credit import settle
+from iuran.payments.imports import import_payment_file, import_receipt_file
+from iuran.payments.read import inbox_files
+from iuran.payments.rules import PAYMENT, RECEIPT
 from iuran.programs import Program
 from iuran.reminders import queue_reminders
 from tasks.retry import transient

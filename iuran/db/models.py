@@ -356,7 +356,7 @@ class PaymentAllocation(Base):
 
 class CreditNote(Base):
     """Workers removed from an invoice after it was (partly) paid: the invoice is never changed, what
-    they cost is credited to the payer and pays its next unpaid invoices (`iuran.payments`).
+    they cost is credited to the payer and pays its next unpaid invoices (`iuran.credit_notes`, `iuran.payments.credit`).
 
     One row per roster fix that removed more workers (`seq` 1, 2, ... per source invoice; `number`
     is `<invoice number>-K<seq>`): a rerun finds its workers credited already and writes nothing.

@@ -23,7 +23,8 @@ from iuran.config import Settings, load_settings
 from iuran.db.session import upgrade
 from iuran.mail import DeliveryReport, deliver_pending_sync
 from iuran.month import PLAIN, run_month
-from iuran.payments import import_payment_file, settle
+from iuran.payments.credit import settle
+from iuran.payments.imports import import_payment_file
 from iuran.periods import Period
 from iuran.programs import load_program
 

@@ -25,7 +25,9 @@ from iuran.db.session import alembic_config, get_engine, session_scope, upgrade
 from iuran.generate import generate_rosters
 from iuran.mail import render
 from iuran.money import rupiah
-from iuran.payments import import_receipt_file, record_payment, settle
+from iuran.payments.credit import settle
+from iuran.payments.imports import import_receipt_file
+from iuran.payments.sp2d import record_payment
 from iuran.periods import Period
 from iuran.programs import load_program
 from iuran.status import format_status, status_report

@@ -17,12 +17,9 @@ from iuran.db.models import Invoice, Notification, Payment, PaymentAllocation, R
 from iuran.db.session import session_scope
 from iuran.generate import generate_rosters
 from iuran.mail import deliver_pending_sync, render
-from iuran.payments import (
-    import_payment_file,
-    import_receipt_file,
-    record_payment,
-    settle,
-)
+from iuran.payments.credit import settle
+from iuran.payments.imports import import_payment_file, import_receipt_file
+from iuran.payments.sp2d import record_payment
 from iuran.periods import Period
 from iuran.programs import load_program
 from iuran.reminders import queue_reminders

@@ -23,7 +23,8 @@ from sqlalchemy import func, select
 from iuran.db.models import ContributionLine, Invoice, Payment, PaymentAllocation
 from iuran.db.session import get_engine, session_scope, upgrade
 from iuran.generate import generate_rosters
-from iuran.payments import record_payment, settle
+from iuran.payments.credit import settle
+from iuran.payments.sp2d import record_payment
 from iuran.periods import Period
 from iuran.programs import load_program
 from tests.db.test_db_faults import state

@@ -20,7 +20,7 @@ import pytest
 
 from iuran.config import load_settings
 from iuran.mail import deliver_pending_sync
-from iuran.payments import record_payment
+from iuran.payments.sp2d import record_payment
 from tests.hostile.corpus import (
     FORMULAS,
     MARKUP,

@@ -10,16 +10,9 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from iuran.payments import (
-    EXISTING_COLUMNS,
-    INVOICE_COLUMNS,
-    PaymentFileError,
-    match_payments,
-    parse_amounts,
-    read_payment_table,
-    split_numbers,
-    validate_rows,
-)
+from iuran.payments.match import EXISTING_COLUMNS, INVOICE_COLUMNS, match_payments
+from iuran.payments.read import PaymentFileError, read_payment_table
+from iuran.payments.rules import parse_amounts, split_numbers, validate_rows
 from iuran.reminders import reminder_window
 from iuran.status import lapse_state, payment_state, unpaid_streaks
 
