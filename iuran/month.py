@@ -98,6 +98,7 @@ def reports(
 
 
 def deliver(settings: Settings) -> DeliveryReport:
+    """The outbox, by SMTP or to the file outbox (the command line's payment day delivers so too)."""
     return deliver_pending_sync(settings.database_url, settings)
 
 

@@ -6,7 +6,8 @@
 `DIR` holds `inbox/`, `out/` (documents, and `out/outbox/` for the file outbox) and `iuran.db`.
 The steps are the month's as the flow takes them (`iuran/month.py`: recall → collect → validate →
 reconcile → price → record → reports → render → deliver → remember; the unchanged-rerun shortcut
-included), then, with `--payments`, what `iuran payments import` does (import → settle → deliver).
+included), then, with `--payments`, the payment day (`iuran/payment_day.py`: import → settle →
+deliver) for that file, as `iuran payments import` runs it, settling the program whatever it paid.
 The crash suite runs it with IURAN_FAULT_POINT set, so it dies at that point, and then again without.
 `--clock` pins the sender's clock: the run after a crash passes a later one, as a sender that comes
 back after the claim lease of the dead one has run out.
@@ -23,6 +24,7 @@ from iuran.config import Settings, load_settings
 from iuran.db.session import upgrade
 from iuran.mail import DeliveryReport, deliver_pending_sync
 from iuran.month import PLAIN, run_month
+from iuran.payment_day import PaymentSteps, nothing_arrived, run_payment_day
 from iuran.payments.credit import settle
 from iuran.payments.imports import import_payment_file
 from iuran.periods import Period
@@ -54,10 +56,16 @@ def main(argv: list[str] | None = None) -> None:
 
     if args.payments is not None:
         day = args.payments_today or args.today
-        result = import_payment_file(url, args.payments, program=args.program, today=day)
-        assert result["status"] == "read", result
-        settle(url, args.program, day)
-        deliver_pending_sync(url, settings, now=args.clock)
+        steps = PaymentSteps(
+            import_payments=lambda: [
+                import_payment_file(url, args.payments, program=args.program, today=day)
+            ],
+            import_receipts=nothing_arrived,
+            settle=settle,
+            deliver=deliver,
+        )
+        paid = run_payment_day(steps, settings, day, program=args.program)
+        assert paid.payments[0]["status"] == "read", paid.payments
 
 
 if __name__ == "__main__":
