@@ -22,7 +22,7 @@ import pandas as pd
 
 from iuran.config import Settings
 from iuran.cycle import Recorded, record_cycle, render_pending
-from iuran.cycle_reports import ReportPaths, write_reports
+from iuran.cycle_reports import write_reports
 from iuran.mail import DeliveryReport, deliver_pending_sync
 from iuran.periods import Period
 from iuran.pricing import price_lines
@@ -48,7 +48,8 @@ class Answer:
 
 
 # ---------------------------------------------------------------------------------------------------
-# The steps as the month calls them (plain functions; the flow's tasks wrap these same functions)
+# The steps made of more than one call (the flow's tasks wrap these same functions); the other
+# steps are the domain's functions as they are
 
 
 def recall_unchanged(
@@ -57,44 +58,6 @@ def recall_unchanged(
     """The key of this run's inputs, and the last complete run's answer if the key is the same."""
     key = inputs_key(database_url, program, period, folder)
     return key, recall(database_url, program, period, key, out_dir)
-
-
-def collect(folder: Path, keep: Path | None = None) -> Collected:
-    return collect_rosters(str(folder), keep)
-
-
-def reconcile(
-    database_url: str,
-    rows: pd.DataFrame,
-    checked: Validated,
-    program: Program,
-    period: Period,
-    folder: Path | None = None,
-) -> Reconciled:
-    return decide(database_url, rows, checked.accepted, program, period, folder)
-
-
-def price(decided: Reconciled, program: Program, period: Period) -> pd.DataFrame:
-    return price_lines(decided.billed, program, period)
-
-
-def reports(
-    database_url: str,
-    program: Program,
-    period: Period,
-    rows: pd.DataFrame,
-    files: pd.DataFrame,
-    rejected: pd.DataFrame,
-    decided: Reconciled,
-    recorded: Recorded,
-    out_dir: Path,
-    today: dt.date | None = None,
-) -> ReportPaths:
-    return write_reports(
-        database_url, program, period, rows, files, rejected, decided,
-        recorded.budget.as_dict(), out_dir, today or dt.date.today(),
-        unchanged=recorded.status == "unchanged",
-    )  # fmt: skip
 
 
 def deliver(settings: Settings) -> DeliveryReport:
@@ -111,10 +74,10 @@ class Steps:
     """One implementation of each step of the month, in the order the month takes them."""
 
     recall: Callable[[str, Program, Period, Path, Path], tuple[str | None, Kept | None]]
-    collect: Callable[[Path, Path | None], Collected]
+    collect: Callable[[str, Path | None], Collected]
     validate: Callable[[pd.DataFrame, Program, Period], Validated]
-    reconcile: Callable[[str, pd.DataFrame, Validated, Program, Period, Path | None], Reconciled]
-    price: Callable[[Reconciled, Program, Period], pd.DataFrame]
+    reconcile: Callable[[str, pd.DataFrame, pd.DataFrame, Program, Period, Path | None], Reconciled]
+    price: Callable[[pd.DataFrame, Program, Period], pd.DataFrame]
     record: Callable[
         [
             str, Program, Period, pd.DataFrame, pd.DataFrame, Reconciled, pd.DataFrame, Path,
@@ -124,8 +87,8 @@ class Steps:
     ]  # fmt: skip
     reports: Callable[
         [
-            str, Program, Period, pd.DataFrame, pd.DataFrame, pd.DataFrame, Reconciled, Recorded,
-            Path, dt.date | None,
+            str, Program, Period, pd.DataFrame, pd.DataFrame, pd.DataFrame, Reconciled,
+            dict[str, int], Path, dt.date, bool,
         ],
         object,  # what they write is on disk and in the database; the month reads it from there
     ]  # fmt: skip
@@ -138,12 +101,12 @@ class Steps:
 #: The month as plain calls: what the crash driver runs (with its own clock for delivery).
 PLAIN = Steps(
     recall=recall_unchanged,
-    collect=collect,
+    collect=collect_rosters,
     validate=validate_rows,
-    reconcile=reconcile,
-    price=price,
+    reconcile=decide,
+    price=price_lines,
     record=record_cycle,
-    reports=reports,
+    reports=write_reports,
     render=render_pending,
     deliver=deliver,
     publish=nothing_to_publish,
@@ -178,7 +141,7 @@ def run_month(
         if kept is not None:
             steps.publish(kept.summary, kept.villages)
             return Answer(kept.summary, kept.inputs)
-    rosters = steps.collect(folder, None if dry_run else out_dir / KEEP_NAME)  # reread what changed
+    rosters = steps.collect(str(folder), None if dry_run else out_dir / KEEP_NAME)  # what changed
     inputs = fingerprint(rosters.files)
     if approved_inputs is not None and inputs != approved_inputs:
         raise RostersChanged(
@@ -186,15 +149,19 @@ def run_month(
             "nothing was issued: run the cycle again to approve the new figures"
         )
     checked = steps.validate(rosters.rows, program, period)
-    decided = steps.reconcile(url, rosters.rows, checked, program, period, folder)
-    lines = steps.price(decided, program, period)
+    decided = steps.reconcile(url, rosters.rows, checked.accepted, program, period, folder)
+    lines = steps.price(decided.billed, program, period)
     rejected = all_rejections(checked, decided)
     recorded = steps.record(
         url, program, period, rosters.files, rejected, decided, lines, out_dir, today, dry_run
     )
     sent = 0
     if not dry_run and recorded.status != "stopped":
-        steps.reports(url, program, period, rosters.rows, rosters.files, rejected, decided, recorded, out_dir, today)  # fmt: skip
+        steps.reports(
+            url, program, period, rosters.rows, rosters.files, rejected, decided,
+            recorded.budget.as_dict(), out_dir, today or dt.date.today(),
+            recorded.status == "unchanged",  # an unchanged rerun keeps the reports it finds
+        )  # fmt: skip
         steps.render(url, program, period)
         sent = steps.deliver(settings).sent
 

@@ -7,24 +7,11 @@ from __future__ import annotations
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from iuran import month
+from iuran.registry import decide
+from iuran.rosters.read import collect_rosters
 from iuran.rosters.validate import validate_rows
-from tasks.retry import transient
+from tasks.retry import at_the_edge
 
-collect = task(
-    name="collect-rosters",
-    retries=2,
-    retry_delay_seconds=10,
-    retry_condition_fn=transient,
-    cache_policy=NO_CACHE,
-)(month.collect)
-
+collect = at_the_edge(collect_rosters, "collect-rosters")
 validate = task(name="validate-rosters", cache_policy=NO_CACHE)(validate_rows)
-
-reconcile_registry = task(
-    name="reconcile-registry",
-    retries=2,
-    retry_delay_seconds=10,
-    retry_condition_fn=transient,
-    cache_policy=NO_CACHE,
-)(month.reconcile)
+reconcile_registry = at_the_edge(decide, "reconcile-registry")

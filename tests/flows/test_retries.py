@@ -8,7 +8,6 @@ import importlib
 import pkgutil
 from collections.abc import Callable
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -16,7 +15,6 @@ import sqlalchemy.exc as sa_exc
 from prefect import Task, flow
 
 import tasks
-from iuran import month
 from iuran.locks import CycleBusy
 from tasks.retry import transient
 from tasks.rosters import collect, reconcile_registry
@@ -35,7 +33,12 @@ def failing(first: list[BaseException], then: Any = "done") -> tuple[Callable[..
     return step, calls
 
 
-def run_in_flow(task: Task[..., Any], *args: Any) -> Any:
+def run_in_flow(
+    task: Task[..., Any], step: Callable[..., Any], monkeypatch: pytest.MonkeyPatch, *args: Any
+) -> Any:
+    """Run `task` as the flows have it (its retries, its condition), its function made `step`."""
+    monkeypatch.setattr(task, "fn", step)
+
     @flow(name="retry-check")
     def check() -> Any:
         return task.with_options(retry_delay_seconds=0)(*args)
@@ -48,8 +51,7 @@ def test_a_transient_error_is_retried_and_the_step_succeeds(
 ) -> None:
     dropped = sa_exc.OperationalError("SELECT", {}, ConnectionError("server closed the connection"))
     step, calls = failing([OSError(errno.EIO, "Input/output error"), dropped], then="rosters")
-    monkeypatch.setattr(month, "collect_rosters", step)
-    assert run_in_flow(collect, tmp_path, None) == "rosters"
+    assert run_in_flow(collect, step, monkeypatch, str(tmp_path), None) == "rosters"
     assert len(calls) == 3  # two retries, the third call succeeded
 
 
@@ -68,10 +70,8 @@ def test_an_error_a_retry_cannot_fix_fails_at_once(
     error: Exception, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     step, calls = failing([error, error, error])
-    monkeypatch.setattr(month, "decide", step)
-    checked = SimpleNamespace(accepted=None)
     with pytest.raises(type(error)):
-        run_in_flow(reconcile_registry, "sqlite://", None, checked, None, None, None)
+        run_in_flow(reconcile_registry, step, monkeypatch, "sqlite://", None, None, None, None)
     assert len(calls) == 1
 
 
