@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import inspect
-import os
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -31,13 +30,11 @@ from pathlib import Path
 from typing import Any, cast
 from uuid import UUID
 
-from iuran.config import PROGRAMS_DIR, ROOT, prefect_defaults
+from iuran.config import PROGRAMS_DIR, ROOT, WORK_POOL, load_settings, prefect_defaults
 from iuran.programs import Program, load_programs
 
 prefect_defaults()
 
-POOL = os.environ.get("IURAN_WORK_POOL", "iuran")
-SOURCE = os.environ.get("IURAN_SOURCE") or str(ROOT)
 CYCLE_ENTRYPOINT = "flows/monthly_cycle.py:monthly_cycle"
 
 
@@ -71,10 +68,10 @@ DAILY = (
 )
 
 
-def _flow(entrypoint: str) -> Any:
+def _flow(entrypoint: str, source: str) -> Any:
     from prefect import Flow
 
-    return Flow.from_source(source=SOURCE, entrypoint=entrypoint)
+    return Flow.from_source(source=source, entrypoint=entrypoint)
 
 
 def cycle_deployment(
@@ -82,12 +79,13 @@ def cycle_deployment(
     parameters: Mapping[str, Any] | None = None,
     job_variables: Mapping[str, Any] | None = None,
     scheduled: bool = True,
+    source: str = str(ROOT),
 ) -> Any:
     """`monthly-cycle/cycle-<code>`: the program's schedule, one run at a time."""
     from prefect.schedules import Cron
 
     code = program.code
-    return _flow(CYCLE_ENTRYPOINT).to_deployment(
+    return _flow(CYCLE_ENTRYPOINT, source).to_deployment(
         name=f"cycle-{code}",
         description=f"Siklus iuran bulanan {program.name}",
         schedules=[Cron(program.schedule.cron, timezone=program.schedule.timezone)],
@@ -104,6 +102,7 @@ def daily_deployments(
     parameters: Mapping[str, Any] | None = None,
     job_variables: Mapping[str, Any] | None = None,
     scheduled: bool = True,
+    source: str = str(ROOT),
 ) -> list[Any]:
     """The daily flows whose files exist, per program when they take a `program` parameter."""
     from prefect.schedules import Cron
@@ -113,7 +112,7 @@ def daily_deployments(
         if not daily.path.exists():
             print(f"skipped {daily.name}: {daily.path.relative_to(ROOT)} is not there yet")
             continue
-        flow = _flow(daily.entrypoint)
+        flow = _flow(daily.entrypoint, source)
         accepted = inspect.signature(flow.fn).parameters
         extra = {k: v for k, v in (parameters or {}).items() if k in accepted}
         required = {n for n, a in accepted.items() if a.default is inspect.Parameter.empty} - {
@@ -153,7 +152,7 @@ def daily_deployments(
     return found
 
 
-def ensure_pool(pool: str = POOL) -> None:
+def ensure_pool(pool: str = WORK_POOL) -> None:
     """Create the `process` work pool if it is not there (an existing pool keeps its settings)."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.actions import WorkPoolCreate
@@ -182,10 +181,9 @@ CRASH_DETECTION = "iuran: run crashed when its heartbeats stop"
 
 
 def crash_window() -> dt.timedelta:
-    """How long a run may go without a heartbeat: three beats missed (`IURAN_CRASH_AFTER_SECONDS`
-    overrides it; Prefect's heartbeat, `PREFECT_FLOWS_HEARTBEAT_FREQUENCY`, is 180 s by default)."""
-    if seconds := os.environ.get("IURAN_CRASH_AFTER_SECONDS"):
-        return dt.timedelta(seconds=int(seconds))
+    """How long a run may go without a heartbeat: three beats missed (`IURAN_CRASH_AFTER_SECONDS`,
+    `Settings.crash_after`, overrides it; Prefect's heartbeat, `PREFECT_FLOWS_HEARTBEAT_FREQUENCY`,
+    is 180 s by default)."""
     from prefect.settings import get_current_settings
 
     return dt.timedelta(seconds=3 * (get_current_settings().flows.heartbeat_frequency or 180))
@@ -256,18 +254,22 @@ def _paused_now(name: str) -> bool:
 
 
 def deploy_all(
-    pool: str = POOL,
+    pool: str = WORK_POOL,
     programs_dir: Path = PROGRAMS_DIR,
     only: Sequence[str] = (),
     parameters: Mapping[str, Any] | None = None,
     job_variables: Mapping[str, Any] | None = None,
     scheduled: bool = True,
+    source: str = str(ROOT),
+    crash_after: dt.timedelta | None = None,
 ) -> list[UUID]:
     """Create or update every deployment (or those of the `only` programs) on `pool`.
 
     `parameters` and `job_variables` (e.g. `{"env": {...}}`) are added to every deployment;
     `scheduled=False` deploys with schedules paused (runs start only when asked for); with `True`,
-    a deployment whose schedule an operator paused stays paused.
+    a deployment whose schedule an operator paused stays paused. `source`: where the deployments
+    take their code from (`Settings.source`); `crash_after`: the crash-detection window
+    (None: `crash_window`).
     """
     from prefect import deploy
 
@@ -276,9 +278,11 @@ def deploy_all(
     if missing:
         raise SystemExit(f"no program file for {', '.join(sorted(missing))} in {programs_dir}")
     ensure_pool(pool)
-    ensure_crash_detection()
-    deployments = [cycle_deployment(p, parameters, job_variables, scheduled) for p in programs]
-    deployments += daily_deployments(programs, parameters, job_variables, scheduled)
+    ensure_crash_detection(crash_after)
+    deployments = [
+        cycle_deployment(p, parameters, job_variables, scheduled, source) for p in programs
+    ]
+    deployments += daily_deployments(programs, parameters, job_variables, scheduled, source)
     for d in deployments:
         if not d.paused and _paused_now(f"{d.flow_name}/{d.name}"):
             d.paused = True
@@ -297,8 +301,11 @@ def deploy_all(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    settings = load_settings()
     parser = argparse.ArgumentParser(prog="python -m deployments.deploy", description=__doc__)
-    parser.add_argument("--pool", default=POOL, help="process work pool (default %(default)s)")
+    parser.add_argument(
+        "--pool", default=settings.work_pool, help="process work pool (default %(default)s)"
+    )
     parser.add_argument("--only", action="append", default=[], help="program code (repeatable)")
     parser.add_argument(
         "--list", action="store_true", help="print what would be deployed, deploy nothing"
@@ -312,7 +319,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             state = "present" if daily.path.exists() else "not there yet"
             print(f"{daily.entrypoint}  {daily.cron}  Asia/Jakarta  ({state})")
         return 0
-    deploy_all(args.pool, only=args.only)
+    deploy_all(args.pool, only=args.only, source=settings.source, crash_after=settings.crash_after)
     return 0
 
 

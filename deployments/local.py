@@ -25,17 +25,13 @@ import urllib.request
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from iuran.config import VAR
+from iuran.config import PREFECT_PORT, VAR, WORK_POOL, load_settings
 
 RUN = VAR / "run"
 LOGS = VAR / "log"
 SERVER_HOME = VAR / "prefect-server"  # the server's database and settings
 CLIENT_HOME = VAR / "prefect"  # worker and flow runs: local result storage
 PREFECT = [sys.executable, "-m", "prefect"]
-
-
-def port() -> int:
-    return int(os.environ.get("IURAN_PREFECT_PORT", "4200"))
 
 
 def api_url(at_port: int) -> str:
@@ -164,8 +160,7 @@ def _write_pid(name: str, pid: int) -> None:
     (RUN / f"{name}.pid").write_text(f"{pid}\n")
 
 
-def up(pool: str) -> int:
-    at_port = port()
+def up(pool: str = WORK_POOL, at_port: int = PREFECT_PORT) -> int:
     url = api_url(at_port)
     ui = url.removesuffix("/api")
     server_log, worker_log = LOGS / "prefect-server.log", LOGS / "prefect-worker.log"
@@ -247,10 +242,11 @@ def status() -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m deployments.local", description=__doc__)
     parser.add_argument("command", choices=("up", "down", "status"))
-    parser.add_argument("--pool", default=os.environ.get("IURAN_WORK_POOL", "iuran"))
+    settings = load_settings()
+    parser.add_argument("--pool", default=settings.work_pool)
     args = parser.parse_args(argv)
     if args.command == "up":
-        return up(args.pool)
+        return up(args.pool, settings.prefect_port)
     if args.command == "down":
         return down()
     return status()

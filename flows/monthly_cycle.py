@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import os
 from collections.abc import Iterator
 from typing import Any, cast
 from zoneinfo import ZoneInfo
@@ -34,7 +33,7 @@ from pydantic import Field
 
 import flows.engine  # noqa: F401  (a run's end does not wait for its heartbeat thread)
 from flows.hooks import notify_operations
-from iuran.config import Settings, load_settings
+from iuran.config import APPROVAL_POLL_SECONDS, APPROVAL_TIMEOUT, Settings, load_settings
 from iuran.locks import default_holder, held
 from iuran.money import rupiah
 from iuran.month import Steps, run_month
@@ -45,10 +44,6 @@ from tasks.billing import price, recall_unchanged, record, render, reports
 from tasks.notify import send
 from tasks.report import publish
 from tasks.rosters import collect, reconcile_registry, validate
-
-# How long an issue waits for an operator's decision before the run fails (and operations hear of it).
-APPROVAL_TIMEOUT = dt.timedelta(hours=float(os.environ.get("IURAN_APPROVAL_TIMEOUT_HOURS", "72")))
-APPROVAL_POLL_SECONDS = int(os.environ.get("IURAN_APPROVAL_POLL_SECONDS", "10"))
 
 #: The month, one task run per step (ten; an unchanged rerun: recall and publish).
 MONTH = Steps(
@@ -115,7 +110,9 @@ def monthly_cycle(
     if plan.approval_required and not dry_run:
         preview = run_month(MONTH, settings, plan, month, today, dry_run=True)
         if preview.summary["status"] in ("issued", "revised"):
-            decision = ask_approval(preview.summary)
+            decision = ask_approval(
+                preview.summary, settings.approval_timeout, settings.approval_poll_seconds
+            )
             if not decision.approve:
                 return cast(dict[str, Any], rejected(preview.summary, decision))
             approved_inputs = preview.inputs
@@ -176,12 +173,23 @@ def lease(settings: Settings, plan: Program, month: Period, dry_run: bool) -> It
     if dry_run:
         yield
         return
-    with held(settings.database_url, plan.code, str(month), run_holder()):
+    with held(
+        settings.database_url,
+        plan.code,
+        str(month),
+        run_holder(),
+        stale_after=settings.cycle_lease,
+    ):
         yield
 
 
-def ask_approval(preview: dict[str, Any]) -> Approval:
-    """Pause the run until an operator approves or rejects the summary in the UI."""
+def ask_approval(
+    preview: dict[str, Any],
+    timeout: dt.timedelta = APPROVAL_TIMEOUT,
+    poll_seconds: int = APPROVAL_POLL_SECONDS,
+) -> Approval:
+    """Pause the run until an operator approves or rejects the summary in the UI; past `timeout`
+    without a decision the run fails (and operations hear of it)."""
     if not PREFECT_API_URL.value():
         raise ApprovalUnavailable(
             f"program {preview['program']} needs an operator's approval before issuing, and this "
@@ -196,8 +204,8 @@ def ask_approval(preview: dict[str, Any]) -> Approval:
         wait_for_input=Approval.with_initial_data(
             description=approval_request(preview), approve=False
         ),
-        timeout=int(APPROVAL_TIMEOUT.total_seconds()),
-        poll_interval=APPROVAL_POLL_SECONDS,
+        timeout=int(timeout.total_seconds()),
+        poll_interval=poll_seconds,
         key=f"approval-{preview['program']}-{preview['period']}",
     )
 

@@ -3,23 +3,39 @@
 Optional file `INBOX/<program>/<YYYY-MM>/bpjs_status.csv|xlsx` with columns `nik`, `status`
 (`aktif`, `nonaktif`, `meninggal`, `pindah_pu`) and a date (`tanggal`). A deceased participant is never
 billed again, whatever a roster says: the status is kept in the registry, not only for this period.
+
+The file is read like any other (`iuran.intake`): CSV or XLSX, the header among the first rows, the
+same guards as a roster (size, the XLSX check before calamine). A file that cannot be used gives a
+note for the run, never an error: the month goes on without it.
 """
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import pandas as pd
-from python_calamine import CalamineWorkbook
 
+from iuran.intake.header import Columns
+from iuran.intake.read import read_file, read_table, table_frame
+from iuran.intake.refusal import FileRefused, Limits
 from iuran.nik import validate_niks
 
 STATUSES = ("aktif", "nonaktif", "meninggal", "pindah_pu")
 STATUS_COLUMNS = ["nik", "bpjs_status", "tanggal"]
-_SYNONYMS = {"status": "bpjs_status", "status_kepesertaan": "bpjs_status", "keterangan": "bpjs_status",
-             "tanggal": "tanggal", "tgl": "tanggal", "tanggal_status": "tanggal",
-             "tanggal_meninggal": "tanggal", "no_ktp": "nik", "nik": "nik"}  # fmt: skip
+#: Header spellings (as `normalize_header` gives them) -> column.
+_SYNONYMS = {"status": "bpjs_status", "status kepesertaan": "bpjs_status", "keterangan": "bpjs_status",
+             "bpjs status": "bpjs_status", "tanggal": "tanggal", "tgl": "tanggal",
+             "tanggal status": "tanggal", "tanggal meninggal": "tanggal", "no ktp": "nik",
+             "nik": "nik"}  # fmt: skip
+COLUMNS = Columns(
+    _SYNONYMS,
+    ("nik", "bpjs_status"),
+    {"nik": "NIK", "bpjs_status": "Status", "tanggal": "Tanggal"},
+    min_matches=2,
+    nik="nik",
+)
+#: A branch's list may be long but is narrow: the same cells a sheet may span as a roster's.
+LIMITS = Limits(max_rows=50_000, max_columns=40)
 
 
 def empty() -> pd.DataFrame:
@@ -46,24 +62,12 @@ def read_status_list(folder: Path) -> tuple[pd.DataFrame, list[str]]:
     if path is None:
         return empty(), []
     try:
-        raw = path.read_bytes()
-        if path.suffix == ".xlsx":
-            grid = CalamineWorkbook.from_filelike(io.BytesIO(raw)).get_sheet_by_index(0).to_python()
-            df = pd.DataFrame(grid[1:], columns=[str(c) for c in grid[0]]).astype("string")
-        else:
-            text = raw.decode("utf-8-sig", errors="replace")
-            sep = (
-                ";"
-                if text.split("\n", 1)[0].count(";") > text.split("\n", 1)[0].count(",")
-                else ","
-            )
-            df = pd.read_csv(io.StringIO(text), dtype="string", sep=sep)
-    except Exception as exc:  # a bad file is reported, never fatal
+        table = read_table(read_file(path, LIMITS), path.suffix.lower(), COLUMNS, LIMITS)
+    except FileRefused as exc:
+        return empty(), [f"{path.name}: {exc.message}"]
+    except Exception as exc:  # a file that cannot be read is reported, never fatal
         return empty(), [f"{path.name}: berkas tidak dapat dibaca ({type(exc).__name__})"]
-    df.columns = [c.strip().lower().replace(" ", "_").replace(".", "") for c in df.columns]
-    df = df.rename(columns=_SYNONYMS)
-    if not {"nik", "bpjs_status"} <= set(df.columns):
-        return empty(), [f"{path.name}: kolom nik dan status wajib ada"]
+    df = table_frame(table)
     checked = validate_niks(df["nik"])
     status = df["bpjs_status"].str.strip().str.lower().str.replace(" ", "_")
     ok = checked["code"].isna() & status.isin(STATUSES)

@@ -1,15 +1,35 @@
-"""Runtime settings: embedded defaults (SQLite, file outbox, ephemeral Prefect) unless the environment says otherwise."""
+"""Runtime settings: embedded defaults (SQLite, file outbox, ephemeral Prefect) unless the environment says otherwise.
+
+The environment is read here, once per `load_settings` call, and nowhere else: the flows and the CLI
+load the settings when they start and pass each value down to where it is used, as a parameter whose
+default is the documented one (below, or `SqliteOptions` for the two SQLite settings, which the
+engines read). So a function called without settings (a test, a bench) behaves as documented, and a
+variable changed after import is honoured by the next run. Exceptions: `IURAN_VAR` (`VAR`), where
+Prefect's home lies before Prefect is imported; Prefect's own PREFECT_* variables; and the test hook
+`IURAN_FAULT_POINT` (`iuran/faults.py`).
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from iuran.db.session import SqliteOptions, configure_sqlite
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "templates"
 PROGRAMS_DIR = ROOT / "deployments" / "programs"
 VAR = Path(os.environ.get("IURAN_VAR", ROOT / "var"))
+
+# The documented defaults (README, Configuration) of the settings passed down as parameters.
+CYCLE_LEASE = dt.timedelta(minutes=15)  # a lease not renewed for this long belongs to a dead run
+APPROVAL_TIMEOUT = dt.timedelta(hours=72)  # how long a gated program waits for a decision
+APPROVAL_POLL_SECONDS = 10
+PREFECT_PORT = 4200  # `make up`
+WORK_POOL = "iuran"
 
 
 def prefect_defaults() -> None:
@@ -49,6 +69,22 @@ class Settings:
     outbox: Path
     smtp: SmtpSettings
     ops_recipients: tuple[str, ...]
+    cycle_lease: dt.timedelta = CYCLE_LEASE
+    approval_timeout: dt.timedelta = APPROVAL_TIMEOUT
+    approval_poll_seconds: int = APPROVAL_POLL_SECONDS
+    documents_url: str = ""  # where IURAN_OUT is served over HTTP; "" links to the files
+    sqlite: SqliteOptions = field(default_factory=SqliteOptions)
+    # The deployment scripts' (`deployments/`): where deployments take their code from (a path or a
+    # git URL), their work pool, the port of `make up`'s server, the crash-detection window.
+    source: str = str(ROOT)
+    work_pool: str = WORK_POOL
+    prefect_port: int = PREFECT_PORT
+    crash_after: dt.timedelta | None = None  # None: three missed Prefect heartbeats
+
+
+def _number(env: Mapping[str, str], name: str, default: float) -> float:
+    value = env.get(name, "").strip()
+    return float(value) if value else default
 
 
 def load_settings(
@@ -56,10 +92,18 @@ def load_settings(
     inbox: Path | str | None = None,
     out: Path | str | None = None,
 ) -> Settings:
+    """The settings from the environment; also hands the SQLite options to the engines
+    (`iuran.db.session.configure_sqlite`)."""
     env = os.environ
     tls = env.get("IURAN_SMTP_TLS", "none").lower()
     default_port = {"tls": 465, "starttls": 587}.get(tls, 25)
     out_path = Path(out or env.get("IURAN_OUT") or VAR / "out")
+    crash_after = env.get("IURAN_CRASH_AFTER_SECONDS", "").strip()
+    sqlite = SqliteOptions(
+        busy_timeout=_number(env, "IURAN_SQLITE_BUSY_TIMEOUT", SqliteOptions.busy_timeout),
+        cache_mb=int(_number(env, "IURAN_SQLITE_CACHE_MB", SqliteOptions.cache_mb)),
+    )
+    configure_sqlite(sqlite)
     return Settings(
         database_url=database_url or env.get("IURAN_DATABASE_URL") or _default_db_url(),
         inbox=Path(inbox or env.get("IURAN_INBOX") or VAR / "inbox"),
@@ -79,4 +123,21 @@ def load_settings(
         ops_recipients=tuple(
             a.strip() for a in env.get("IURAN_OPS_EMAIL", "").split(",") if a.strip()
         ),
+        cycle_lease=dt.timedelta(
+            minutes=_number(env, "IURAN_CYCLE_LEASE_MINUTES", CYCLE_LEASE / dt.timedelta(minutes=1))
+        ),
+        approval_timeout=dt.timedelta(
+            hours=_number(
+                env, "IURAN_APPROVAL_TIMEOUT_HOURS", APPROVAL_TIMEOUT / dt.timedelta(hours=1)
+            )
+        ),
+        approval_poll_seconds=int(
+            _number(env, "IURAN_APPROVAL_POLL_SECONDS", APPROVAL_POLL_SECONDS)
+        ),
+        documents_url=env.get("IURAN_DOCUMENTS_URL", ""),
+        sqlite=sqlite,
+        source=env.get("IURAN_SOURCE") or str(ROOT),
+        work_pool=env.get("IURAN_WORK_POOL", WORK_POOL),
+        prefect_port=int(_number(env, "IURAN_PREFECT_PORT", PREFECT_PORT)),
+        crash_after=dt.timedelta(seconds=int(crash_after)) if crash_after else None,
     )

@@ -7,7 +7,8 @@ Prefect server): the database every worker writes to says who runs a cycle and s
 A run takes the lease with one conditional UPDATE in its own committed transaction: of two runs, only
 one sees its row change. The winner renews the lease while it works (a heartbeat thread) and releases
 it at the end, also when it fails. A run that died without releasing (a killed worker, a lost machine)
-stops renewing, so its lease goes stale after `LEASE` and the next run takes it over.
+stops renewing, so its lease goes stale after `stale_after` (`IURAN_CYCLE_LEASE_MINUTES`, 15 by
+default: `Settings.cycle_lease`, passed in by the flow) and the next run takes it over.
 """
 
 from __future__ import annotations
@@ -23,14 +24,13 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import CursorResult, Result, or_, select, update
 
+from iuran.config import CYCLE_LEASE
 from iuran.db.models import Cycle
 from iuran.db.session import session_scope
 from iuran.registry import get_cycle
 
 log = logging.getLogger("iuran.locks")
 
-# A lease not renewed for this long belongs to a run that died. Renewed every LEASE / 5.
-LEASE = dt.timedelta(minutes=float(os.environ.get("IURAN_CYCLE_LEASE_MINUTES", "15")))
 HOLDER_MAX = 100  # Cycle.locked_by is String(100)
 
 
@@ -109,7 +109,7 @@ def acquire(
     holder: str,
     *,
     now: dt.datetime | None = None,
-    stale_after: dt.timedelta = LEASE,
+    stale_after: dt.timedelta = CYCLE_LEASE,
 ) -> Lease:
     """Take the lease of (program, period), creating the cycle row if needed; CycleBusy if held.
 
@@ -162,12 +162,13 @@ def held(
     period: str,
     holder: str,
     *,
-    stale_after: dt.timedelta = LEASE,
+    stale_after: dt.timedelta = CYCLE_LEASE,
     heartbeat: dt.timedelta | None = None,
     on_lost: Callable[[Lease], None] | None = None,
 ) -> Iterator[Lease]:
-    """Hold the lease for the block: taken on entry, renewed in the background, released on exit
-    (whether the block succeeds or raises)."""
+    """Hold the lease for the block: taken on entry, renewed in the background (every
+    `stale_after` / 5 unless `heartbeat` says otherwise), released on exit (whether the block
+    succeeds or raises)."""
     lease = acquire(database_url, program, period, holder, stale_after=stale_after)
     beat = (heartbeat or stale_after / 5).total_seconds()
     stop = threading.Event()

@@ -46,14 +46,12 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from iuran import faults
 from iuran.config import TEMPLATES, Settings, SmtpSettings
-from iuran.db.models import Notification
+from iuran.db.models import Notification, NotificationStatus
 from iuran.db.session import session_scope
 
 log = logging.getLogger("iuran.mail")
 
 EMAIL_TEMPLATES = TEMPLATES / "email"
-
-PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
 
 # Retry schedule after a temporary failure: 30 s, 1 min, 2 min, 4 min … never more than an hour.
 BACKOFF_BASE = dt.timedelta(seconds=30)
@@ -112,7 +110,7 @@ def queue(
         "template": template,
         "context": _jsonable(dict(context)),
         "attachments": [str(a) for a in attachments],
-        "status": PENDING,
+        "status": NotificationStatus.PENDING,
         "attempts": 0,
     }
     dialect = session.get_bind().dialect.name
@@ -370,10 +368,12 @@ def _due(now: dt.datetime) -> ColumnElement[bool]:
     """Rows a sender may take: pending and due, or claimed by a sender whose lease has run out."""
     return or_(
         and_(
-            Notification.status == PENDING,
+            Notification.status == NotificationStatus.PENDING,
             or_(Notification.next_attempt_at.is_(None), Notification.next_attempt_at <= now),
         ),
-        and_(Notification.status == SENDING, Notification.next_attempt_at <= now),
+        and_(
+            Notification.status == NotificationStatus.SENDING, Notification.next_attempt_at <= now
+        ),
     )
 
 
@@ -400,7 +400,7 @@ def _claim(database_url: str, row_id: int, now: dt.datetime) -> Notification | N
         result = session.execute(
             update(Notification)
             .where(Notification.id == row_id, _due(now))
-            .values(status=SENDING, next_attempt_at=now + CLAIM_LEASE)
+            .values(status=NotificationStatus.SENDING, next_attempt_at=now + CLAIM_LEASE)
             .execution_options(synchronize_session=False)
         )
         if _rowcount(result) != 1:
@@ -417,7 +417,7 @@ def _finish(database_url: str, n: Notification, **values: Any) -> None:
             update(Notification)
             .where(
                 Notification.id == n.id,
-                Notification.status == SENDING,
+                Notification.status == NotificationStatus.SENDING,
                 Notification.next_attempt_at == n.next_attempt_at,
             )
             .values(attempts=Notification.attempts + 1, **values)
@@ -432,7 +432,9 @@ def _pending_count(database_url: str) -> int:
         stmt = (
             select(func.count())
             .select_from(Notification)
-            .where(Notification.status.in_((PENDING, SENDING)))
+            .where(
+                Notification.status.in_((NotificationStatus.PENDING, NotificationStatus.SENDING))
+            )
         )
         return int(session.scalar(stmt) or 0)
 
@@ -529,15 +531,6 @@ class _SmtpSender:
         self.client: aiosmtplib.SMTP | None = None
         self.mail_from = email.utils.parseaddr(cfg.mail_from)[1] or cfg.mail_from
 
-    def _tls_options(self) -> dict[str, Any]:
-        # Until SmtpSettings has ca_file / validate_certs, the environment supplies them.
-        ca_file = getattr(self.cfg, "ca_file", None) or os.environ.get("IURAN_SMTP_CA_FILE") or None
-        validate = getattr(self.cfg, "validate_certs", None)
-        if validate is None:
-            flag = os.environ.get("IURAN_SMTP_VALIDATE_CERTS", "1").strip().lower()
-            validate = flag not in ("0", "false", "no", "off")
-        return {"cert_bundle": ca_file, "validate_certs": bool(validate)}
-
     async def _connect(self) -> aiosmtplib.SMTP:
         cfg = self.cfg
         client = aiosmtplib.SMTP(
@@ -548,7 +541,8 @@ class _SmtpSender:
             start_tls=cfg.tls == "starttls",
             username=cfg.username,
             password=cfg.password if cfg.username else None,
-            **self._tls_options(),
+            cert_bundle=cfg.ca_file,
+            validate_certs=cfg.validate_certs,
         )
         try:
             await client.connect()  # greeting, EHLO, STARTTLS and AUTH all happen here
@@ -636,7 +630,13 @@ async def deliver_pending(
                 _retry(database_url, n, str(exc), moment, max_attempts, report)
             except PermanentError as exc:
                 error = scrub(str(exc))
-                _finish(database_url, n, status=FAILED, last_error=error, next_attempt_at=None)
+                _finish(
+                    database_url,
+                    n,
+                    status=NotificationStatus.FAILED,
+                    last_error=error,
+                    next_attempt_at=None,
+                )
                 report.failed += 1
                 report.errors.append(f"{key}: {error}")
                 log.error("failed %s to %s: %s", key, to, error)
@@ -648,7 +648,7 @@ async def deliver_pending(
                 _finish(
                     database_url,
                     n,
-                    status=SENT,
+                    status=NotificationStatus.SENT,
                     sent_at=moment,
                     message_id=msg["Message-ID"],
                     last_error=f"refused: {partial}" if partial else None,
@@ -679,12 +679,24 @@ def _retry(
     attempts = n.attempts + 1
     if attempts >= max_attempts:
         error = f"gave up after {attempts} attempts: {error}"
-        _finish(database_url, n, status=FAILED, last_error=error, next_attempt_at=None)
+        _finish(
+            database_url,
+            n,
+            status=NotificationStatus.FAILED,
+            last_error=error,
+            next_attempt_at=None,
+        )
         report.failed += 1
         log.error("failed %s: %s", n.idempotency_key, error)
     else:
         later = now + backoff(attempts)
-        _finish(database_url, n, status=PENDING, last_error=error, next_attempt_at=later)
+        _finish(
+            database_url,
+            n,
+            status=NotificationStatus.PENDING,
+            last_error=error,
+            next_attempt_at=later,
+        )
         log.warning("deferred %s until %s: %s", n.idempotency_key, later.isoformat(), error)
     report.errors.append(f"{n.idempotency_key}: {error}")
 

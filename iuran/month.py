@@ -65,7 +65,7 @@ def deliver(settings: Settings) -> DeliveryReport:
     return deliver_pending_sync(settings.database_url, settings)
 
 
-def nothing_to_publish(summary: dict[str, Any], villages: pd.DataFrame) -> None:
+def nothing_to_publish(summary: dict[str, Any], villages: pd.DataFrame, documents_url: str) -> None:
     """Publishing outside Prefect: the answer is the return value, there is no UI to show it in."""
 
 
@@ -94,7 +94,7 @@ class Steps:
     ]  # fmt: skip
     render: Callable[[str, Program, Period], object]
     deliver: Callable[[Settings], DeliveryReport]
-    publish: Callable[[dict[str, Any], pd.DataFrame], None]
+    publish: Callable[[dict[str, Any], pd.DataFrame, str], None]  # (summary, villages, links' base)
     remember: Callable[[str, Program, Period, str, dict[str, Any], pd.DataFrame, str], None]
 
 
@@ -139,7 +139,7 @@ def run_month(
     if not dry_run:  # most reruns change nothing: answer them from the last complete run
         key, kept = steps.recall(url, program, period, folder, out_dir)
         if kept is not None:
-            steps.publish(kept.summary, kept.villages)
+            steps.publish(kept.summary, kept.villages, settings.documents_url)
             return Answer(kept.summary, kept.inputs)
     rosters = steps.collect(str(folder), None if dry_run else out_dir / KEEP_NAME)  # what changed
     inputs = fingerprint(rosters.files)
@@ -167,7 +167,7 @@ def run_month(
 
     summary = summarize(program, period, rosters, checked, decided, recorded, sent)
     villages = village_table(rosters, rejected, decided)
-    steps.publish(summary, villages)
+    steps.publish(summary, villages, settings.documents_url)
     if key is not None and recorded.status != "stopped":
         steps.remember(url, program, period, key, summary, villages, inputs)
     return Answer(summary, inputs)

@@ -25,7 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from iuran import mail
-from iuran.db.models import LIVE, Invoice, PaymentReminder
+from iuran.db.models import LIVE, DocumentState, Invoice, PaymentReminder
 from iuran.db.session import session_scope
 from iuran.payments.state import begin_write, refresh_invoices
 from iuran.periods import Period
@@ -114,7 +114,9 @@ def queue_reminders(
         ).all()
         refresh_invoices(session, ids)  # states from allocations, whatever ran before
         invoices = load_invoices(session, program.code)
-        invoices = invoices.loc[invoices["document_state"] == "issued"]  # a draft is not sent yet
+        invoices = invoices.loc[
+            invoices["document_state"] == DocumentState.ISSUED
+        ]  # a draft is not sent yet
         if not len(invoices):
             return counts
         streaks = unpaid_streaks(invoices, today)

@@ -33,7 +33,13 @@ from sqlalchemy.orm import Session
 from iuran import faults
 from iuran.cycle import needs_rendering
 from iuran.cycle_reports import ReportPaths
-from iuran.db.models import REGISTRY_CHANGE, ContributionLine, Cycle, Notification
+from iuran.db.models import (
+    REGISTRY_CHANGE,
+    ContributionLine,
+    Cycle,
+    Notification,
+    NotificationStatus,
+)
 from iuran.db.session import session_scope
 from iuran.invoicing import live_invoices
 from iuran.periods import Period
@@ -42,7 +48,7 @@ from iuran.rosters.read import folder_digest
 
 #: Bump when what a cycle computes from the same inputs changes in a way the version does not show.
 KEY_VERSION = 1
-DONE_MAIL = ("sent", "cancelled")
+DONE_MAIL = (NotificationStatus.SENT, NotificationStatus.CANCELLED)
 
 
 def _code_version() -> str:

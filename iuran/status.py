@@ -21,11 +21,16 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from iuran.db.models import (
     LIVE,
     CreditNote,
+    DocumentState,
     Invoice,
     Notification,
+    NotificationStatus,
     Payment,
     PaymentAllocation,
+    PaymentState,
+    PaymentStatus,
     Receipt,
+    ReceiptStatus,
 )
 from iuran.db.session import session_scope
 from iuran.money import angka, rupiah
@@ -33,27 +38,32 @@ from iuran.periods import Period
 from iuran.programs import Program
 
 LAPSE_AFTER = 3  # BPU: non-active after 3 consecutive unpaid months (DOMAIN.md)
-OPEN_STATES = ("unpaid", "partial")
+OPEN_STATES = (PaymentState.UNPAID, PaymentState.PARTIAL)
+OVERDUE = "overdue"  # shown for an open state past the due date; never stored
 
 STATE_LABELS = {
-    "unpaid": "belum dibayar",
-    "partial": "dibayar sebagian",
-    "paid": "lunas",
-    "confirmed": "lunas, diterima BPJS",
-    "overdue": "lewat jatuh tempo",
+    PaymentState.UNPAID: "belum dibayar",
+    PaymentState.PARTIAL: "dibayar sebagian",
+    PaymentState.PAID: "lunas",
+    PaymentState.CONFIRMED: "lunas, diterima BPJS",
+    OVERDUE: "lewat jatuh tempo",
 }
 PAYMENT_LABELS = {
-    "matched": "cocok",
-    "partial": "sebagian",
-    "credit": "lebih bayar",
-    "unmatched": "belum cocok",
+    PaymentStatus.MATCHED: "cocok",
+    PaymentStatus.PARTIAL: "sebagian",
+    PaymentStatus.CREDIT: "lebih bayar",
+    PaymentStatus.UNMATCHED: "belum cocok",
 }
-RECEIPT_LABELS = {"confirmed": "sesuai", "mismatch": "selisih", "unmatched": "tanpa SP2D"}
+RECEIPT_LABELS = {
+    ReceiptStatus.CONFIRMED: "sesuai",
+    ReceiptStatus.MISMATCH: "selisih",
+    ReceiptStatus.UNMATCHED: "tanpa SP2D",
+}
 DOCUMENT_LABELS = {
-    "draft": "draf",
-    "issued": "terbit",
-    "superseded": "diganti revisi",
-    "cancelled": "dibatalkan",
+    DocumentState.DRAFT: "draf",
+    DocumentState.ISSUED: "terbit",
+    DocumentState.SUPERSEDED: "diganti revisi",
+    DocumentState.CANCELLED: "dibatalkan",
 }
 
 INVOICE_COLUMNS = ["id", "number", "revision", "kind", "period", "payer_key", "payer_name",
@@ -65,7 +75,7 @@ def payment_state(inv: Invoice | Mapping[str, Any], today: dt.date) -> str:
     """The state to show: the stored one, or `overdue` when unpaid or partly paid after the due date."""
     state = inv["payment_state"] if isinstance(inv, Mapping) else inv.payment_state
     due = inv["due_date"] if isinstance(inv, Mapping) else inv.due_date
-    return "overdue" if state in OPEN_STATES and today > due else str(state)
+    return OVERDUE if state in OPEN_STATES and today > due else str(state)
 
 
 def display_states(invoices: pd.DataFrame, today: dt.date) -> pd.Series:
@@ -73,7 +83,7 @@ def display_states(invoices: pd.DataFrame, today: dt.date) -> pd.Series:
     late = invoices["payment_state"].isin(OPEN_STATES) & (
         pd.to_datetime(invoices["due_date"]).dt.date < today
     )
-    return invoices["payment_state"].astype(str).mask(late, "overdue")
+    return invoices["payment_state"].astype(str).mask(late, OVERDUE)
 
 
 def load_invoices(
@@ -287,7 +297,7 @@ def status_report(
         )
         receipts = session.scalars(
             select(Receipt)
-            .where(Receipt.program == program.code, Receipt.status != "confirmed")
+            .where(Receipt.program == program.code, Receipt.status != ReceiptStatus.CONFIRMED)
             .order_by(Receipt.tanggal_terima, Receipt.id)
         ).all()
         counts = dict(
@@ -299,7 +309,10 @@ def status_report(
         )
         failed = session.scalars(
             select(Notification)
-            .where(Notification.program == program.code, Notification.status == "failed")
+            .where(
+                Notification.program == program.code,
+                Notification.status == NotificationStatus.FAILED,
+            )
             .order_by(Notification.created_at, Notification.id)
         ).all()
         failed_rows = [
@@ -349,7 +362,7 @@ def status_report(
             "pdf": r.pdf_path,
             "payment_state": r.payment_state,
             "state": r.state,
-            "days_overdue": max(0, (today - d).days) if r.state == "overdue" else 0,
+            "days_overdue": max(0, (today - d).days) if r.state == OVERDUE else 0,
         }
         for r, d in zip(docs.itertuples(index=False), due, strict=True)
     ]
@@ -367,7 +380,7 @@ def status_report(
         for s in streaks.itertuples(index=False)
         if s.streak > 0
     ]
-    overpaid = sum(p["unallocated"] for p in payments if p["status"] == "credit")
+    overpaid = sum(p["unallocated"] for p in payments if p["status"] == PaymentStatus.CREDIT)
     credited = sum(n["unapplied"] for n in credit_notes)
     return {
         "program": program.code,
@@ -379,20 +392,20 @@ def status_report(
             "billed": sum(i["total"] for i in live_rows),
             "paid": sum(i["paid"] for i in live_rows),
             "outstanding": sum(i["outstanding"] for i in live_rows),
-            "overdue": sum(i["outstanding"] for i in live_rows if i["state"] == "overdue"),
+            "overdue": sum(i["outstanding"] for i in live_rows if i["state"] == OVERDUE),
             "credit": overpaid + credited,  # not yet spent: overpayments and credit notes
             "credit_overpaid": overpaid,
             "credit_notes": credited,
-            "unmatched": sum(p["unallocated"] for p in payments if p["status"] == "unmatched"),
+            "unmatched": sum(
+                p["unallocated"] for p in payments if p["status"] == PaymentStatus.UNMATCHED
+            ),
         },
         "invoices": invoices,
         "payments": payments,
         "credit_notes": credit_notes,
         "receipts": receipt_rows,
         "lapse": lapse,
-        "notifications": {
-            s: int(counts.get(s, 0)) for s in ("pending", "sending", "sent", "failed", "cancelled")
-        },
+        "notifications": {s.value: int(counts.get(s, 0)) for s in NotificationStatus},
         "failed_notifications": failed_rows,
     }
 
@@ -437,7 +450,7 @@ def format_status(report: dict[str, Any]) -> str:
             DOCUMENT_LABELS.get(i["document_state"], i["document_state"])
             + ("" if i["rendered"] or i["document_state"] not in LIVE else " (PDF belum)"),
             STATE_LABELS.get(i["state"], i["state"])
-            + (f" {i['days_overdue']} hari" if i["state"] == "overdue" else ""),
+            + (f" {i['days_overdue']} hari" if i["state"] == OVERDUE else ""),
         ]
         for i in report["invoices"]
     ]
@@ -460,7 +473,7 @@ def format_status(report: dict[str, Any]) -> str:
                 f"  {p['nomor_sp2d']} {p['tanggal_sp2d']} {rupiah(p['jumlah'])}: {label}"
                 f"{extra}{confirmed}{' -> ' + paid if paid else ''}"
             )
-            if p["status"] in ("unmatched", "credit") and p["note"]:
+            if p["status"] in (PaymentStatus.UNMATCHED, PaymentStatus.CREDIT) and p["note"]:
                 out.append(f"    {p['note']}")
     if report["credit_notes"]:
         out += ["", "Nota kredit (peserta dikeluarkan setelah tagihan dibayar):"]

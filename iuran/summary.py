@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 
 from iuran.cycle import Recorded
+from iuran.db.models import RosterFileStatus
 from iuran.periods import Period
 from iuran.programs import Program
 from iuran.reconcile import Reconciled
@@ -81,11 +82,13 @@ def summarize(
             "rejected": len(rejected),
         },
         "files": {
-            "read": int((files["status"] == "read").sum()) if len(files) else 0,
-            "rejected": int((files["status"] == "rejected").sum()) if len(files) else 0,
+            "read": int((files["status"] == RosterFileStatus.READ).sum()) if len(files) else 0,
+            "rejected": int((files["status"] == RosterFileStatus.REJECTED).sum())
+            if len(files)
+            else 0,
             "rejected_files": [
                 {"path": r.path, "code": r.code, "message": r.message}
-                for r in files.loc[files["status"] == "rejected"].itertuples()
+                for r in files.loc[files["status"] == RosterFileStatus.REJECTED].itertuples()
             ]
             if len(files)
             else [],

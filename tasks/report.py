@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -22,16 +21,17 @@ def artifact_key(summary: dict[str, Any], what: str) -> str:
     return f"{summary['program']}-{summary['period']}-{preview}{what}".lower()
 
 
-def document_link(pdf: str, program: str, period: str) -> str:
-    """Where an operator opens a document: under IURAN_DOCUMENTS_URL when the documents folder is
-    served (shared storage behind a web server), else the file's own `file://` address."""
-    base = os.environ.get("IURAN_DOCUMENTS_URL", "").rstrip("/")
+def document_link(pdf: str, program: str, period: str, documents_url: str = "") -> str:
+    """Where an operator opens a document: under `documents_url` (IURAN_DOCUMENTS_URL) when the
+    documents folder is served (shared storage behind a web server), else the file's own `file://`
+    address."""
+    base = documents_url.rstrip("/")
     if base:
         return f"{base}/{quote(program)}/{quote(period)}/{quote(Path(pdf).name)}"
     return Path(pdf).resolve().as_uri()
 
 
-def documents_markdown(summary: dict[str, Any]) -> str:
+def documents_markdown(summary: dict[str, Any], documents_url: str = "") -> str:
     """The invoices of the period with links to their PDF and XLSX detail sheet."""
     program, period = summary["program"], summary["period"]
     lines = [
@@ -43,8 +43,8 @@ def documents_markdown(summary: dict[str, Any]) -> str:
     for inv in summary["invoices"]:
         pdf = inv.get("pdf")
         links = (
-            f"[PDF]({document_link(pdf, program, period)}) | "
-            f"[XLSX]({document_link(str(Path(pdf).with_suffix('.xlsx')), program, period)})"
+            f"[PDF]({document_link(pdf, program, period, documents_url)}) | "
+            f"[XLSX]({document_link(str(Path(pdf).with_suffix('.xlsx')), program, period, documents_url)})"
             if pdf
             else "- | -"
         )
@@ -58,7 +58,7 @@ def documents_markdown(summary: dict[str, Any]) -> str:
 
 
 @task(name="publish-artifacts", cache_policy=NO_CACHE)
-def publish(summary: dict[str, Any], villages: pd.DataFrame) -> None:
+def publish(summary: dict[str, Any], villages: pd.DataFrame, documents_url: str = "") -> None:
     b = summary["budget"]
     rows = summary["rows"]
     p = summary["participants"]
@@ -103,7 +103,7 @@ def publish(summary: dict[str, Any], villages: pd.DataFrame) -> None:
     )
     create_markdown_artifact(
         key=artifact_key(summary, "dokumen"),
-        markdown=documents_markdown(summary),
+        markdown=documents_markdown(summary, documents_url),
         description="Tagihan periode ini dengan tautan ke PDF dan rincian XLSX",
     )
     create_table_artifact(

@@ -7,6 +7,7 @@ attempts it took and the last error, so an operator reading a row knows what hap
 from __future__ import annotations
 
 import datetime as dt
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -48,6 +49,83 @@ class Base(DeclarativeBase):
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+# --- States: one definition each. StrEnum members are the strings stored (no CHECK constraint lists
+# them): comparing and writing a member is comparing and writing its string.
+
+
+class CycleStatus(StrEnum):
+    """A (program, period): `issued` once a run has recorded its invoices."""
+
+    OPEN = "open"
+    ISSUED = "issued"
+
+
+class RosterFileStatus(StrEnum):
+    """A roster file read for a cycle, or refused whole (`RosterFile.code` says why)."""
+
+    READ = "read"
+    REJECTED = "rejected"
+
+
+class ConflictStatus(StrEnum):
+    """A registry conflict: open until someone who checked it marks it resolved (by hand)."""
+
+    OPEN = "open"
+    RESOLVED = "resolved"
+
+
+class DocumentState(StrEnum):
+    """An invoice as a document: a revision supersedes it; removing all its workers cancels it."""
+
+    DRAFT = "draft"
+    ISSUED = "issued"
+    SUPERSEDED = "superseded"
+    CANCELLED = "cancelled"
+
+
+#: An invoice's `document_state` while it counts (not superseded, not cancelled)
+LIVE = (DocumentState.DRAFT, DocumentState.ISSUED)
+
+
+class PaymentState(StrEnum):
+    """What an invoice has received, from its allocations (`confirmed`: paid, and BPJS's receipt
+    matched). Overdue is not stored: `iuran.status` derives it from the due date."""
+
+    UNPAID = "unpaid"
+    PARTIAL = "partial"
+    PAID = "paid"
+    CONFIRMED = "confirmed"
+
+
+class NotificationStatus(StrEnum):
+    """An outbox row: `sending` while one sender holds its claim; `cancelled` when its invoice was
+    superseded before delivery."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class PaymentStatus(StrEnum):
+    """An SP2D: all of it allocated (`matched`), less than an invoice's total (`partial`), more
+    (`credit`: the rest waits for the payer's next invoices), or no invoice found (`unmatched`)."""
+
+    MATCHED = "matched"
+    PARTIAL = "partial"
+    CREDIT = "credit"
+    UNMATCHED = "unmatched"
+
+
+class ReceiptStatus(StrEnum):
+    """BPJS's receipt against its SP2D: amounts agree, differ, or no such SP2D recorded."""
+
+    CONFIRMED = "confirmed"
+    MISMATCH = "mismatch"
+    UNMATCHED = "unmatched"
 
 
 class Participant(Base):
@@ -98,7 +176,7 @@ class Cycle(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     program: Mapped[str] = mapped_column(String(40))
     period: Mapped[str] = mapped_column(String(7))
-    status: Mapped[str] = mapped_column(String(20), default="open")  # open|issued|settled
+    status: Mapped[str] = mapped_column(String(20), default=CycleStatus.OPEN)
     input_hash: Mapped[str | None] = mapped_column(String(64))
     runs: Mapped[int] = mapped_column(Integer, default=0)
     locked_by: Mapped[str | None] = mapped_column(String(100))
@@ -124,7 +202,7 @@ class RosterFile(Base):
     path: Mapped[str] = mapped_column(String(500))
     sha256: Mapped[str] = mapped_column(String(64))
     rows: Mapped[int] = mapped_column(Integer, default=0)
-    status: Mapped[str] = mapped_column(String(20))  # read|rejected
+    status: Mapped[str] = mapped_column(String(20))  # RosterFileStatus
     code: Mapped[str | None] = mapped_column(String(40))
     message: Mapped[str | None] = mapped_column(Text)
 
@@ -162,7 +240,7 @@ class RegistryConflict(Base):
     roster_value: Mapped[str] = mapped_column(String(200))
     source_file: Mapped[str] = mapped_column(String(500))
     source_row: Mapped[int] = mapped_column(Integer)
-    status: Mapped[str] = mapped_column(String(20), default="open")  # open | resolved
+    status: Mapped[str] = mapped_column(String(20), default=ConflictStatus.OPEN)
 
 
 class InvoiceCounter(Base):
@@ -181,8 +259,7 @@ REGISTRY_CHANGE = table(
     "registry_change", column("program"), column("period"), column("n", BigInteger)
 )
 
-#: An invoice's `document_state` while it counts (not superseded, not cancelled)
-LIVE = ("draft", "issued")
+_LIVE_REGULAR = f"document_state IN ({', '.join(repr(str(s)) for s in LIVE)}) AND kind = 'regular'"
 
 
 class Invoice(Base):
@@ -200,8 +277,8 @@ class Invoice(Base):
             "payer_key",
             "kind",
             unique=True,
-            sqlite_where=text("document_state IN ('draft', 'issued') AND kind = 'regular'"),
-            postgresql_where=text("document_state IN ('draft', 'issued') AND kind = 'regular'"),
+            sqlite_where=text(_LIVE_REGULAR),
+            postgresql_where=text(_LIVE_REGULAR),
         ),
     )
 
@@ -217,8 +294,8 @@ class Invoice(Base):
     payer_name: Mapped[str] = mapped_column(String(200))
     cycle_id: Mapped[int] = mapped_column(ForeignKey("cycle.id"))
     supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("invoice.id"))
-    document_state: Mapped[str] = mapped_column(String(20), default="draft")
-    payment_state: Mapped[str] = mapped_column(String(20), default="unpaid")
+    document_state: Mapped[str] = mapped_column(String(20), default=DocumentState.DRAFT)
+    payment_state: Mapped[str] = mapped_column(String(20), default=PaymentState.UNPAID)
     participants: Mapped[int] = mapped_column(Integer)
     total: Mapped[int] = mapped_column(Money)
     paid: Mapped[int] = mapped_column(Money, default=0)
@@ -298,8 +375,7 @@ class Notification(Base):
     template: Mapped[str] = mapped_column(String(60))
     context: Mapped[dict[str, Any]] = mapped_column(JSON)
     attachments: Mapped[list[str]] = mapped_column(JSON, default=list)
-    # pending | sending | sent | failed | cancelled
-    status: Mapped[str] = mapped_column(String(20), default="pending")
+    status: Mapped[str] = mapped_column(String(20), default=NotificationStatus.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     message_id: Mapped[str | None] = mapped_column(String(200))
@@ -324,9 +400,7 @@ class Payment(Base):
     keterangan: Mapped[str | None] = mapped_column(Text)
     source: Mapped[str | None] = mapped_column(String(500))
     unallocated: Mapped[int] = mapped_column(Money, default=0)  # credit or unmatched amount
-    status: Mapped[str] = mapped_column(
-        String(20), default="matched"
-    )  # matched|partial|unmatched|credit
+    status: Mapped[str] = mapped_column(String(20), default=PaymentStatus.MATCHED)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
     # Where it came from and how it was matched (iuran.payments): the file row, `nomor`|`pembayar`|
     # `kredit`, and the Indonesian reason an amount stayed unmatched or became credit.
@@ -437,7 +511,7 @@ class Receipt(Base):
     jumlah: Mapped[int] = mapped_column(Money)
     program: Mapped[str | None] = mapped_column(String(40))
     payment_id: Mapped[int | None] = mapped_column(ForeignKey("payment.id"), index=True)
-    status: Mapped[str] = mapped_column(String(20))  # confirmed|mismatch|unmatched
+    status: Mapped[str] = mapped_column(String(20))  # ReceiptStatus
     note: Mapped[str | None] = mapped_column(Text)
     import_id: Mapped[int | None] = mapped_column(ForeignKey("payment_import.id"))
     source: Mapped[str | None] = mapped_column(String(500))
@@ -462,23 +536,32 @@ class PaymentReminder(Base):
 
 
 __all__ = [
+    "LIVE",
     "Base",
+    "ConflictStatus",
     "ContributionLine",
     "CreditNote",
     "CreditNoteLine",
     "Cycle",
+    "CycleStatus",
+    "DocumentState",
     "Invoice",
     "InvoiceCounter",
     "Membership",
     "Notification",
+    "NotificationStatus",
     "Participant",
     "Payment",
     "PaymentAllocation",
     "PaymentImport",
     "PaymentReminder",
+    "PaymentState",
+    "PaymentStatus",
     "Receipt",
+    "ReceiptStatus",
     "RegistryConflict",
     "Rejection",
     "RosterFile",
+    "RosterFileStatus",
     "func",
 ]

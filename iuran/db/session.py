@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -18,42 +18,65 @@ from sqlalchemy.orm import Session, sessionmaker
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 
-def sqlite_busy_timeout() -> float:
-    """Seconds a SQLite connection waits for another one's write lock before failing with
-    `database is locked` (`IURAN_SQLITE_BUSY_TIMEOUT`, default 30)."""
-    return float(os.environ.get("IURAN_SQLITE_BUSY_TIMEOUT", "30"))
+@dataclass(frozen=True)
+class SqliteOptions:
+    """SQLite only (`IURAN_SQLITE_BUSY_TIMEOUT`, `IURAN_SQLITE_CACHE_MB`): seconds a connection waits
+    for another one's write lock before failing with `database is locked`; megabytes of page cache
+    per connection."""
+
+    busy_timeout: float = 30.0
+    cache_mb: int = 256
 
 
-def sqlite_cache_mb() -> int:
-    """Megabytes of page cache per SQLite connection (`IURAN_SQLITE_CACHE_MB`, default 256)."""
-    return int(os.environ.get("IURAN_SQLITE_CACHE_MB", "256"))
+_sqlite = SqliteOptions()
 
 
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+def configure_sqlite(options: SqliteOptions) -> None:
+    """Make the SQLite engines opened from now on use `options` (`load_settings` calls it).
+
+    A module setting rather than parameters of `get_engine`: `session_scope(url)` is called from
+    every module that touches the database, with the URL alone, and these two options matter only
+    when an engine is created; so the settings hand them over once, here, instead of every call
+    passing them on. Engines made with other options are dropped from the cache (their open
+    connections finish undisturbed), so no engine keeps options the settings no longer say.
+    """
+    global _sqlite
+    if options != _sqlite:
+        _sqlite = options
+        get_engine.cache_clear()
+
+
+def _sqlite_pragmas(dbapi_conn: Any, options: SqliteOptions) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute(f"PRAGMA busy_timeout={int(sqlite_busy_timeout() * 1000)}")
+    cur.execute(f"PRAGMA busy_timeout={int(options.busy_timeout * 1000)}")
     # SQLite's default page cache is 2 MB: at a country's 8 million participants and lines every
     # index insert misses it. Per connection, allocated as used.
-    cur.execute(f"PRAGMA cache_size=-{sqlite_cache_mb() * 1024}")
+    cur.execute(f"PRAGMA cache_size=-{options.cache_mb * 1024}")
     cur.execute("PRAGMA temp_store=MEMORY")  # sorts and lists of NIKs (`registry._nik_in`)
     cur.close()
 
 
 @lru_cache(maxsize=16)
 def get_engine(url: str) -> Engine:
+    """One engine per URL; SQLite ones with the options `configure_sqlite` was last given."""
     # hide_parameters: a failed statement's message (logged, shown in the Prefect UI, mailed to
     # operations) must not carry its bound values: NIKs, names, birth dates.
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        options = _sqlite
         engine = create_engine(
-            url, connect_args={"timeout": sqlite_busy_timeout()}, hide_parameters=True
+            url, connect_args={"timeout": options.busy_timeout}, hide_parameters=True
         )
-        event.listen(engine, "connect", _sqlite_pragmas)
+
+        def on_connect(dbapi_conn: Any, _record: Any) -> None:
+            _sqlite_pragmas(dbapi_conn, options)
+
+        event.listen(engine, "connect", on_connect)
         return engine
     return create_engine(url, pool_pre_ping=True, hide_parameters=True)
 

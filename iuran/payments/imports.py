@@ -20,7 +20,8 @@ from iuran import faults
 from iuran.db.models import PaymentImport
 from iuran.db.session import session_scope
 from iuran.db.upsert import insert_or_ignore
-from iuran.payments.read import PaymentFileError, read_payment_table
+from iuran.intake.refusal import FileRefused
+from iuran.payments.read import read_payment_table
 from iuran.payments.receipts import apply_receipts
 from iuran.payments.rules import PAYMENT, RECEIPT
 from iuran.payments.sp2d import apply_payments
@@ -85,7 +86,7 @@ def import_file(
     faulty = kind == PAYMENT  # the crash suite's fault points lie on the payment import's path
     try:
         raw, sha = read_payment_table(path, kind)
-    except PaymentFileError as exc:
+    except FileRefused as exc:
         return {
             "file": shown,
             "kind": kind,

@@ -12,6 +12,7 @@ import re
 
 import pandas as pd
 
+from iuran.intake.refusal import FILE_MESSAGES
 from iuran.rosters.validate import parse_dates
 from iuran.wilayah import normalize_kode_desa
 
@@ -35,15 +36,8 @@ LABELS = {
 
 #: Codes (stable, stored and counted) and the Indonesian message the operator reads.
 MESSAGES: dict[str, str] = {
-    # files
-    "BERKAS_KOSONG": "Berkas tidak berisi baris pembayaran.",
-    "BERKAS_RUSAK": "Berkas tidak dapat dibuka (rusak atau bukan {jenis}); simpan ulang sebagai .xlsx atau .csv.",
-    "BERKAS_JENIS": "Jenis berkas {jenis} tidak dapat diproses; kirim sebagai Excel .xlsx atau .csv.",
-    "BERKAS_TERLALU_BESAR": "Berkas terlalu besar ({ukuran}; batas {batas}).",
-    "BERKAS_TANPA_HEADER": (
-        "Baris judul kolom tidak ditemukan di {baris} baris pertama; kolom wajib yang tidak "
-        "ditemukan: {kolom}."
-    ),
+    # files: one text for every file people send
+    **FILE_MESSAGES,
     # rows
     "SP2D_KOSONG": "Nomor SP2D kosong; isi nomor SP2D sesuai dokumen dari BKAD.",
     "SP2D_PANJANG": "Nomor SP2D lebih dari 100 karakter; periksa isi kolom Nomor SP2D.",

@@ -2,7 +2,7 @@
 
 Codes are stable (stored in the database, counted in summaries); messages may be reworded. A message
 says what is wrong and how to fix it in the spreadsheet. `{placeholders}` are filled per row by `fill`,
-one whole column at a time.
+one whole column at a time. The file-level codes (`BERKAS_*`) are `iuran.intake.refusal`'s.
 """
 
 from __future__ import annotations
@@ -11,27 +11,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from iuran.intake.refusal import FILE_MESSAGES
 from iuran.nik import text_array
 
 CODES: dict[str, str] = {
-    # --- files (collect) ---
-    "BERKAS_KOSONG": "Berkas tidak berisi data peserta (kosong, atau hanya judul/header tanpa baris data).",
-    "BERKAS_RUSAK": (
-        "Berkas tidak dapat dibuka: rusak, terpotong saat dikirim, atau bukan berkas {jenis} yang sah. "
-        "Buka di Excel lalu simpan ulang sebagai .xlsx atau .csv dan kirim kembali."
-    ),
-    "BERKAS_TANPA_HEADER": (
-        "Baris judul kolom (header) tidak ditemukan di 15 baris pertama. Kolom wajib yang tidak "
-        "ditemukan: {kolom}. Gunakan templat: NIK, Nama, Tanggal Lahir, Jenis Kelamin, Kode Desa."
-    ),
-    "BERKAS_JENIS": (
-        "Jenis berkas {jenis} tidak dapat diproses. Kirim daftar peserta sebagai Excel .xlsx atau .csv "
-        "(di Excel: File > Save As > Excel Workbook (.xlsx), tanpa kata sandi)."
-    ),
-    "BERKAS_TERLALU_BESAR": (
-        "Berkas terlalu besar ({ukuran}; batas {batas}). Satu berkas berisi daftar satu desa; "
-        "pecah berkas atau hapus baris/kolom kosong yang terformat."
-    ),
+    # --- files (collect): one text for every file people send
+    **FILE_MESSAGES,
     # --- NIK ---
     "NIK_KOSONG": "NIK kosong. Isi NIK 16 digit sesuai KTP/KK.",
     "NIK_NOTASI_ILMIAH": (

@@ -22,6 +22,7 @@ import pytest
 from sqlalchemy import create_engine, event, func, select, text
 from sqlalchemy.exc import OperationalError
 
+from iuran.config import load_settings
 from iuran.db.models import (
     ContributionLine,
     Cycle,
@@ -32,7 +33,7 @@ from iuran.db.models import (
     Rejection,
     RosterFile,
 )
-from iuran.db.session import get_engine, session_scope, upgrade
+from iuran.db.session import SqliteOptions, configure_sqlite, get_engine, session_scope, upgrade
 from iuran.generate import generate_rosters
 from iuran.periods import Period
 from iuran.pricing import price_lines
@@ -106,10 +107,19 @@ def roster_niks(folder: Path) -> set[str]:
 # --- SQLite: a file locked by another connection ---------------------------------------------------
 
 
+@pytest.fixture
+def sqlite_options() -> Iterator[None]:
+    """The SQLite options `load_settings` hands the engines, back to the defaults after the test."""
+    yield
+    configure_sqlite(SqliteOptions())
+
+
+@pytest.mark.usefixtures("sqlite_options")
 def test_a_locked_sqlite_database_fails_the_run_cleanly_and_the_rerun_completes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("IURAN_SQLITE_BUSY_TIMEOUT", "0.5")
+    load_settings()  # as a run starts: its settings give the engines the busy timeout
     program = load_program("lebak")
     rosters = inbox(tmp_path)
     base_url = f"sqlite:///{tmp_path / 'base.db'}"
@@ -138,10 +148,12 @@ def test_a_locked_sqlite_database_fails_the_run_cleanly_and_the_rerun_completes(
     assert run(url, program, PERIOD, rosters, tmp_path / "out")["status"] == "unchanged"
 
 
+@pytest.mark.usefixtures("sqlite_options")
 def test_the_busy_timeout_comes_from_the_environment(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("IURAN_SQLITE_BUSY_TIMEOUT", "1.5")
+    load_settings()
     url = f"sqlite:///{tmp_path / 'timeout.db'}"
     with get_engine(url).connect() as conn:
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 1500

@@ -30,6 +30,7 @@ from prefect.client.schemas.filters import (
     FlowRunFilterStateType,
 )
 from prefect.client.schemas.objects import StateType
+from prefect.exceptions import PrefectHTTPStatusError
 from prefect.flow_runs import resume_flow_run
 from sqlalchemy import func, select
 
@@ -251,7 +252,7 @@ def gated(
 ) -> dict[str, Any]:
     """Lebak with `approval_required: true` (a copy: no shipped program asks for approval)."""
     program_copy(approval_required=True)
-    monkeypatch.setattr(cycle_module, "APPROVAL_POLL_SECONDS", 1)
+    monkeypatch.setenv("IURAN_APPROVAL_POLL_SECONDS", "1")
     return lebak
 
 
@@ -275,9 +276,14 @@ def operator() -> Iterator[dict[str, Any]]:
                 if paused:
                     run = paused[0]
                     keyset = run.state.state_details.run_input_keyset
-                    seen["description"] = json.loads(
-                        client.read_flow_run_input(run.id, keyset["description"])
-                    )
+                    try:  # Prefect pauses the run first, then saves what it asks
+                        asked = client.read_flow_run_input(run.id, keyset["description"])
+                    except PrefectHTTPStatusError as exc:
+                        if exc.response.status_code != 404:
+                            raise
+                        time.sleep(0.3)
+                        continue
+                    seen["description"] = json.loads(asked)
                     seen["run_id"] = run.id
                     resume_flow_run(run.id, run_input=run_input)
                     return

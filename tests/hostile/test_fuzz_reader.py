@@ -18,7 +18,7 @@ from openpyxl import Workbook
 
 from iuran.rosters.read import (
     CANONICAL,
-    MAX_ROWS,
+    LIMITS,
     PROVENANCE,
     REQUIRED,
     SYNONYMS,
@@ -55,7 +55,7 @@ def check(folder: Path, name: str, data: bytes) -> None:
         assert verdict.message
         return
     assert verdict.status == "read" and verdict.code is None
-    assert 0 < len(rows) <= MAX_ROWS and verdict.rows == len(rows)
+    assert 0 < len(rows) <= LIMITS.max_rows and verdict.rows == len(rows)
     assert list(rows.columns) == [*CANONICAL, *PROVENANCE]
     checked = validate_rows(rows, lebak(), PERIOD)
     assert len(checked.accepted) + len(checked.rejected) == len(rows)

@@ -473,19 +473,16 @@ def test_auth_login_works_and_the_password_is_never_logged(
 
 
 @pytest.mark.parametrize("tls", ["starttls", "tls"])
-def test_tls_modes_with_a_private_ca(
-    tls: str, db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_tls_modes_with_a_private_ca(tls: str, db: str, tmp_path: Path) -> None:
     with smtp_server(tls=tls, auth=("iuran", PASSWORD), tls_dir=tmp_path / "tls") as server:
         enqueue(db, "untrusted")
         settings = server.settings(db, tmp_path / "outbox")
-        monkeypatch.delenv("IURAN_SMTP_CA_FILE", raising=False)
         report = deliver(db, settings)  # the system trust store does not know the test CA
         assert report.sent == 0 and len(server.messages) == 0
         assert "CERTIFICATE_VERIFY_FAILED" in (rows(db)["untrusted"].last_error or "")
 
         assert server.tls_files is not None
-        monkeypatch.setenv("IURAN_SMTP_CA_FILE", str(server.tls_files.ca_file))
+        settings = server.settings(db, tmp_path / "outbox", ca_file=str(server.tls_files.ca_file))
         report = deliver(db, settings, now=T0 + mail.backoff(1))
         assert (report.sent, report.pending) == (1, 0)
         assert keys_received(server) == ["untrusted"] and server.auth_attempts == [("iuran", True)]

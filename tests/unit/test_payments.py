@@ -10,8 +10,9 @@ import openpyxl
 import pandas as pd
 import pytest
 
+from iuran.intake.refusal import FileRefused
 from iuran.payments.match import EXISTING_COLUMNS, INVOICE_COLUMNS, match_payments
-from iuran.payments.read import PaymentFileError, read_payment_table
+from iuran.payments.read import read_payment_table
 from iuran.payments.rules import parse_amounts, split_numbers, validate_rows
 from iuran.reminders import reminder_window
 from iuran.status import lapse_state, payment_state, unpaid_streaks
@@ -212,7 +213,7 @@ def test_reads_an_xlsx_with_number_and_date_cells(tmp_path: Path) -> None:
 def test_a_file_without_the_required_columns_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "salah.csv"
     path.write_text("nama,alamat\nBudi,Lebak\n", encoding="utf-8")
-    with pytest.raises(PaymentFileError) as err:
+    with pytest.raises(FileRefused) as err:
         read_payment_table(path)
     assert err.value.code == "BERKAS_TANPA_HEADER"
     assert "Nomor SP2D, Tanggal SP2D, Jumlah" in err.value.message

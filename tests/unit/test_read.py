@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ import openpyxl
 import pandas as pd
 import pytest
 
+from iuran.intake.header import normalize_header
 from iuran.rosters import read
 from iuran.rosters.read import (
     CANONICAL,
@@ -20,7 +22,6 @@ from iuran.rosters.read import (
     Collected,
     collect_rosters,
     list_roster_files,
-    normalize_header,
     read_roster_file,
 )
 
@@ -230,6 +231,22 @@ def test_xlsx_renamed_to_csv_is_still_read(tmp_path: Path) -> None:
     assert rows.loc[0, "nama"] == "Budi Santoso"
 
 
+def test_csv_layouts_do_not_share_options(tmp_path: Path) -> None:
+    """Options are cached per (lines skipped, width, separator): each file still gets its own."""
+    header = ["NIK", "Nama", "Tgl Lahir", "JK", "Kode Desa"]
+    row = ["3602011505900001", "Budi", "15/05/1990", "L", "36.02.01.2002"]
+    (tmp_path / "a.csv").write_text(";".join(header) + "\n" + ";".join(row) + "\n")
+    (tmp_path / "b.csv").write_text(
+        "DAFTAR\n\n" + ",".join([*header, "Alamat"]) + "\n" + ",".join([*row, "Kp. X"]) + "\n"
+    )
+    (tmp_path / "c.csv").write_text("\t".join(header) + "\n" + "\t".join(row) + "\n" * 3)
+    got = collect_rosters(str(tmp_path)).rows
+    assert got["source_file"].tolist() == ["a.csv", "b.csv", "c.csv"]
+    assert got["source_row"].tolist() == [2, 4, 2]
+    assert got["alamat"].tolist()[1] == "Kp. X"
+    assert got["kode_desa"].tolist() == ["36.02.01.2002"] * 3
+
+
 # --- refusals -------------------------------------------------------------------------------------
 
 
@@ -277,16 +294,15 @@ def test_no_header_lists_missing_columns(tmp_path: Path) -> None:
 def test_limits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "a.csv").write_text(f"{HEADER}\n" + f"{ROW}\n" * 30, encoding="utf-8")
     _xlsx(tmp_path / "b.xlsx", [HEADER.split(";")] + [ROW.split(";")] * 30)
-    monkeypatch.setattr(read, "MAX_ROWS", 10)
+    limits = read.LIMITS
+    monkeypatch.setattr(read, "LIMITS", replace(limits, max_rows=10))
     assert _refused(tmp_path / "a.csv").code == "BERKAS_TERLALU_BESAR"
     assert _refused(tmp_path / "b.xlsx").code == "BERKAS_TERLALU_BESAR"
-    monkeypatch.setattr(read, "MAX_ROWS", 10_000)
-    monkeypatch.setattr(read, "MAX_BYTES", 100)
+    monkeypatch.setattr(read, "LIMITS", replace(limits, max_bytes=100))
     big = _refused(tmp_path / "a.csv")
     assert big.code == "BERKAS_TERLALU_BESAR"
     assert big.sha256 == hashlib.sha256((tmp_path / "a.csv").read_bytes()).hexdigest()
-    monkeypatch.setattr(read, "MAX_BYTES", 20 * 2**20)
-    monkeypatch.setattr(read, "MAX_COLUMNS", 5)
+    monkeypatch.setattr(read, "LIMITS", replace(limits, max_columns=5))
     assert _refused(tmp_path / "a.csv").code == "BERKAS_TERLALU_BESAR"
 
 
@@ -296,7 +312,7 @@ def test_a_file_grown_after_it_was_listed_is_refused_not_cut(
     """The listing's size can be older than the file: never more than the limit is read."""
     path = tmp_path / "a.csv"
     path.write_text(f"{HEADER}\n" + f"{ROW}\n" * 30, encoding="utf-8")
-    monkeypatch.setattr(read, "MAX_BYTES", 200)
+    monkeypatch.setattr(read, "LIMITS", replace(read.LIMITS, max_bytes=200))
     fs, p = read._fs(str(path))
     table, verdict = read._read(fs, p, "a.csv", size=150)  # as listed before it grew
     assert table is None and verdict.code == "BERKAS_TERLALU_BESAR"

@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from iuran.intake import read as intake_read
 from iuran.rosters import read
 from iuran.rosters.read import Collected, collect_rosters
 from tests.unit.test_read import HEADER, ROW, _xlsx
@@ -44,15 +45,16 @@ def _same(a: Collected, b: Collected) -> None:
 
 
 def _count_parses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The files parsed from here on, by the parser each went to (`read_csv`, `read_xlsx`)."""
     parsed: list[str] = []
-    for name in ("_read_csv", "_read_xlsx"):
-        real = getattr(read, name)
+    for name in ("read_csv", "read_xlsx"):
+        real = getattr(intake_read, name)
 
-        def spy(raw: bytes, real: Any = real, name: str = name) -> Any:
+        def spy(*args: Any, real: Any = real, name: str = name) -> Any:
             parsed.append(name)
-            return real(raw)
+            return real(*args)
 
-        monkeypatch.setattr(read, name, spy)
+        monkeypatch.setattr(intake_read, name, spy)
     return parsed
 
 
@@ -81,7 +83,7 @@ def test_a_changed_file_alone_is_read_again(
     (inbox / "36.02.01.2004.csv").write_text(f"{HEADER}\n{_row('3602011505900099', '36.02.01.2004')}\n")  # fmt: skip
     parsed = _count_parses(monkeypatch)
     changed = collect_rosters(str(inbox), keep)
-    assert parsed == ["_read_csv", "_read_csv"]
+    assert parsed == ["read_csv", "read_csv"]
     monkeypatch.undo()
     _same(changed, collect_rosters(str(inbox)))
     assert "isi berkas sama persis" not in " ".join(changed.files["message"].dropna())
@@ -113,7 +115,7 @@ def test_a_keep_it_cannot_trust_is_ignored(
         keep.unlink()
     parsed = _count_parses(monkeypatch)
     again = collect_rosters(str(inbox), keep)
-    assert sorted(parsed) == ["_read_csv", "_read_csv", "_read_csv", "_read_xlsx"]  # all parsed
+    assert sorted(parsed) == ["read_csv", "read_csv", "read_csv", "read_xlsx"]  # all parsed
     monkeypatch.undo()
     _same(again, collect_rosters(str(inbox)))
 
@@ -128,3 +130,22 @@ def test_the_keep_has_the_same_bytes_whether_files_were_reused_or_read(
     reused.write_bytes(fresh.read_bytes())
     collect_rosters(str(inbox), reused)
     assert reused.read_bytes() == fresh.read_bytes()
+
+
+def test_the_reader_version_covers_every_intake_module(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reading is done in `iuran.intake`: a change there must invalidate what was kept too."""
+    hashed: list[Path] = []
+    real = Path.read_bytes
+
+    def spy(self: Path) -> bytes:
+        hashed.append(self.resolve())
+        return real(self)
+
+    read._reader_version.cache_clear()
+    monkeypatch.setattr(Path, "read_bytes", spy)
+    read._reader_version()
+    monkeypatch.undo()
+    read._reader_version.cache_clear()
+    modules = sorted(Path(intake_read.__file__).resolve().parent.glob("*.py"))
+    assert len(modules) >= 6 and set(modules) <= set(hashed)
+    assert Path(read.__file__).resolve() in hashed

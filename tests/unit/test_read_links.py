@@ -4,6 +4,7 @@ and local files are read with plain `open` (other filesystems still through fssp
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -115,7 +116,7 @@ def test_the_size_limit_holds_for_files_and_links(
     folder = tmp_path / "inbox"
     big = _roster(folder / "a.csv")
     os.symlink("a.csv", folder / "link.csv")
-    monkeypatch.setattr(read, "MAX_BYTES", big.stat().st_size - 1)
+    monkeypatch.setattr(read, "LIMITS", replace(read.LIMITS, max_bytes=big.stat().st_size - 1))
     files = collect_rosters(str(folder)).files.set_index("path")
     assert files["code"].to_dict() == {
         "a.csv": "BERKAS_TERLALU_BESAR",
