@@ -309,14 +309,16 @@ def _import_command(
 ) -> None:
     """`payments import` (kind `pembayaran`) and `payments confirm` (`penerimaan`): import one file
     and print the result; a payment file also settles the programs it paid and delivers its mail."""
-    from iuran.payments.imports import import_payment_file, import_receipt_file
-    from iuran.payments.rules import PAYMENT
+    from iuran.payments.imports import import_file
 
-    importer = import_payment_file if kind == PAYMENT else import_receipt_file
     url = _payments_db(db)
     day = _day(today)
     _payment_command(
-        kind, lambda: importer(url, file, program=program, today=day), url, as_json, day
+        kind,
+        lambda: import_file(url, file, kind=kind, program=program, today=day),
+        url,
+        as_json,
+        day,
     )
 
 

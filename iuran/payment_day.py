@@ -19,7 +19,7 @@ from typing import Any
 
 from iuran.config import Settings
 from iuran.mail import DeliveryReport
-from iuran.payments.imports import import_payment_file, import_receipt_file
+from iuran.payments.imports import import_file
 from iuran.payments.read import inbox_files
 from iuran.payments.rules import PAYMENT, RECEIPT
 from iuran.programs import Program
@@ -36,11 +36,11 @@ def import_inbox(
 ) -> Imported:
     """Every file of `INBOX/<program>/<pembayaran|penerimaan>/` not imported before (by content)."""
     folder = inbox / program.code / FOLDERS[kind]
-    importer = import_payment_file if kind == PAYMENT else import_receipt_file
     return [
-        importer(
+        import_file(
             database_url,
             path,
+            kind=kind,
             program=program.code,
             today=today,
             source=str(path.relative_to(inbox)),

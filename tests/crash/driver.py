@@ -26,7 +26,7 @@ from iuran.mail import DeliveryReport, deliver_pending_sync
 from iuran.month import PLAIN, run_month
 from iuran.payment_day import PaymentSteps, nothing_arrived, run_payment_day
 from iuran.payments.credit import settle
-from iuran.payments.imports import import_payment_file
+from iuran.payments.imports import import_file
 from iuran.periods import Period
 from iuran.programs import load_program
 
@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> None:
         day = args.payments_today or args.today
         steps = PaymentSteps(
             import_payments=lambda: [
-                import_payment_file(url, args.payments, program=args.program, today=day)
+                import_file(url, args.payments, program=args.program, today=day)
             ],
             import_receipts=nothing_arrived,
             settle=settle,
