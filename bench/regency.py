@@ -8,8 +8,8 @@ The ephemeral server starts on the first flow call of a process; it is timed apa
 trivial flow first (its first call = server start + one flow run; its second = one flow run).
 
 The work is timed by running the same three cycles as plain function calls, outside Prefect, on a
-second copy of the inbox and a second fresh database (`plain_cycle` mirrors the flow's `bill`, as
-`tests/pipeline.py` does). Prefect's share of a cycle = (flow wall − plain wall) / flow wall; the
+second copy of the inbox and a second fresh database (`plain_cycle` runs the month the flow runs,
+`iuran/month.py`, with plain steps). Prefect's share of a cycle = (flow wall − plain wall) / flow wall; the
 task runs' own durations, read back from the API, give a second estimate.
 
 Must run in its own process (`python -m bench.run regency`): the Prefect settings are read at import.
@@ -59,23 +59,18 @@ def change_one_village(inbox: Path) -> str:
 
 
 def plain_cycle(where: dict[str, Any]) -> dict[str, Any]:
-    """The flow's `bill` as plain calls (no Prefect), timed per step."""
+    """The month (`iuran/month.py`) as the flow runs it, with plain calls (no Prefect), timed per
+    step: each step's lap runs from the end of the step before it."""
+    import dataclasses
+
     from iuran.config import load_settings
-    from iuran.cycle import record_cycle
-    from iuran.cycle_reports import write_reports
-    from iuran.documents import render_pending
     from iuran.locks import held
-    from iuran.mail.deliver import deliver_pending_sync
+    from iuran.month import PLAIN, Steps, run_month
     from iuran.periods import Period
-    from iuran.pricing import price_lines
     from iuran.programs import load_program
-    from iuran.registry import decide
-    from iuran.rerun import inputs_key, recall, remember
-    from iuran.rosters.read import KEEP_NAME, collect_rosters
-    from iuran.rosters.validate import validate_rows
-    from iuran.summary import all_rejections, summarize, village_table
 
     steps: dict[str, float] = {}
+    returned: dict[str, Any] = {}
     t0 = time.perf_counter()
 
     def lap(name: str) -> None:
@@ -84,63 +79,34 @@ def plain_cycle(where: dict[str, Any]) -> dict[str, Any]:
         steps[name] = round(now - t0, 3)
         t0 = now
 
+    def timed(name: str, step: Any) -> Any:
+        def run(*args: Any) -> Any:
+            returned[name] = step(*args)
+            lap(name)
+            return returned[name]
+
+        return run
+
+    laps = {
+        "recall": "recall", "collect": "collect", "validate": "validate",
+        "reconcile": "reconcile", "price": "price", "record": "record", "reports": "reports",
+        "render": "render", "deliver": "send", "remember": "summary",
+    }  # fmt: skip
+    month_steps: Steps = dataclasses.replace(
+        PLAIN, **{field: timed(name, getattr(PLAIN, field)) for field, name in laps.items()}
+    )
     start = time.perf_counter()
     settings = load_settings(where["db"], where["inbox"], where["out"])
     plan = load_program(data.LAHAT)
-    month = Period.parse(PERIOD)
-    folder = settings.inbox / plan.code / str(month)
-    out_dir = settings.out / plan.code / str(month)
-    with held(settings.database_url, plan.code, str(month), "bench"):
+    with held(settings.database_url, plan.code, PERIOD, "bench"):
         lap("setup")
-        key = inputs_key(settings.database_url, plan, month, folder)
-        kept = recall(settings.database_url, plan, month, key, out_dir)
-        lap("recall")
-        if kept is not None:  # the flow's shortcut for an unchanged rerun
-            return {
-                "wall_s": round(time.perf_counter() - start, 3),
-                "steps_s": steps,
-                "status": kept.summary["status"],
-                "rendered": 0,
-                "sent": 0,
-                "rows": kept.summary["rows"]["received"],
-                "invoices": len(kept.summary["invoices"]),
-            }
-        rosters = collect_rosters(str(folder), out_dir / KEEP_NAME)
-        lap("collect")
-        checked = validate_rows(rosters.rows, plan, month)
-        lap("validate")
-        decided = decide(settings.database_url, rosters.rows, checked.accepted, plan, month, folder)
-        lap("reconcile")
-        lines = price_lines(decided.billed, plan, month)
-        lap("price")
-        rejected = all_rejections(checked, decided)
-        recorded = record_cycle(
-            settings.database_url, plan, month, rosters.files, rejected, decided, lines,
-            out_dir, TODAY,
-        )  # fmt: skip
-        lap("record")
-        write_reports(
-            settings.database_url, plan, month, rosters.rows, rosters.files, rejected, decided,
-            recorded.budget.as_dict(), out_dir, TODAY, unchanged=recorded.status == "unchanged",
-        )  # fmt: skip
-        lap("reports")
-        rendered = render_pending(settings.database_url, plan, month)
-        lap("render")
-        sent = deliver_pending_sync(settings.database_url, settings).sent
-        lap("send")
-        summary = summarize(plan, month, rosters, checked, decided, recorded, sent)
-        villages = village_table(rosters, rejected, decided)
-        remember(
-            settings.database_url, plan, month, key, summary,
-            villages, "",
-        )  # fmt: skip
-        lap("summary")
+        summary = run_month(month_steps, settings, plan, Period.parse(PERIOD), TODAY).summary
     return {
         "wall_s": round(time.perf_counter() - start, 3),
         "steps_s": steps,
         "status": summary["status"],
-        "rendered": len(rendered),
-        "sent": sent,
+        "rendered": len(returned.get("render", [])),
+        "sent": summary["notifications"]["sent"],
         "rows": summary["rows"]["received"],
         "invoices": len(summary["invoices"]),
     }

@@ -1,4 +1,5 @@
-"""The month's story: collect → validate → reconcile → price → record → reports → render → notify.
+"""The month's story: recall → collect → validate → reconcile → price → record → reports → render
+→ notify → publish → remember, told once in `iuran/month.py` and run here with each step a task.
 
 A run is one (program, period). Running it again is the rerun: when nothing the month depends on
 changed since its last complete run, that run's answer is given at once (`iuran/rerun.py`); a
@@ -16,12 +17,10 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import hashlib
 from collections.abc import Iterator
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-import pandas as pd
 from prefect import flow, get_run_logger
 from prefect.client.orchestration import get_client
 from prefect.context import FlowRunContext
@@ -37,15 +36,29 @@ from flows.hooks import notify_operations
 from iuran.config import APPROVAL_POLL_SECONDS, APPROVAL_TIMEOUT, Settings, load_settings
 from iuran.locks import default_holder, held
 from iuran.money import rupiah
+from iuran.month import Steps, run_month
 from iuran.periods import Period
 from iuran.programs import Program, ProgramError, load_program
 from iuran.rerun import remember
-from iuran.rosters.read import KEEP_NAME
-from iuran.summary import all_rejections, summarize, village_table
 from tasks.billing import price, recall_unchanged, record, render, reports
 from tasks.notify import send
 from tasks.report import publish
 from tasks.rosters import collect, reconcile_registry, validate
+
+#: The month, one task run per step (ten; an unchanged rerun: recall and publish).
+MONTH = Steps(
+    recall=recall_unchanged,  # nothing changed since the last complete run? its answer, and stop
+    collect=collect,  # every roster file of the month's inbox folder into one frame
+    validate=validate,  # row rules: accepted rows, rejected rows with a code and a message
+    reconcile=reconcile_registry,  # against the registry: new, continuing, ended, conflicts
+    price=price,  # the program's premium rule for the period, discounts, integer Rupiah
+    record=record,  # one transaction: registry, invoices and lines, the outbox
+    reports=reports,  # correction lists, data quality, mutation list, the program report
+    render=render,  # invoice PDF and XLSX detail sheet of every invoice not rendered yet
+    deliver=send,  # the outbox, by SMTP or to the file outbox
+    publish=publish,  # the summary and tables as artifacts in the Prefect UI
+    remember=remember,  # the key and answer of this complete run, for the next rerun
+)
 
 
 class Approval(RunInput):
@@ -59,10 +72,6 @@ class Approval(RunInput):
 
 class ApprovalUnavailable(RuntimeError):
     """A gated program run on Prefect's ephemeral API: nobody could ever approve it."""
-
-
-class RostersChanged(RuntimeError):
-    """The rosters changed between the summary an operator approved and the run that issues."""
 
 
 def run_name() -> str:
@@ -99,17 +108,17 @@ def monthly_cycle(
     approved_inputs = None
 
     if plan.approval_required and not dry_run:
-        preview, inputs = bill(settings, plan, month, today, dry_run=True)
-        if preview["status"] in ("issued", "revised"):
+        preview = run_month(MONTH, settings, plan, month, today, dry_run=True)
+        if preview.summary["status"] in ("issued", "revised"):
             decision = ask_approval(
-                preview, settings.approval_timeout, settings.approval_poll_seconds
+                preview.summary, settings.approval_timeout, settings.approval_poll_seconds
             )
             if not decision.approve:
-                return cast(dict[str, Any], rejected(preview, decision))
-            approved_inputs = inputs
+                return cast(dict[str, Any], rejected(preview.summary, decision))
+            approved_inputs = preview.inputs
 
     with lease(settings, plan, month, dry_run):
-        summary, _ = bill(settings, plan, month, today, dry_run, approved_inputs)
+        summary = run_month(MONTH, settings, plan, month, today, dry_run, approved_inputs).summary
 
     get_run_logger().info(
         "cycle %s %s: %s%s, %d billed, total %d, %d rejected rows",
@@ -117,60 +126,6 @@ def monthly_cycle(
         summary["participants"]["billed"], summary["total_due"], summary["rows"]["rejected"],
     )  # fmt: skip
     return summary
-
-
-def bill(
-    settings: Settings,
-    plan: Program,
-    month: Period,
-    today: dt.date | None,
-    dry_run: bool,
-    approved_inputs: str | None = None,
-) -> tuple[dict[str, Any], str]:
-    """The month's steps; returns the summary and a fingerprint of the rosters it read."""
-    folder = settings.inbox / plan.code / str(month)
-    out_dir = settings.out / plan.code / str(month)
-    key = None
-    if not dry_run:  # most reruns change nothing: answer them from the last complete run
-        key, kept = recall_unchanged(settings.database_url, plan, month, folder, out_dir)
-        if kept is not None:
-            publish(kept.summary, kept.villages, settings.documents_url)
-            return kept.summary, kept.inputs
-    rosters = collect(folder, None if dry_run else out_dir / KEEP_NAME)  # reread what changed
-    inputs = fingerprint(rosters.files)
-    if approved_inputs is not None and inputs != approved_inputs:
-        raise RostersChanged(
-            f"the rosters of {plan.code} {month} changed after the summary was approved; "
-            "nothing was issued: run the cycle again to approve the new figures"
-        )
-    checked = validate(rosters.rows, plan, month)
-    decided = reconcile_registry(settings.database_url, rosters.rows, checked, plan, month, folder)
-    lines = price(decided, plan, month)
-    rejected = all_rejections(checked, decided)
-    recorded = record(
-        settings.database_url,
-        plan,
-        month,
-        rosters.files,
-        rejected,
-        decided,
-        lines,
-        out_dir,
-        today,
-        dry_run,
-    )
-    sent = 0
-    if not dry_run and recorded.status != "stopped":
-        reports(settings.database_url, plan, month, rosters.rows, rosters.files, rejected, decided, recorded, out_dir, today)  # fmt: skip
-        render(settings.database_url, plan, month)
-        sent = send(settings).sent
-
-    summary = summarize(plan, month, rosters, checked, decided, recorded, sent)
-    villages = village_table(rosters, rejected, decided)
-    publish(summary, villages, settings.documents_url)
-    if key is not None and recorded.status != "stopped":
-        remember(settings.database_url, plan, month, key, summary, villages, inputs)
-    return summary, inputs
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -226,12 +181,6 @@ def lease(settings: Settings, plan: Program, month: Period, dry_run: bool) -> It
         stale_after=settings.cycle_lease,
     ):
         yield
-
-
-def fingerprint(files: pd.DataFrame) -> str:
-    """The roster files a run read, as one hash: path and content of each."""
-    pairs = sorted(zip(files["path"].astype(str), files["sha256"].astype(str), strict=True))
-    return hashlib.sha256("\n".join(f"{p}\t{h}" for p, h in pairs).encode()).hexdigest()
 
 
 def ask_approval(

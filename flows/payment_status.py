@@ -1,13 +1,15 @@
 """Payments in, states up to date, BKAD and BPJS told: safe to run any number of times a day.
 
-New files in `INBOX/<program>/pembayaran/` (SP2D lists from BKAD) and `INBOX/<program>/penerimaan/`
-(what the BPJS branch received) are imported once each (by content hash); credit pays new invoices;
-receipts waiting for their SP2D are matched; the outbox is delivered.
+The payment day (`iuran/payment_day.py`), each step a task: new files in `INBOX/<program>/pembayaran/`
+(SP2D lists from BKAD) and `INBOX/<program>/penerimaan/` (what the BPJS branch received) are imported
+once each (by content hash); credit pays new invoices; receipts waiting for their SP2D are matched;
+the outbox is delivered. Then the day's summary, as the return value and an artifact.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from functools import partial
 from typing import Any
 
 from prefect import flow, get_run_logger
@@ -15,7 +17,9 @@ from prefect.artifacts import create_markdown_artifact
 
 import flows.engine  # noqa: F401  (a run's end does not wait for its heartbeat thread)
 from iuran.config import load_settings
+from iuran.mail.deliver import DeliveryReport
 from iuran.money import rupiah
+from iuran.payment_day import PaymentSteps, run_payment_day
 from iuran.programs import load_program
 from tasks.notify import send
 from tasks.payments import import_payments, import_receipts, settle_payments
@@ -37,10 +41,16 @@ def payment_status(
     today = today or dt.date.today()
     log = get_run_logger()
 
-    payments = import_payments(settings.database_url, plan, settings.inbox, today)
-    receipts = import_receipts(settings.database_url, plan, settings.inbox, today)
-    settled = settle_payments(settings.database_url, plan, today)
-    delivered = send(settings)
+    url = settings.database_url
+    steps = PaymentSteps(
+        import_payments=partial(import_payments, url, plan, settings.inbox, today),
+        import_receipts=partial(import_receipts, url, plan, settings.inbox, today),
+        settle=settle_payments,
+        deliver=send,
+    )
+    day = run_payment_day(steps, settings, today, program=plan.code)
+    payments, receipts, settled = day.payments, day.receipts, day.settled[plan.code]
+    delivered = day.delivered or DeliveryReport()  # a program's day always delivers
 
     read = [r for r in payments if r["status"] == "read"]
     summary: dict[str, Any] = {

@@ -6,6 +6,7 @@ import contextlib
 import datetime as dt
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -179,13 +180,6 @@ def _day(value: str | None) -> dt.date:
         raise
 
 
-def _deliver(database_url: str) -> dict[str, int]:
-    from iuran.mail.deliver import deliver_pending_sync
-
-    report = deliver_pending_sync(database_url, load_settings(database_url))
-    return {"sent": report.sent, "failed": report.failed, "pending": report.pending}
-
-
 def _payments_db(db: str | None) -> str:
     from iuran.db.session import upgrade
 
@@ -267,33 +261,41 @@ def _print_payment_result(result: dict[str, Any]) -> None:
         typer.echo(f"  e-mail: {n.get('queued', 0)} diantrekan, {n.get('sent', 0)} terkirim")
 
 
-def _settle(database_url: str, result: dict[str, Any], day: dt.date) -> None:
-    """Credit from the payments just recorded pays the payer's other unpaid invoices right away."""
-    from iuran.payments.credit import settle
-
-    programs = sorted(
-        {p["program"] for p in result.get("payments", []) if p.get("program")}
-        if result["status"] == "read"
-        else set()
-    )
-    result["credits_applied"] = [
-        c for code in programs for c in settle(database_url, code, day)["credits_applied"]
-    ]
-
-
 def _payment_command(
-    run: Any, database_url: str, as_json: bool, day: dt.date, deliver: bool = True
+    kind: str, arrived: Callable[[], dict[str, Any]], database_url: str, as_json: bool, day: dt.date
 ) -> None:
-    with contextlib.redirect_stdout(sys.stderr):
+    """The payment day (`iuran/payment_day.py`) for one file or one typed-in payment, printed: a
+    payment read settles the programs it paid and delivers the mail."""
+    from iuran.month import deliver
+    from iuran.payment_day import PaymentSteps, nothing_arrived, run_payment_day
+    from iuran.payments.credit import settle
+    from iuran.payments.rules import PAYMENT
+
+    def imported() -> list[dict[str, Any]]:
         try:
-            result = run()
+            return [arrived()]
         except FileNotFoundError as exc:
             _fail(f"berkas tidak ditemukan: {exc.filename}")
+            raise
         except (OSError, ValueError) as exc:
             _fail(f"gagal: {exc}")
-        _settle(database_url, result, day)
-        if deliver and result["status"] == "read":
-            result.setdefault("notifications", {}).update(_deliver(database_url))
+            raise
+
+    steps = PaymentSteps(
+        import_payments=imported if kind == PAYMENT else nothing_arrived,
+        import_receipts=nothing_arrived if kind == PAYMENT else imported,
+        settle=settle,
+        deliver=deliver,
+    )
+    with contextlib.redirect_stdout(sys.stderr):
+        paid = run_payment_day(steps, load_settings(database_url), day)
+    [result] = paid.payments or paid.receipts
+    result["credits_applied"] = paid.credits_applied
+    if paid.delivered is not None:
+        sent = paid.delivered
+        result.setdefault("notifications", {}).update(
+            sent=sent.sent, failed=sent.failed, pending=sent.pending
+        )
     if as_json:
         sys.stdout.write(json.dumps(result, ensure_ascii=False, default=str) + "\n")
     else:
@@ -307,18 +309,16 @@ def _import_command(
 ) -> None:
     """`payments import` (kind `pembayaran`) and `payments confirm` (`penerimaan`): import one file
     and print the result; a payment file also settles the programs it paid and delivers its mail."""
-    from iuran.payments.imports import import_payment_file, import_receipt_file
-    from iuran.payments.rules import PAYMENT
+    from iuran.payments.imports import import_file
 
-    importer = import_payment_file if kind == PAYMENT else import_receipt_file
     url = _payments_db(db)
     day = _day(today)
     _payment_command(
-        lambda: importer(url, file, program=program, today=day),
+        kind,
+        lambda: import_file(url, file, kind=kind, program=program, today=day),
         url,
         as_json,
         day,
-        deliver=kind == PAYMENT,
     )
 
 
@@ -352,11 +352,13 @@ def payments_record(
     today: TodayOpt = None,
 ) -> None:
     """Record one payment by hand (same rules as a file row)."""
+    from iuran.payments.rules import PAYMENT
     from iuran.payments.sp2d import record_payment
 
     url = _payments_db(db)
     day = _day(today)
     _payment_command(
+        PAYMENT,
         lambda: record_payment(
             url,
             nomor_sp2d=sp2d,

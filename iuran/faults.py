@@ -47,6 +47,9 @@ POINTS: tuple[str, ...] = (
     "mail.outbox_written",  # the file outbox's temporary file written, not yet renamed to its key
     "mail.after_send",  # sent (the "lost 250"), not yet marked sent
     "mail.marked_sent",  # after each message
+    # the month complete: its key and answer kept for the next rerun (one transaction)
+    "rerun.before_commit",
+    "rerun.remembered",  # kept: the next run answers from it without redoing the month
     # a payment import (one transaction), then settling
     "payments.file_registered",
     "payments.between_rows",

@@ -30,6 +30,7 @@ import sqlalchemy as sa
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from iuran import faults
 from iuran.cycle_reports import ReportPaths
 from iuran.db.models import (
     REGISTRY_CHANGE,
@@ -171,3 +172,5 @@ def remember(
             .where(Cycle.program == program.code, Cycle.period == str(period))
             .values(input_hash=key, summary=stored)
         )
+        faults.point("rerun.before_commit")
+    faults.point("rerun.remembered")

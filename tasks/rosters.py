@@ -1,38 +1,17 @@
-"""Tasks at the roster end of the cycle: read the inbox, check every row, decide who is billed."""
+"""The roster end of the month as Prefect tasks: read the inbox, check every row, decide who is
+billed. Reading the inbox and the registry is retried for the errors a retry can fix
+(`tasks/retry.py`); checking rows is pure and is not."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pandas as pd
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from iuran.periods import Period
-from iuran.programs import Program
-from iuran.reconcile import Reconciled
 from iuran.registry import decide
-from iuran.rosters.read import Collected, collect_rosters
-from iuran.rosters.validate import Validated, validate_rows
+from iuran.rosters.read import collect_rosters
+from iuran.rosters.validate import validate_rows
+from tasks.retry import at_the_edge
 
-
-@task(name="collect-rosters", retries=2, retry_delay_seconds=10, cache_policy=NO_CACHE)
-def collect(folder: Path, keep: Path | None = None) -> Collected:
-    return collect_rosters(str(folder), keep)
-
-
-@task(name="validate-rosters", cache_policy=NO_CACHE)
-def validate(rows: pd.DataFrame, program: Program, period: Period) -> Validated:
-    return validate_rows(rows, program, period)
-
-
-@task(name="reconcile-registry", retries=2, retry_delay_seconds=10, cache_policy=NO_CACHE)
-def reconcile_registry(
-    database_url: str,
-    rows: pd.DataFrame,
-    checked: Validated,
-    program: Program,
-    period: Period,
-    folder: Path | None = None,
-) -> Reconciled:
-    return decide(database_url, rows, checked.accepted, program, period, folder)
+collect = at_the_edge(collect_rosters, "collect-rosters")
+validate = task(name="validate-rosters", cache_policy=NO_CACHE)(validate_rows)
+reconcile_registry = at_the_edge(decide, "reconcile-registry")

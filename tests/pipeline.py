@@ -1,23 +1,41 @@
-"""The cycle's steps called as plain functions (no Prefect), for database tests on both backends."""
+"""The month (`iuran/month.py`) as plain calls, for database tests on both backends.
+
+The full path every time, as a test that looks at what a month writes needs it: no unchanged-rerun
+shortcut (nothing recalled, nothing kept), no delivery (the outbox stays pending for the test to
+look at or deliver), nothing published; `render=False` also leaves out the reports and documents.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from iuran.cycle import record_cycle
-from iuran.cycle_reports import write_reports
-from iuran.documents import render_pending
+from iuran.config import load_settings
+from iuran.mail.deliver import DeliveryReport
+from iuran.month import PLAIN, run_month
 from iuran.periods import Period
-from iuran.pricing import price_lines
 from iuran.programs import Program
-from iuran.registry import decide
-from iuran.rosters.read import KEEP_NAME, collect_rosters
-from iuran.rosters.validate import validate_rows
-from iuran.summary import all_rejections, summarize
+from iuran.rerun import Kept
 
 TODAY = dt.date(2026, 1, 5)
+
+
+def full_path(*_: object) -> tuple[None, Kept | None]:
+    return None, None
+
+
+def nothing_delivered(*_: object) -> DeliveryReport:
+    return DeliveryReport()
+
+
+def nothing_written(*_: object) -> None:
+    return None
+
+
+STEPS = dataclasses.replace(PLAIN, recall=full_path, deliver=nothing_delivered)
+WITHOUT_DOCUMENTS = dataclasses.replace(STEPS, reports=nothing_written, render=nothing_written)
 
 
 def run(
@@ -30,32 +48,6 @@ def run(
     render: bool = True,
     dry_run: bool = False,
 ) -> dict[str, Any]:
-    month = Period.parse(period)
-    keep = None if dry_run else out / program.code / period / KEEP_NAME  # as the flow keeps it
-    rosters = collect_rosters(str(inbox / program.code / period), keep)
-    checked = validate_rows(rosters.rows, program, month)
-    decided = decide(
-        url, rosters.rows, checked.accepted, program, month, inbox / program.code / period
-    )
-    lines = price_lines(decided.billed, program, month)
-    rejected = all_rejections(checked, decided)
-    recorded = record_cycle(
-        url,
-        program,
-        month,
-        rosters.files,
-        rejected,
-        decided,
-        lines,
-        out / program.code / period,
-        TODAY,
-        dry_run,
-    )
-    if render and not dry_run and recorded.status != "stopped":
-        write_reports(
-            url, program, month, rosters.rows, rosters.files, rejected, decided,
-            recorded.budget.as_dict(), out / program.code / period, TODAY,
-            unchanged=recorded.status == "unchanged",
-        )  # fmt: skip
-        render_pending(url, program, month)
-    return summarize(program, month, rosters, checked, decided, recorded, 0)
+    settings = load_settings(url, inbox, out)
+    steps = STEPS if render else WITHOUT_DOCUMENTS
+    return run_month(steps, settings, program, Period.parse(period), TODAY, dry_run).summary

@@ -67,20 +67,24 @@ def already_imported(database_url: str, kind: str, sha256: str) -> bool:
         )
 
 
+#: What each kind of file's rows are recorded with.
+APPLY: dict[str, Callable[..., dict[str, Any]]] = {PAYMENT: apply_payments, RECEIPT: apply_receipts}
+
+
 def import_file(
-    apply: Callable[..., dict[str, Any]],
-    kind: str,
     database_url: str,
     path: str | Path,
     *,
-    program: str | None,
-    today: dt.date | None,
-    source: str | None,
-    skip_known: bool,
+    kind: str = PAYMENT,
+    program: str | None = None,
+    today: dt.date | None = None,
+    source: str | None = None,
+    skip_known: bool = False,
 ) -> dict[str, Any]:
-    """Read a payment or receipt file, register it (`PaymentImport`) and `apply` its rows, all in one
-    transaction. `skip_known`: a file whose bytes were imported before is not read again (the inbox
-    flow); otherwise a re-import reports "already recorded"."""
+    """Read a payment (`kind="pembayaran"`) or BPJS receipt (`"penerimaan"`) file, register it
+    (`PaymentImport`) and record its rows, all in one transaction. `skip_known`: a file whose bytes
+    were imported before is not read again (the inbox flow); otherwise a re-import reports
+    "already recorded"."""
     today = today or dt.date.today()
     shown = source or str(path)
     faulty = kind == PAYMENT  # the crash suite's fault points lie on the payment import's path
@@ -101,7 +105,7 @@ def import_file(
             faults.point("payments.file_registered")
         if skip_known and not created:
             return {"file": shown, "kind": kind, "sha256": sha, "status": "skipped"}
-        result = apply(
+        result = APPLY[kind](
             session, raw, today=today, program=program, source=shown, import_id=import_id
         )
         # The file's record says what it recorded: a re-import that records nothing leaves it be.
@@ -115,48 +119,3 @@ def import_file(
             faults.point("payments.before_commit")
     log.info("%s %s: %s", "payments" if faulty else "receipts", shown, result["summary"])
     return {"file": shown, "kind": kind, "sha256": sha, "status": "read", **result}
-
-
-def import_payment_file(
-    database_url: str,
-    path: str | Path,
-    *,
-    program: str | None = None,
-    today: dt.date | None = None,
-    source: str | None = None,
-    skip_known: bool = False,
-) -> dict[str, Any]:
-    """Import one payment file (one transaction). `skip_known`: a file whose bytes were imported
-    before is not read again (the inbox flow); otherwise a re-import reports "already recorded"."""
-    return import_file(
-        apply_payments,
-        PAYMENT,
-        database_url,
-        path,
-        program=program,
-        today=today,
-        source=source,
-        skip_known=skip_known,
-    )
-
-
-def import_receipt_file(
-    database_url: str,
-    path: str | Path,
-    *,
-    program: str | None = None,
-    today: dt.date | None = None,
-    source: str | None = None,
-    skip_known: bool = False,
-) -> dict[str, Any]:
-    """Import one BPJS receipt file (one transaction); see `import_payment_file`."""
-    return import_file(
-        apply_receipts,
-        RECEIPT,
-        database_url,
-        path,
-        program=program,
-        today=today,
-        source=source,
-        skip_known=skip_known,
-    )

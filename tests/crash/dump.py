@@ -4,7 +4,8 @@ Two runs that end in the same state give equal dumps, whatever ids, clocks and f
 
 - **database**: every table (new tables and columns included automatically), without surrogate ids
   (a foreign key becomes the natural key of the row it points to: a participant's NIK, an invoice's
-  number and revision, ...), with timestamps reduced to whether they are set, rows sorted;
+  number and revision, ...), with timestamps reduced to whether they are set, the answer kept for
+  reruns as the next run would give it (`kept_answer`), rows sorted;
 - **documents**: every file under `out/` but the outbox, by path, with its content (PDFs are
   deterministic: their bytes; spreadsheets: their cells; zips: their members);
 - **mail**: every `.eml` of the file outbox: its notification key, headers but `Date`, text, and the
@@ -23,6 +24,7 @@ import json
 import sqlite3
 import zipfile
 from collections import Counter
+from collections.abc import Callable
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -30,6 +32,7 @@ from typing import Any
 from python_calamine import CalamineWorkbook
 
 from iuran.mail.compose import outbox_name
+from iuran.rerun import as_unchanged
 
 #: Columns holding the moment something happened: only whether they are set is compared.
 MOMENTS = {
@@ -54,6 +57,26 @@ NATURAL = {
     "payment_import": ("kind", "sha256"),
     "credit_note": ("number",),
 }
+
+
+def kept_answer(stored: str | None) -> Any:
+    """The answer a month keeps for its reruns (`iuran.rerun.remember`), as the next run gives it.
+
+    What must compare equal is what an unchanged rerun answers from it (`recall` passes the summary
+    through `as_unchanged`): the figures, invoices, budget, notes, the village table and the roster
+    fingerprint; a run after a crash that kept a different one would answer the next rerun wrongly.
+    What it says about the run that kept it (status issued or unchanged, each invoice's action, the
+    messages queued and sent) differs legitimately: the run after a crash finds part of the month
+    done and reports doing less. The key (`input_hash`) is compared as stored: the same inputs.
+    """
+    if stored is None:
+        return None
+    kept = json.loads(stored)
+    return kept | {"summary": as_unchanged(kept["summary"])} if kept else kept
+
+
+#: Columns compared through what they mean rather than as stored.
+MEANING: dict[tuple[str, str], Callable[[Any], Any]] = {("cycle", "summary"): kept_answer}
 #: A change log for the rerun shortcut (`iuran.rerun`): how many updates happened, not what is.
 SKIP_TABLES = {"alembic_version", "registry_change"}
 
@@ -94,6 +117,8 @@ def database(path: Path) -> dict[str, list[tuple[Any, ...]]]:
                         value = (fks[column], *keys[fks[column]][value])
                     elif column in MOMENTS:
                         value = f"{column} set" if value is not None else None
+                    elif (table, column) in MEANING:
+                        value = MEANING[table, column](value)
                     row.append((column, value))
                 rows.append(tuple(row))
             out[table] = sorted(rows, key=repr)

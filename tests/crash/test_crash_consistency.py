@@ -1,11 +1,14 @@
 """Crash consistency: kill the month at any point, run it again, and end exactly where an
 uninterrupted month ends.
 
-Each case runs `tests/crash/driver.py` (the whole cycle, then a payment import, as plain functions)
-in a process of its own with IURAN_FAULT_POINT naming one point of `iuran.faults.POINTS`, so the
+Each case runs `tests/crash/driver.py` (the whole month as the flow takes it, the unchanged-rerun
+shortcut included, then a payment import, as plain functions) in a process of its own with IURAN_FAULT_POINT naming one point of `iuran.faults.POINTS`, so the
 process dies there with `os._exit` (nothing flushed, no rollback, no `finally`); then runs it again
 without the fault, and compares a canonical dump of the database, the documents and the delivered
 mail (`tests/crash/dump.py`) with the dump of one uninterrupted run on an identical copy of the input.
+A crash after the month's answer was kept (`rerun.remembered`, or in a payment import that did not
+commit) is followed by a rerun that answers from it without redoing the month; a crash before it was
+kept, or once a payment import has queued the month's payment mail, by one that redoes the month.
 
 The inputs:
 
@@ -83,13 +86,15 @@ nomor_sp2d;tanggal_sp2d;jumlah;nomor_tagihan;payer;keterangan
 SCENARIOS = {"lahat": LAHAT, "lebak": LEBAK}
 
 # Lahat: every point once (its first reach), and later reaches that leave another state: the third
-# of four invoices, the second report, the second cycle message, the payment mail (the cycle sends
-# 3 messages, the import 4), the third SP2D row.
+# of four invoices, the second report, the second cycle message, the last one (the month done, its
+# answer not yet kept), the payment mail (the cycle sends 3 messages, the import 4), the third SP2D
+# row.
 CASES = [
     *faults.POINTS,
     "invoices.between_payers:3",
     "reports.between_reports:2",
     "mail.after_send:2",
+    "mail.marked_sent:3",
     "mail.after_claim:5",
     "mail.after_send:7",
     "payments.between_rows:3",
@@ -138,6 +143,7 @@ class Outcome:
     after_crash: dict[str, Any] | None = None
     rerun: subprocess.CompletedProcess[str] | None = None
     state: dict[str, Any] | None = None
+    rerun_reached: Counter[str] | None = None  # how often the rerun reached each point
 
 
 def crash_and_rerun(s: Scenario, fault: str, root: Path) -> Outcome:
@@ -146,7 +152,9 @@ def crash_and_rerun(s: Scenario, fault: str, root: Path) -> Outcome:
     if outcome.crashed.returncode != faults.EXIT_CODE:
         return outcome
     outcome.after_crash = dump(root)
-    outcome.rerun = drive(s, root, later=True)
+    trace = root.parent / f"{root.name}-rerun-trace.txt"
+    outcome.rerun = drive(s, root, later=True, IURAN_FAULT_TRACE=str(trace))
+    outcome.rerun_reached = Counter(trace.read_text(encoding="utf-8").split())
     if outcome.rerun.returncode == 0:
         outcome.state = dump(root)
     return outcome
@@ -298,6 +306,28 @@ def test_the_same_where_the_regency_pays(
     scenario: str, fault: str, runs: tuple[References, Outcomes]
 ) -> None:
     check(scenario, fault, runs)
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        "mail.marked_sent:3",
+        "rerun.before_commit",
+        "rerun.remembered",
+        "payments.file_registered",
+        "payments.settle",
+    ],
+)
+def test_a_month_whose_answer_was_kept_is_not_redone_after_a_crash(
+    fault: str, runs: tuple[References, Outcomes]
+) -> None:
+    """The rerun shortcut after a crash: taken once the answer is committed, never before, and not
+    while mail of the month waits (the payment import committed, its mail not yet delivered)."""
+    outcome = runs[1]["lahat", fault].result()
+    assert outcome.rerun_reached is not None
+    kept = fault in ("rerun.remembered", "payments.file_registered")
+    redone = {"collect.done", "record.before_commit", "reports.start", "rerun.remembered"}
+    assert {p for p in redone if outcome.rerun_reached[p]} == (set() if kept else redone)
 
 
 def test_a_point_kills_on_the_reach_it_names_and_traces_every_reach(tmp_path: Path) -> None:

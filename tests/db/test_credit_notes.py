@@ -26,7 +26,8 @@ from iuran.generate import generate_rosters
 from iuran.mail.compose import render
 from iuran.money import rupiah
 from iuran.payments.credit import settle
-from iuran.payments.imports import import_receipt_file
+from iuran.payments.imports import import_file
+from iuran.payments.rules import RECEIPT
 from iuran.payments.sp2d import record_payment
 from iuran.periods import Period
 from iuran.programs import load_program
@@ -372,7 +373,7 @@ def test_credit_from_a_confirmed_invoice_confirms_what_it_pays(
     def receive(sp2d: str, amount: int) -> None:
         path = tmp_path / f"terima-{sp2d[:3]}.csv"
         path.write_text(f"nomor_sp2d,tanggal_terima,jumlah\n{sp2d},11/02/2026,{amount}\n")
-        import_receipt_file(url, path, program="lebak", today=dt.date(2026, 2, 11))
+        import_file(url, path, kind=RECEIPT, program="lebak", today=dt.date(2026, 2, 11))
 
     receive("101/SP2D/2026", MONTH - 3 * PREMIUM)
     assert _invoice(url, FEB)[2] == "paid"  # the credit's source (January) is not confirmed yet

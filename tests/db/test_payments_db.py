@@ -19,7 +19,8 @@ from iuran.generate import generate_rosters
 from iuran.mail.compose import render
 from iuran.mail.deliver import deliver_pending_sync
 from iuran.payments.credit import settle
-from iuran.payments.imports import import_payment_file, import_receipt_file
+from iuran.payments.imports import import_file
+from iuran.payments.rules import RECEIPT
 from iuran.payments.sp2d import record_payment
 from iuran.periods import Period
 from iuran.programs import load_program
@@ -93,7 +94,7 @@ def test_import_matches_exact_partial_and_multi_invoice_payments_once(
         f"902/SP2D/2026;20/02/2026;236.000;{FEB}, {MAR};sisa Februari dan Maret\n"
         "903/SP2D/2026;21/02/2026;168.000,50;;\n",
     )
-    first = import_payment_file(lebak, sp2d, today=dt.date(2026, 2, 25))
+    first = import_file(lebak, sp2d, today=dt.date(2026, 2, 25))
     s = first["summary"]
     assert (s["recorded"], s["matched"], s["partial"], s["rejected"]) == (3, 2, 1, 1)
     rejected = next(p for p in first["payments"] if p["result"] == "rejected")
@@ -117,7 +118,7 @@ def test_import_matches_exact_partial_and_multi_invoice_payments_once(
     assert mails[0].to_addrs == ["rangkasbitung@bpjs.iuran.example", "bkad@lebak.iuran.example"]
     assert mails[2].context["allocations"][1]["period_label"] == "Maret 2026"
 
-    again = import_payment_file(lebak, sp2d, today=dt.date(2026, 2, 26))
+    again = import_file(lebak, sp2d, today=dt.date(2026, 2, 26))
     assert again["summary"]["recorded"] == 0 and again["summary"]["already_recorded"] == 3
     assert _count(lebak, Payment) == 3 and _count(lebak, PaymentAllocation) == 4
     assert len(_mail(lebak, "payment_recorded")) == 3
@@ -126,7 +127,7 @@ def test_import_matches_exact_partial_and_multi_invoice_payments_once(
         tmp_path / "sp2d-2.csv",
         f"nomor_sp2d,tanggal_sp2d,jumlah,nomor_tagihan\n900/SP2D/2026,14/01/2026,170.000,{JAN}\n",
     )
-    conflict = import_payment_file(lebak, changed, today=dt.date(2026, 2, 26))
+    conflict = import_file(lebak, changed, today=dt.date(2026, 2, 26))
     [row] = conflict["payments"]
     assert row["result"] == "conflict" and row["code"] == "SP2D_KONFLIK"
     assert "Rp168.000" in row["message"] and "Rp170.000" in row["message"]
@@ -224,7 +225,7 @@ def test_village_payers_are_matched_by_village_code_and_amount(
         f"D-1,10/09/2025,{amount},{village.replace('.', '')}\n"
         f"D-2,10/09/2025,{amount},\n",
     )
-    result = import_payment_file(database_url, path, program="lahat", today=dt.date(2025, 9, 12))
+    result = import_file(database_url, path, program="lahat", today=dt.date(2025, 9, 12))
     by = {p["nomor_sp2d"]: p for p in result["payments"]}
     assert by["D-1"]["status"] == "matched" and by["D-1"]["payer"] == village
     assert by["D-2"]["status"] == "unmatched" and by["D-2"]["code"] == "PEMBAYAR_KOSONG"
@@ -250,7 +251,7 @@ def test_receipts_confirm_payments_and_report_mismatches(lebak: str, tmp_path: P
             nomor_tagihan=number,
             today=dt.date(2026, 2, 20),
         )
-    result = import_receipt_file(lebak, receipts, program="lebak", today=dt.date(2026, 2, 20))
+    result = import_file(lebak, receipts, kind=RECEIPT, program="lebak", today=dt.date(2026, 2, 20))
     by = {r["nomor_sp2d"]: r for r in result["receipts"]}
     assert by["940/SP2D/2026"]["status"] == "confirmed"
     assert by["941/SP2D/2026"]["status"] == "mismatch"
@@ -273,7 +274,7 @@ def test_receipts_confirm_payments_and_report_mismatches(lebak: str, tmp_path: P
         assert r.status == "confirmed" and r.payment_id is not None
     assert _invoices(lebak)[MAR] == (50_000, "partial")
 
-    again = import_receipt_file(lebak, receipts, program="lebak", today=dt.date(2026, 2, 21))
+    again = import_file(lebak, receipts, kind=RECEIPT, program="lebak", today=dt.date(2026, 2, 21))
     assert again["summary"]["recorded"] == 0 and again["summary"]["already_recorded"] == 3
     report = status_report(lebak, load_program("lebak"), today=dt.date(2026, 2, 21))
     assert [r["nomor_sp2d"] for r in report["receipts"]] == ["941/SP2D/2026"]

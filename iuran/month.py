@@ -1,0 +1,180 @@
+"""The month, told once: recall → collect → validate → reconcile → price → record → reports →
+render → deliver → summarize and publish → remember.
+
+Four callers run a month: the flow (`flows/monthly_cycle.py`, each step a Prefect task), the tests'
+pipeline (`tests/pipeline.py`), the crash driver (`tests/crash/driver.py`) and the benchmark
+(`bench/regency.py`), the last three with plain calls. They differ only in the step implementations
+they pass (`Steps`); the order of the steps, what each one is given, when the unchanged-rerun
+shortcut answers and when an answer is kept for the next rerun are written here and nowhere else.
+This module knows no Prefect: retries, names and artifacts belong to the tasks the flow passes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from iuran.config import Settings
+from iuran.cycle import Recorded, record_cycle
+from iuran.cycle_reports import write_reports
+from iuran.documents import render_pending
+from iuran.mail.deliver import DeliveryReport, deliver_pending_sync
+from iuran.periods import Period
+from iuran.pricing import price_lines
+from iuran.programs import Program
+from iuran.reconcile import Reconciled
+from iuran.registry import decide
+from iuran.rerun import Kept, inputs_key, recall, remember
+from iuran.rosters.read import KEEP_NAME, Collected, collect_rosters
+from iuran.rosters.validate import Validated, validate_rows
+from iuran.summary import all_rejections, summarize, village_table
+
+
+class RostersChanged(RuntimeError):
+    """The rosters changed between the summary an operator approved and the run that issues."""
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The month's summary, and a fingerprint of the roster files it was made from."""
+
+    summary: dict[str, Any]
+    inputs: str
+
+
+# ---------------------------------------------------------------------------------------------------
+# The steps made of more than one call (the flow's tasks wrap these same functions); the other
+# steps are the domain's functions as they are
+
+
+def recall_unchanged(
+    database_url: str, program: Program, period: Period, folder: Path, out_dir: Path
+) -> tuple[str | None, Kept | None]:
+    """The key of this run's inputs, and the last complete run's answer if the key is the same."""
+    key = inputs_key(database_url, program, period, folder)
+    return key, recall(database_url, program, period, key, out_dir)
+
+
+def deliver(settings: Settings) -> DeliveryReport:
+    """The outbox, by SMTP or to the file outbox (the command line's payment day delivers so too)."""
+    return deliver_pending_sync(settings.database_url, settings)
+
+
+def nothing_to_publish(summary: dict[str, Any], villages: pd.DataFrame, documents_url: str) -> None:
+    """Publishing outside Prefect: the answer is the return value, there is no UI to show it in."""
+
+
+@dataclass(frozen=True)
+class Steps:
+    """One implementation of each step of the month, in the order the month takes them."""
+
+    recall: Callable[[str, Program, Period, Path, Path], tuple[str | None, Kept | None]]
+    collect: Callable[[str, Path | None], Collected]
+    validate: Callable[[pd.DataFrame, Program, Period], Validated]
+    reconcile: Callable[[str, pd.DataFrame, pd.DataFrame, Program, Period, Path | None], Reconciled]
+    price: Callable[[pd.DataFrame, Program, Period], pd.DataFrame]
+    record: Callable[
+        [
+            str, Program, Period, pd.DataFrame, pd.DataFrame, Reconciled, pd.DataFrame, Path,
+            dt.date | None, bool,
+        ],
+        Recorded,
+    ]  # fmt: skip
+    reports: Callable[
+        [
+            str, Program, Period, pd.DataFrame, pd.DataFrame, pd.DataFrame, Reconciled,
+            dict[str, int], Path, dt.date, bool,
+        ],
+        object,  # what they write is on disk and in the database; the month reads it from there
+    ]  # fmt: skip
+    render: Callable[[str, Program, Period], object]
+    deliver: Callable[[Settings], DeliveryReport]
+    publish: Callable[[dict[str, Any], pd.DataFrame, str], None]  # (summary, villages, links' base)
+    remember: Callable[[str, Program, Period, str, dict[str, Any], pd.DataFrame, str], None]
+
+
+#: The month as plain calls: what the crash driver runs (with its own clock for delivery).
+PLAIN = Steps(
+    recall=recall_unchanged,
+    collect=collect_rosters,
+    validate=validate_rows,
+    reconcile=decide,
+    price=price_lines,
+    record=record_cycle,
+    reports=write_reports,
+    render=render_pending,
+    deliver=deliver,
+    publish=nothing_to_publish,
+    remember=remember,
+)
+
+
+# ---------------------------------------------------------------------------------------------------
+# The month
+
+
+def run_month(
+    steps: Steps,
+    settings: Settings,
+    program: Program,
+    period: Period,
+    today: dt.date | None = None,
+    dry_run: bool = False,
+    approved_inputs: str | None = None,
+) -> Answer:
+    """Bill one program for one month; `dry_run` says what would change and writes nothing.
+
+    `approved_inputs` is the fingerprint of the rosters an operator approved (a gated program): when
+    the rosters read now differ, nothing is written and `RostersChanged` is raised.
+    """
+    folder = settings.inbox / program.code / str(period)
+    out_dir = settings.out / program.code / str(period)
+    url = settings.database_url
+    key = None
+    if not dry_run:  # most reruns change nothing: answer them from the last complete run
+        key, kept = steps.recall(url, program, period, folder, out_dir)
+        if kept is not None:
+            steps.publish(kept.summary, kept.villages, settings.documents_url)
+            return Answer(kept.summary, kept.inputs)
+    rosters = steps.collect(str(folder), None if dry_run else out_dir / KEEP_NAME)  # what changed
+    inputs = fingerprint(rosters.files)
+    if approved_inputs is not None and inputs != approved_inputs:
+        raise RostersChanged(
+            f"the rosters of {program.code} {period} changed after the summary was approved; "
+            "nothing was issued: run the cycle again to approve the new figures"
+        )
+    checked = steps.validate(rosters.rows, program, period)
+    decided = steps.reconcile(url, rosters.rows, checked.accepted, program, period, folder)
+    lines = steps.price(decided.billed, program, period)
+    rejected = all_rejections(checked, decided)
+    recorded = steps.record(
+        url, program, period, rosters.files, rejected, decided, lines, out_dir, today, dry_run
+    )
+    sent = 0
+    if not dry_run and recorded.status != "stopped":
+        steps.reports(
+            url, program, period, rosters.rows, rosters.files, rejected, decided,
+            recorded.budget.as_dict(), out_dir, today or dt.date.today(),
+            recorded.status == "unchanged",  # an unchanged rerun keeps the reports it finds
+        )  # fmt: skip
+        steps.render(url, program, period)
+        sent = steps.deliver(settings).sent
+
+    summary = summarize(program, period, rosters, checked, decided, recorded, sent)
+    villages = village_table(rosters, rejected, decided)
+    steps.publish(summary, villages, settings.documents_url)
+    if key is not None and recorded.status != "stopped":
+        steps.remember(url, program, period, key, summary, villages, inputs)
+    return Answer(summary, inputs)
+
+
+def fingerprint(files: pd.DataFrame) -> str:
+    """The roster files a run read, as one hash: path and content of each."""
+    pairs = sorted(zip(files["path"].astype(str), files["sha256"].astype(str), strict=True))
+    return hashlib.sha256("\n".join(f"{p}\t{h}" for p, h in pairs).encode()).hexdigest()
