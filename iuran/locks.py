@@ -26,7 +26,7 @@ from sqlalchemy import CursorResult, Result, or_, select, update
 
 from iuran.config import CYCLE_LEASE
 from iuran.db.models import Cycle
-from iuran.db.session import session_scope
+from iuran.db.session import as_utc, session_scope
 from iuran.registry import get_cycle
 
 log = logging.getLogger("iuran.locks")
@@ -38,17 +38,12 @@ class CycleBusy(RuntimeError):
     """Another run holds the cycle's lease."""
 
     def __init__(self, program: str, period: str, holder: str, since: dt.datetime | None) -> None:
-        when = _utc(since).strftime("%Y-%m-%d %H:%M:%S UTC") if since else "an unknown time"
+        when = as_utc(since).strftime("%Y-%m-%d %H:%M:%S UTC") if since else "an unknown time"
         super().__init__(f"cycle {program} {period} is being run by {holder} since {when}")
         self.program, self.period, self.holder, self.since = program, period, holder, since
 
     def __reduce__(self) -> tuple[type[CycleBusy], tuple[str, str, str, dt.datetime | None]]:
         return CycleBusy, (self.program, self.period, self.holder, self.since)  # picklable
-
-
-def _utc(moment: dt.datetime) -> dt.datetime:
-    """Aware UTC; SQLite hands DateTime values back naive (they were written as UTC)."""
-    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
 
 
 def _now() -> dt.datetime:
@@ -152,7 +147,7 @@ def holder_of(database_url: str, program: str, period: str) -> tuple[str, dt.dat
         ).one_or_none()
     if row is None or row.locked_by is None or row.locked_at is None:
         return None
-    return row.locked_by, _utc(row.locked_at)
+    return row.locked_by, as_utc(row.locked_at)
 
 
 @contextmanager

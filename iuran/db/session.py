@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -79,6 +80,14 @@ def get_engine(url: str) -> Engine:
         event.listen(engine, "connect", on_connect)
         return engine
     return create_engine(url, pool_pre_ping=True, hide_parameters=True)
+
+
+def as_utc(moment: dt.datetime) -> dt.datetime:
+    """A DateTime read back from the database, as aware UTC: SQLite hands it back naive (every
+    moment is written as UTC), PostgreSQL aware."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(dt.UTC)
 
 
 @contextmanager

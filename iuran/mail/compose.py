@@ -22,6 +22,7 @@ import jinja2
 
 from iuran.config import TEMPLATES
 from iuran.db.models import Notification
+from iuran.db.session import as_utc
 from iuran.money import angka, rupiah, terbilang
 from iuran.nik import mask
 from iuran.periods import BULAN
@@ -95,13 +96,6 @@ def render(template: str, context: Mapping[str, Any]) -> tuple[str, str, str]:
         env.get_template(text_t).render(context),
         env.get_template(html_t).render(context),
     )
-
-
-def as_utc(moment: dt.datetime) -> dt.datetime:
-    """Aware UTC; naive values are taken as UTC (SQLite hands them back naive)."""
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=dt.UTC)
-    return moment.astimezone(dt.UTC)
 
 
 def mail_domain(mail_from: str) -> str:

@@ -35,9 +35,9 @@ from sqlalchemy.sql.elements import ColumnElement
 from iuran import faults
 from iuran.config import Settings, SmtpSettings
 from iuran.db.models import Notification, NotificationStatus
-from iuran.db.session import session_scope
+from iuran.db.session import as_utc, session_scope
 from iuran.files import temp_beside
-from iuran.mail.compose import as_utc, build_message, outbox_name, recipients
+from iuran.mail.compose import build_message, outbox_name, recipients
 
 log = logging.getLogger("iuran.mail")
 
