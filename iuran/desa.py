@@ -33,11 +33,11 @@ def file_village(paths: pd.Series) -> pd.Series:
     """The village code in a roster's file name (`36.02.01.2002.xlsx`, as the template asks), or NA."""
     # a few hundred files for tens of thousands of rows: each distinct path once, then spread
     positions, distinct = pd.factorize(paths.astype("string"))
-    codes = pd.array([_code_in_file_name(p) for p in distinct], dtype="string")
+    codes = pd.array([code_in_file_name(p) for p in distinct], dtype="string")
     return pd.Series(codes.take(positions, allow_fill=True), index=paths.index, dtype="string")
 
 
-def _code_in_file_name(path: str) -> str | None:
+def code_in_file_name(path: str) -> str | None:
     found = _CODE_IN_NAME.search(_FOLDERS.sub("", path, count=1))
     return ".".join(found.groups()) if found else None
 
@@ -72,7 +72,7 @@ def village_of(kode_desa: pd.Series, source_file: pd.Series, known: pd.Index) ->
     own_at, own_distinct = pd.factorize(kode_desa.astype("string"))
     own = [c if c in in_list else None for c in _normalized_distinct(own_distinct)]
     file_at, file_distinct = pd.factorize(source_file.astype("string"))
-    from_file = [c if c in in_list else None for c in map(_code_in_file_name, file_distinct)]
+    from_file = [c if c in in_list else None for c in map(code_in_file_name, file_distinct)]
     found = pd.array(own, dtype="string").take(own_at, allow_fill=True)
     fallback = pd.array(from_file, dtype="string").take(file_at, allow_fill=True)
     return pd.Series(found, index=kode_desa.index, dtype="string").fillna(

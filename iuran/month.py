@@ -75,7 +75,7 @@ class Steps:
     """One implementation of each step of the month, in the order the month takes them."""
 
     recall: Callable[[str, Program, Period, Path, Path], tuple[str | None, Kept | None]]
-    collect: Callable[[str, Path | None], Collected]
+    collect: Callable[[str, Path | None, str | None], Collected]
     validate: Callable[[pd.DataFrame, Program, Period], Validated]
     reconcile: Callable[[str, pd.DataFrame, pd.DataFrame, Program, Period, Path | None], Reconciled]
     price: Callable[[pd.DataFrame, Program, Period], pd.DataFrame]
@@ -142,7 +142,9 @@ def run_month(
         if kept is not None:
             steps.publish(kept.summary, kept.villages, settings.documents_url)
             return Answer(kept.summary, kept.inputs)
-    rosters = steps.collect(str(folder), None if dry_run else out_dir / KEEP_NAME)  # what changed
+    rosters = steps.collect(
+        str(folder), None if dry_run else out_dir / KEEP_NAME, program.regency
+    )  # what changed
     inputs = fingerprint(rosters.files)
     if approved_inputs is not None and inputs != approved_inputs:
         raise RostersChanged(

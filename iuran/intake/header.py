@@ -38,6 +38,8 @@ class Columns:
     form_rows: bool = False
     nik: str | None = None
     under: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    #: the columns a refusal asks for ("Gunakan templat: ..."), when more than `required`
+    template: tuple[str, ...] = ()
 
 
 @dataclass
@@ -155,7 +157,7 @@ def _no_header(missing: list[str], columns: Columns, limits: Limits) -> FileRefu
         "BERKAS_TANPA_HEADER",
         baris=limits.header_rows,
         kolom=", ".join(columns.labels[c] for c in missing) or "-",
-        wajib=", ".join(columns.labels[c] for c in columns.required),
+        wajib=", ".join(columns.labels[c] for c in columns.template or columns.required),
     )
 
 

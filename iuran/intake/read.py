@@ -20,7 +20,7 @@ from iuran.intake.header import Columns
 from iuran.intake.refusal import FileRefused, Limits
 from iuran.intake.workbook import read_xlsx
 
-SUPPORTED = (".csv", ".xlsx")
+SUPPORTED = (".csv", ".xlsx", ".xlsm")  # .xlsm: a workbook with macros (OpenSID's template)
 #: The start of an OLE file: Excel 97-2003 (.xls), or any workbook saved with a password
 OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
@@ -53,7 +53,7 @@ def read_table(raw: bytes, suffix: str, columns: Columns, limits: Limits) -> Tab
         raise FileRefused("BERKAS_JENIS", jenis="Excel 97-2003 (.xls) atau berkas berkata sandi")
     if raw.startswith(b"%PDF"):
         raise FileRefused("BERKAS_JENIS", jenis="PDF")
-    if suffix == ".xlsx":
+    if suffix in (".xlsx", ".xlsm"):
         raise FileRefused("BERKAS_RUSAK", jenis="Excel .xlsx")
     return read_csv(raw, columns, limits)
 

@@ -25,6 +25,13 @@ FILE_MESSAGES: dict[str, str] = {
         "Jenis berkas {jenis} tidak dapat diproses. Kirim sebagai Excel .xlsx atau .csv "
         "(di Excel: File > Save As > Excel Workbook (.xlsx), tanpa kata sandi)."
     ),
+    "BERKAS_TANPA_DESA": (
+        "Desa berkas ini tidak diketahui: tidak ada kolom Kode Desa, nama berkas tidak memuat kode "
+        "desa kabupaten ini ({kode}), dan tidak ada kolom Nama Desa yang cocok dengan tepat satu desa "
+        "kabupaten ini. Beri nama berkas dengan kode desa Kemendagri 10 digit, mis. {contoh}.xlsx "
+        "atau penduduk_{contoh}.xlsx (ekspor OpenSID boleh tetap apa adanya), atau tambahkan kolom "
+        "Kode Desa."
+    ),
     "BERKAS_TERLALU_BESAR": (
         "Berkas terlalu besar ({ukuran}; batas {batas}). Pecah berkas, atau hapus baris/kolom kosong "
         "yang terformat."

@@ -312,6 +312,9 @@ def read_xlsx(raw: bytes, columns: Columns, limits: Limits) -> Table:
                     refusal = exc
                 continue
             data = grid[header.data_start :]
+            # OpenSID's import template: its data ends at a row whose second column is `###`
+            end = next((i for i, r in enumerate(data) if len(r) > 1 and r[1] == "###"), None)
+            data = data if end is None else data[:end]
             if len(data) > limits.max_rows:
                 raise FileRefused(
                     "BERKAS_TERLALU_BESAR",

@@ -45,18 +45,22 @@ from fsspec.implementations.local import LocalFileSystem
 
 from iuran import faults, intake
 from iuran.db.models import RosterFileStatus
+from iuran.desa import code_in_file_name
 from iuran.files import temp_beside
 from iuran.intake.cells import Table, clean
 from iuran.intake.header import Columns
 from iuran.intake.read import SUPPORTED, check_file, read_table
 from iuran.intake.refusal import FileRefused, Limits
-from iuran.nik import isin_text
+from iuran.nik import birth_parts, check_niks, isin_text
+from iuran.wilayah import villages
 
 CANONICAL = [
     "nik", "nama", "tanggal_lahir", "jenis_kelamin", "pekerjaan", "kode_desa", "alamat", "no_hp",
     "penghasilan",
 ]  # fmt: skip
-REQUIRED = ("nik", "nama", "tanggal_lahir", "jenis_kelamin", "kode_desa")
+#: What a header must name. Sex may come from the NIK, the village from the file's name or a village
+#: name column (`_as_roster`); validation then requires every row to have both.
+REQUIRED = ("nik", "nama", "tanggal_lahir")
 PROVENANCE = ["source_file", "source_sheet", "source_row"]
 FILE_COLUMNS = ["path", "sha256", "rows", "status", "code", "message"]
 
@@ -64,7 +68,7 @@ FILE_COLUMNS = ["path", "sha256", "rows", "status", "code", "message"]
 LABELS = {
     "nik": "NIK", "nama": "Nama", "tanggal_lahir": "Tanggal Lahir", "jenis_kelamin": "Jenis Kelamin",
     "pekerjaan": "Pekerjaan", "kode_desa": "Kode Desa", "alamat": "Alamat", "no_hp": "No HP",
-    "penghasilan": "Penghasilan",
+    "penghasilan": "Penghasilan", "nama_desa": "Nama Desa",
 }  # fmt: skip
 
 #: Header spellings -> canonical column. Keys are normalised by `normalize_header`: lower case, text in
@@ -78,13 +82,17 @@ SYNONYMS: dict[str, str] = {
     **dict.fromkeys(
         ["nama", "nama lengkap", "nama tenaga kerja", "nama lengkap tenaga kerja"], "nama"),
     **dict.fromkeys(
-        ["tgl lahir", "tanggal lahir", "tgl lhr", "tanggal lhr", "tgl lahir dd mm yyyy"],
-        "tanggal_lahir"),
-    **dict.fromkeys(["jk", "l p", "jenis kelamin", "kelamin", "jns kelamin", "gender"],
+        ["tgl lahir", "tanggal lahir", "tgl lhr", "tanggal lhr", "tgl lahir dd mm yyyy",
+         "tanggallahir"], "tanggal_lahir"),
+    **dict.fromkeys(["jk", "l p", "jenis kelamin", "kelamin", "jns kelamin", "gender", "sex"],
                     "jenis_kelamin"),
     **dict.fromkeys(
-        ["pekerjaan", "jenis pekerjaan", "sektor", "sektor pekerjaan", "profesi", "jenis usaha"],
-        "pekerjaan"),
+        ["pekerjaan", "jenis pekerjaan", "sektor", "sektor pekerjaan", "profesi", "jenis usaha",
+         "pekerjaan id"], "pekerjaan"),
+    # a village's name, used only when the file has no village code (`_as_roster`)
+    **dict.fromkeys(
+        ["desa", "nama desa", "desa kelurahan", "nama desa kelurahan", "kelurahan",
+         "nama kelurahan"], "nama_desa"),
     **dict.fromkeys(
         ["kode desa", "kode wilayah", "kode kemendagri", "kode desa kemendagri", "kode wilayah desa",
          "kode desa kelurahan", "kode kelurahan", "kode wilayah kemendagri"], "kode_desa"),
@@ -106,6 +114,7 @@ COLUMNS = Columns(
     min_matches=3,
     form_rows=True,
     nik="nik",
+    template=("nik", "nama", "tanggal_lahir", "jenis_kelamin", "kode_desa"),
     under={
         "lahir": dict.fromkeys(("tanggal", "tgl", "tanggal lahir", "tgl lahir"), "tanggal_lahir")
     },
@@ -219,12 +228,93 @@ def _refused(relative: str, sha: str, exc: FileRefused) -> tuple[None, FileVerdi
     return None, FileVerdict(relative, sha, 0, RosterFileStatus.REJECTED, exc.code, exc.message)
 
 
+# --- values: what a roster's cells mean -------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def _occupations() -> dict[str, str]:
+    """OpenSID's occupation codes (`pekerjaan_id` 1-89, as Dukcapil numbers them) -> the name written
+    since 2026 (code 5 is ASN, formerly PNS): `iuran/data/opensid-pekerjaan.csv`."""
+    table = pd.read_csv(_DATA / "opensid-pekerjaan.csv", dtype=str)
+    return dict(zip(table["pekerjaan_id"], table["nama_sejak_2026"], strict=True))
+
+
+_DATA = Path(__file__).resolve().parent.parent / "data"
+_SEX_CODES = {"1": "L", "2": "P"}  # OpenSID's and Dukcapil's `sex`
+
+
+def _as_roster(table: Table, relative: str, regency: str | None) -> Table:
+    """One file's columns in the roster's meaning, in one place, whatever exported it:
+
+    - a NIK typed with a leading apostrophe (`'3602...`) loses it;
+    - sex `1`/`2` (OpenSID, Dukcapil) is `L`/`P`; names (`LAKI-LAKI`, `Perempuan`) are validation's;
+    - an occupation code 1-89 (OpenSID's `pekerjaan_id`) is its name (`PETANI/PEKEBUN`);
+    - no sex column (OpenSID's program-bantuan export): the sex the NIK says (day + 40: woman);
+    - no village code column: the village code in the file's name (`3602012002.xlsx`,
+      `36.02.01.2002.xlsx`, `penduduk_3602012002_03_12_2026.xlsx`), a village of `regency` when
+      that is known; else a village name column naming exactly one village of `regency`; else the
+      file is refused (BERKAS_TANPA_DESA), saying how to name it.
+    """
+    columns = {name: clean(values) for name, values in table.columns.items()}
+    n = len(table.rows)
+    if "nik" in columns:
+        columns["nik"] = pc.replace_substring_regex(columns["nik"], r"^'+", "")
+    if "jenis_kelamin" in columns:
+        sex = columns["jenis_kelamin"]
+        mapped = pc.index_in(sex, value_set=pa.array(list(_SEX_CODES)))
+        letters = pc.take(pa.array(list(_SEX_CODES.values())), mapped)
+        columns["jenis_kelamin"] = pc.coalesce(letters, sex)
+    elif "nik" in columns:
+        _, _, _, woman = birth_parts(pd.Series(columns["nik"].to_pylist(), dtype="string"))
+        valid = check_niks(pd.Series(columns["nik"].to_pylist(), dtype="string")).isna()
+        columns["jenis_kelamin"] = pa.array(
+            np.where(woman, "P", "L").tolist(), pa.string(), mask=~valid.to_numpy(dtype=bool)
+        )
+    if "pekerjaan" in columns:
+        jobs = _occupations()
+        job = columns["pekerjaan"]
+        code = pc.replace_substring_regex(job, r"^0+([0-9])", r"\1")
+        named = pc.take(pa.array(list(jobs.values())), pc.index_in(code, pa.array(list(jobs))))
+        columns["pekerjaan"] = pc.coalesce(named, job)
+    if "kode_desa" not in columns and n:  # no rows: refused as empty (BERKAS_KOSONG)
+        columns["kode_desa"] = _village_of_file(columns.get("nama_desa"), relative, regency, n)
+    return Table(columns, table.rows, table.sheet, table.notes)
+
+
+def _village_of_file(
+    names: pa.Array | None, relative: str, regency: str | None, n: int
+) -> pa.Array:
+    """The village code of a file without a village code column (`_as_roster`), one per row."""
+    known = villages(regency) if regency else None
+    code = code_in_file_name(relative)
+    if code is not None and (known is None or code in set(known["kode_desa"])):
+        return pa.array([code] * n, pa.string())
+    if names is not None and known is not None:
+        key = known["nama_desa"].str.upper().str.replace(r"[^A-Z0-9]+", " ", regex=True).str.strip()
+        unique = key.drop_duplicates(keep=False)
+        by_name = dict(zip(unique, known.loc[unique.index, "kode_desa"], strict=True))
+        given = pd.Series(names.to_pylist(), dtype="string").str.upper()
+        given = given.str.replace(r"^(DESA|KELURAHAN|DS|KEL)\.? ", "", regex=True)
+        given = given.str.replace(r"[^A-Z0-9]+", " ", regex=True).str.strip()
+        codes = given.map(by_name)
+        if codes.notna().any():
+            return pa.array(codes.astype("string").tolist(), pa.string())
+    raise FileRefused(
+        "BERKAS_TANPA_DESA",
+        kode=code or "-",
+        contoh=(
+            known["kode_desa"].iloc[0] if known is not None and len(known) else "36.02.01.2002"
+        ),
+    )
+
+
 def _read(
     fs: fsspec.AbstractFileSystem,
     path: str,
     relative: str,
     size: int | None = None,
     kept: dict[str, FileVerdict] | None = None,
+    regency: str | None = None,
 ) -> tuple[Table | None, FileVerdict]:
     """One file's table and verdict; content problems become a verdict, I/O errors propagate.
 
@@ -246,7 +336,7 @@ def _read(
                 LIMITS.max_bytes + 1
             )  # never more: the listed size may be older than the file
         if len(raw) > LIMITS.max_bytes:  # grown since it was measured: refused as too large
-            return _read(fs, path, relative, max(len(raw), fs.size(path) or 0))
+            return _read(fs, path, relative, max(len(raw), fs.size(path) or 0), kept, regency)
     else:
         raw = fs.cat_file(path)
     sha = hashlib.sha256(raw).hexdigest()
@@ -254,7 +344,7 @@ def _read(
     if last is not None and last.sha256 == sha:
         return KEPT, last
     try:
-        table = read_table(raw, suffix, COLUMNS, LIMITS)
+        table = _as_roster(read_table(raw, suffix, COLUMNS, LIMITS), relative, regency)
     except FileRefused as exc:
         return _refused(relative, sha, exc)
     return table, FileVerdict(
@@ -285,18 +375,19 @@ def _frame(tables: list[tuple[Table, str]]) -> pd.DataFrame:
 
 
 def read_roster_file(
-    path: str, *, relative_to: str = ""
+    path: str, *, relative_to: str = "", regency: str | None = None
 ) -> tuple[pd.DataFrame | None, FileVerdict]:
     """One file -> (rows, verdict); rows is None when the file is refused. Never raises for bad content.
 
     `source_file` / the verdict's path are `path` relative to `relative_to` (the path itself if empty).
+    `regency`: the program's (`36.02`), for a file without a village code column (`_as_roster`).
     """
     fs, p = _fs(path)
     relative, root = path, ""
     if relative_to:
         _, root = _fs(relative_to)
         relative = _relative(p, root)
-    table, verdict = _read_safe(fs, p, relative, _outside(fs, p, root))
+    table, verdict = _read_safe(fs, p, relative, _outside(fs, p, root), regency=regency)
     if table is None:
         return None, verdict
     rows = _frame([(table, relative)])
@@ -354,6 +445,7 @@ def _reader_version() -> str:
     """What, besides a file's bytes, decides what is read from it: this module, every module of
     `iuran.intake` (where the reading is done), the libraries."""
     h = hashlib.sha256(Path(__file__).read_bytes())
+    h.update(b"\0" + (_DATA / "opensid-pekerjaan.csv").read_bytes())
     for source in sorted(Path(intake.__file__).parent.glob("*.py")):
         h.update(b"\0" + source.name.encode() + b"\0" + source.read_bytes())
     for part in (pa.__version__, pd.__version__, np.__version__):
@@ -361,14 +453,16 @@ def _reader_version() -> str:
     return h.hexdigest()
 
 
-def _load_kept(path: Path) -> tuple[dict[str, FileVerdict], pd.DataFrame | None]:
+def _load_kept(
+    path: Path, regency: str | None = None
+) -> tuple[dict[str, FileVerdict], pd.DataFrame | None]:
     """The verdicts and rows a run kept (`_save_kept`); nothing if absent, unreadable or of
     another reader version (then every file is read)."""
     try:
         with pa.memory_map(str(path)) as source:
             table = pa.ipc.open_file(source).read_all()
         meta = json.loads((table.schema.metadata or {})[b"iuran"])
-        if meta.get("version") != _reader_version():
+        if meta.get("version") != _reader_version() or meta.get("regency") != regency:
             return {}, None
         verdicts = {v["path"]: FileVerdict(**v) for v in meta["files"] if v.get("sha256")}
         rows = table.to_pandas().astype(_ROW_TYPES)
@@ -377,10 +471,16 @@ def _load_kept(path: Path) -> tuple[dict[str, FileVerdict], pd.DataFrame | None]
     return verdicts, rows[list(_ROW_TYPES)]
 
 
-def _save_kept(path: Path, verdicts: list[FileVerdict], rows: pd.DataFrame) -> None:
+def _save_kept(
+    path: Path, verdicts: list[FileVerdict], rows: pd.DataFrame, regency: str | None = None
+) -> None:
     """This read's verdicts (as read, before `collect_rosters` adds its notes) and rows, written
     atomically; never an error for the run (the next one reads everything instead)."""
-    meta = {"version": _reader_version(), "files": [v.__dict__ for v in verdicts]}
+    meta = {
+        "version": _reader_version(),
+        "regency": regency,
+        "files": [v.__dict__ for v in verdicts],
+    }
     # one schema whatever the frame's Arrow layout (string or large_string): the same rows, the
     # same bytes
     schema = pa.schema(
@@ -404,6 +504,7 @@ def _read_safe(
     outside: bool = False,
     size: int | None = None,
     kept: dict[str, FileVerdict] | None = None,
+    regency: str | None = None,
 ) -> tuple[Table | None, FileVerdict]:
     """`_read`, with any failure turned into a refusal: one bad file never stops the others.
 
@@ -413,7 +514,7 @@ def _read_safe(
         link = FileRefused("BERKAS_JENIS", jenis="tautan (symlink) ke luar folder roster")
         return _refused(relative, "", link)
     try:
-        return _read(fs, path, relative, size, kept)
+        return _read(fs, path, relative, size, kept, regency)
     except Exception as exc:  # I/O trouble or a parser surprise; the text may hold personal data
         log.warning("roster %s not read: %s", relative, type(exc).__name__)
         message = (
@@ -424,18 +525,19 @@ def _read_safe(
         )
 
 
-def collect_rosters(folder: str, keep: Path | None = None) -> Collected:
+def collect_rosters(folder: str, keep: Path | None = None, regency: str | None = None) -> Collected:
     """Every roster file under `folder` -> one frame of rows + one line per file; never stops on a bad file.
 
     `keep`: a file where each run keeps what it read, so that the next run of the same folder parses
     only the files whose bytes changed (an admin's rerun after fixing one village's roster). The
     result is the same as reading everything: a file is reused only for the same path and bytes,
     and the whole keep is ignored when written by another version of this reader.
+    `regency`: the program's (`36.02`), for files without a village code column (`_as_roster`).
     """
     fs, root, found = _candidates(folder)
     outside = _outside_listed(fs, found, root)
     local = isinstance(fs, LocalFileSystem)
-    last_verdicts, last_rows = _load_kept(keep) if keep is not None else ({}, None)
+    last_verdicts, last_rows = _load_kept(keep, regency) if keep is not None else ({}, None)
     results = [
         _read_safe(
             fs,
@@ -445,6 +547,7 @@ def collect_rosters(folder: str, keep: Path | None = None) -> Collected:
             # a link's size is its target's: asked when read, as a link may dangle by then
             info["size"] if local and not info.get("islink", True) else None,
             last_verdicts,
+            regency,
         )
         for path, info in found.items()
     ]
@@ -458,7 +561,7 @@ def collect_rosters(folder: str, keep: Path | None = None) -> Collected:
         order = np.argsort(both["source_file"].map(position).to_numpy(), kind="stable")
         rows = both.take(order).reset_index(drop=True)
     if keep is not None:
-        _save_kept(keep, [v for _, v in results], rows)
+        _save_kept(keep, [v for _, v in results], rows, regency)
     files = pd.DataFrame([v.__dict__ for _, v in results], columns=FILE_COLUMNS)
     files["rows"] = files["path"].map(rows["source_file"].value_counts()).fillna(0).astype("int64")
     emptied = (files["status"] == RosterFileStatus.READ) & (files["rows"] == 0)

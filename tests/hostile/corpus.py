@@ -598,7 +598,7 @@ CASES: list[Case] = [
         note="ada dua kali",
     ),
     Case("csv_no_header", "hostile-no-header.csv", _no_header, "BERKAS_TANPA_HEADER"),
-    Case("csv_missing_column", "hostile-no-kode-desa.csv", _missing_column, "BERKAS_TANPA_HEADER"),
+    Case("csv_missing_column", "hostile-no-kode-desa.csv", _missing_column, "BERKAS_TANPA_DESA"),
     Case(
         "csv_header_after_20_lines", "hostile-late-header.csv", _late_header, "BERKAS_TANPA_HEADER"
     ),
