@@ -9,7 +9,13 @@ XLSX check before calamine, cells as text, limits) is `iuran.intake`'s; what is 
   Tanggal Lahir` over `Tempat | Tanggal`) and row of column numbers (`1 | 2 | 3 ...`) are recognised
   and skipped. A NIK in a number cell keeps its digits only when the float holds them exactly
   (`iuran.intake.cells.nik_cell`).
-- XLSX: the first visible sheet with a recognisable header.
+- XLSX (and `.xlsm`): the first visible sheet with a recognisable header (OpenSID's program-bantuan
+  export: `Peserta`, not `Program`); data ends at a row whose second column is `###` (OpenSID's
+  import template).
+- What a value means is settled in one place, `_as_roster`: sex `1`/`2`, occupation codes 1-89
+  (`iuran/data/opensid-pekerjaan.csv`), sex from the NIK when a file has no sex column, the village
+  from the file's name (or a village name column) when it has no village code column, else the file
+  is refused (BERKAS_TANPA_DESA). OpenSID's exports are read this way without any editing.
 - All values are trimmed, inner runs of spaces / non-breaking spaces / control characters collapse
   to one space, empty becomes <NA>; rows with none of the known columns filled (pre-numbered template
   rows) are dropped.

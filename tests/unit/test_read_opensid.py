@@ -87,6 +87,7 @@ def _penduduk(path: Path, *, names: bool, ket: bool, sheet: str, start: int = 1)
         niks.append(n)
         row = dict.fromkeys(HEADER, "")
         sex = ("Perempuan" if woman else "Laki-laki") if names else ("2" if woman else "1")
+        sex = sex.upper() if names and i % 2 else sex  # before 2026: LAKI-LAKI / PEREMPUAN
         row |= {
             "alamat": "Kp. Cibeber", "dusun": "-", "rw": "-", "rt": "-", "nama": nama,
             "no_kk": "3602010101200001", "nik": n, "sex": sex, "tempatlahir": "LEBAK",
