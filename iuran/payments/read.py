@@ -8,7 +8,7 @@ A file has `nomor_sp2d`, `tanggal_sp2d` (receipts: `tanggal_terima`), `jumlah` a
 - SIPD RI's SP2D export: `nomor_sp_2_d`, `tanggal_sp_2_d`, `nilai_sp_2_d`, `keterangan_sp_2_d`
   (the invoice number is written in the description) and many more columns, ignored;
 - SIPD's register: `Nomor SP2D`, `Tanggal SP2D`, `Keterangan SP2D`, `Nilai SP2D`, ... with
-  `Tanggal SP2D` written twice: the first counts (`iuran.intake.header`, with a note);
+  `Tanggal SP2D` written twice: the first counts (`iuran.intake.header`);
 - SIMDA Keuangan's: `Tahun`, `No_SP2D`, `Tgl_SP2D`, `No_SPM`, `Keterangan`, `Nilai`.
 
 The file is read like every file people send (`iuran.intake`: types, encodings,
