@@ -19,6 +19,7 @@ import re
 import pandas as pd
 
 from iuran.intake.refusal import FILE_MESSAGES
+from iuran.invoicing import NUMBER_KIND
 from iuran.rosters.validate import parse_dates
 from iuran.wilayah import normalize_kode_desa
 
@@ -151,7 +152,7 @@ _AMOUNT_EN = r"^(?P<n>\d{1,3}(?:,\d{3})+)\.(?P<c>\d{2})$"
 #: The invoice numbers `iuran.invoicing.invoice_number` gives (`001/TAG-JKK-JKM/LBK/I/2026`), as
 #: found anywhere in a free text; spaces around the `/` are tolerated.
 _INVOICE_IN_TEXT = re.compile(
-    r"(?<![0-9A-Z])\d{3,6}\s*/\s*TAG-JKK-JKM\s*/\s*[A-Z]{2,6}\s*/\s*[IVXL]{1,4}\s*/\s*\d{4}(?!\d)",
+    rf"(?<![0-9A-Z])\d{{3,6}}\s*/\s*{re.escape(NUMBER_KIND)}\s*/\s*[A-Z]{{2,6}}\s*/\s*[IVXL]{{1,4}}\s*/\s*\d{{4}}(?!\d)",
     re.IGNORECASE,
 )
 
