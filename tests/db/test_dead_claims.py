@@ -15,7 +15,7 @@ from iuran.config import load_settings
 from iuran.db.models import Notification, NotificationStatus
 from iuran.db.session import session_scope
 from iuran.generate import generate_rosters
-from iuran.locks import CycleBusy, acquire, held
+from iuran.locks import CycleBusy, acquire, default_holder, held, process_identity, process_of
 from iuran.mail.deliver import _claim, deliver_pending_sync
 from iuran.month import PLAIN, run_month
 from iuran.periods import Period
@@ -169,3 +169,10 @@ def test_the_unchanged_shortcut_never_hides_an_undelivered_message(month: dict) 
     assert [(w["event"], w["state"]) for w in again["undelivered"]] == [
         ("mutation_list", "pending")
     ]
+
+
+def test_a_lease_holder_always_ends_with_the_process_its_claims_are_named_by() -> None:
+    holder = default_holder("x" * 300)
+    assert len(holder) <= 100 and holder.endswith(process_identity())
+    assert process_of(holder) == process_identity()
+    assert process_of("bench") is None  # a holder named by hand releases no claim
