@@ -156,6 +156,13 @@ def _print_summary(s: dict[str, Any]) -> None:
     typer.echo(
         f"  notifications: {s['notifications']['queued']} queued, {s['notifications']['sent']} sent"
     )
+    waiting = s.get("undelivered") or []
+    if waiting:
+        from iuran.status import undelivered_lines
+
+        typer.echo(f"  not delivered yet: {len(waiting)}")
+        for line in undelivered_lines(waiting):
+            typer.echo("  " + line)
 
 
 # --- payments and status --------------------------------------------------------------------------

@@ -70,9 +70,13 @@ class InvoiceOutcome:
         return asdict(self)
 
 
+#: The document type in every invoice number (`001/TAG-JKK-JKM/LBK/I/2026`).
+NUMBER_KIND = "TAG-JKK-JKM"
+
+
 def invoice_number(seq: int, program: Program, period: Period) -> str:
     """`001/TAG-JKK-JKM/LBK/I/2026`: the form Indonesian finance offices file by."""
-    return f"{seq:03d}/TAG-JKK-JKM/{program.short}/{period.roman_month}/{period.year}"
+    return f"{seq:03d}/{NUMBER_KIND}/{program.short}/{period.roman_month}/{period.year}"
 
 
 def document_stem(number: str, revision: int) -> str:

@@ -27,6 +27,7 @@ from sqlalchemy import CursorResult, Result, or_, select, update
 from iuran.config import CYCLE_LEASE
 from iuran.db.models import Cycle
 from iuran.db.session import as_utc, session_scope
+from iuran.mail.outbox import release_claims
 from iuran.registry import get_cycle
 
 log = logging.getLogger("iuran.locks")
@@ -55,10 +56,24 @@ def _rowcount(result: Result[object]) -> int:
     return result.rowcount
 
 
+def process_identity() -> str:
+    """This process, as a lease holder and an outbox claim name it: `@host:pid`."""
+    return f"@{socket.gethostname()}:{os.getpid()}"[:HOLDER_MAX]
+
+
 def default_holder(label: str = "") -> str:
-    """Who holds a lease, as an operator reads it: `<label> @host:pid`, at most 100 characters."""
-    where = f"@{socket.gethostname()}:{os.getpid()}"
-    return f"{label} {where}".strip()[:HOLDER_MAX]
+    """Who holds a lease, as an operator reads it: `<label> @host:pid`, at most 100 characters.
+
+    The label is cut, never the `@host:pid` end: it names the process whose outbox claims a run
+    taking the lease over releases (`acquire`)."""
+    where = process_identity()
+    return f"{label[: max(HOLDER_MAX - len(where) - 1, 0)]} {where}".strip()
+
+
+def process_of(holder: str) -> str | None:
+    """The `@host:pid` a lease holder ends with, or None (a holder named by hand, e.g. `bench`)."""
+    at = holder.rfind("@")
+    return holder[at:] if at >= 0 else None
 
 
 @dataclass
@@ -108,12 +123,18 @@ def acquire(
 ) -> Lease:
     """Take the lease of (program, period), creating the cycle row if needed; CycleBusy if held.
 
-    Taking it again under the same holder succeeds (a retried task of the same run).
+    Taking it again under the same holder succeeds (a retried task of the same run). Taking over a
+    stale lease also takes over what its dead holder's process had claimed in the outbox for this
+    cycle (`iuran.mail.outbox.release_claims`): those messages are due again at once. Documents
+    have no claim: a run renders whatever is missing (`documents.render_pending`).
     """
     now = now or _now()
     holder = holder[:HOLDER_MAX]
     with session_scope(database_url) as session:
         cycle_id = get_cycle(session, program, period).id
+        before = session.execute(
+            select(Cycle.locked_by, Cycle.locked_at).where(Cycle.id == cycle_id).with_for_update()
+        ).one()
         result = session.execute(
             update(Cycle)
             .where(
@@ -133,6 +154,12 @@ def acquire(
                 select(Cycle.locked_by, Cycle.locked_at).where(Cycle.id == cycle_id)
             ).one()
             raise CycleBusy(program, period, who or "another run", since)
+        dead = before.locked_by
+        if dead is not None and dead != holder and before.locked_at is not None:
+            claimant = process_of(dead)
+            if claimant is not None:
+                log.warning("cycle %s %s taken over from %s (stale)", program, period, dead)
+                release_claims(session, claimant, program, period, now)
     log.info("lease on cycle %s %s taken by %s", program, period, holder)
     return Lease(database_url, program, period, holder, cycle_id)
 

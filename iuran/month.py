@@ -23,8 +23,10 @@ import pandas as pd
 from iuran.config import Settings
 from iuran.cycle import Recorded, record_cycle
 from iuran.cycle_reports import write_reports
+from iuran.db.session import session_scope
 from iuran.documents import render_pending
 from iuran.mail.deliver import DeliveryReport, deliver_pending_sync
+from iuran.mail.outbox import undelivered
 from iuran.periods import Period
 from iuran.pricing import price_lines
 from iuran.programs import Program
@@ -168,12 +170,20 @@ def run_month(
         steps.render(url, program, period)
         sent = steps.deliver(settings).sent
 
-    summary = summarize(program, period, rosters, checked, decided, recorded, sent)
+    summary = summarize(
+        program, period, rosters, checked, decided, recorded, sent, waiting(url, program, period)
+    )
     villages = village_table(rosters, rejected, decided)
     steps.publish(summary, villages, settings.documents_url)
     if key is not None and recorded.status != "stopped":
         steps.remember(url, program, period, key, summary, villages, inputs)
     return Answer(summary, inputs)
+
+
+def waiting(database_url: str, program: Program, period: Period) -> list[dict[str, Any]]:
+    """The month's messages not delivered yet, as the outbox holds them after this run's delivery."""
+    with session_scope(database_url) as session:
+        return undelivered(session, program.code, str(period))
 
 
 def fingerprint(files: pd.DataFrame) -> str:

@@ -14,6 +14,10 @@ run decides anything, so a change made by someone else during the run makes the 
 the shortcut can be missed (the full run is then taken), never wrongly taken. The month's own lines
 are this program's runs' output, not their input: a run that records clears the kept answer first
 (`record_cycle`) and keeps a new one only once it has completed.
+
+The shortcut never hides a message not delivered yet: while one of the month's messages is pending or
+being sent it is refused (the full run delivers), and the answer's `undelivered` list is read from
+the outbox when the answer is given, never taken from the kept summary.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ from iuran.db.models import (
 from iuran.db.session import session_scope
 from iuran.documents import needs_rendering
 from iuran.invoicing import live_invoices
+from iuran.mail.outbox import undelivered
 from iuran.periods import Period
 from iuran.programs import Program
 from iuran.rosters.read import folder_digest
@@ -127,26 +132,31 @@ def recall(
         )
         unrendered = any(needs_rendering(i) for i in live_invoices(session, program, period))
         stored = dict(cycle.summary)
+        waiting = undelivered(session, program.code, str(period))
     if unfinished_mail or unrendered:
         return None
     paths = ReportPaths.of(program, period, out_dir)
     if not all(p.exists() for p in (paths.program_report, paths.mutation_list, paths.data_quality)):
         return None
     return Kept(
-        summary=as_unchanged(stored["summary"]),
+        summary=as_unchanged(stored["summary"], waiting),
         villages=pd.DataFrame.from_dict(stored["villages"], orient="tight"),
         inputs=stored["inputs"],
     )
 
 
-def as_unchanged(summary: dict[str, Any]) -> dict[str, Any]:
-    """The summary a full unchanged rerun would give: same figures, nothing new issued or sent."""
+def as_unchanged(
+    summary: dict[str, Any], waiting: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """The summary a full unchanged rerun would give: same figures, nothing new issued or sent, and
+    the messages not delivered yet as the outbox holds them now (`waiting`), not as they were."""
     invoices = [inv | {"status": "unchanged"} for inv in summary["invoices"]]
     return summary | {
         "status": "unchanged",
         "dry_run": False,
         "invoices": invoices,
         "notifications": {"queued": 0, "sent": 0},
+        "undelivered": waiting or [],
     }
 
 

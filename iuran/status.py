@@ -33,6 +33,7 @@ from iuran.db.models import (
     ReceiptStatus,
 )
 from iuran.db.session import session_scope
+from iuran.mail.outbox import undelivered
 from iuran.money import angka, rupiah
 from iuran.periods import Period
 from iuran.programs import Program
@@ -315,6 +316,7 @@ def status_report(
             )
             .order_by(Notification.created_at, Notification.id)
         ).all()
+        waiting = undelivered(session, program.code, period)
         failed_rows = [
             {
                 "key": n.idempotency_key,
@@ -407,6 +409,7 @@ def status_report(
         "lapse": lapse,
         "notifications": {s.value: int(counts.get(s, 0)) for s in NotificationStatus},
         "failed_notifications": failed_rows,
+        "undelivered": waiting,
     }
 
 
@@ -504,12 +507,35 @@ def format_status(report: dict[str, Any]) -> str:
         warnings.append(f"E-mail gagal {n['key']} ke {', '.join(n['to'])}: {n['last_error']}")
     if warnings:
         out += ["", "Perlu tindakan:"] + [f"  - {w}" for w in warnings]
+    if report["undelivered"]:
+        out += ["", "E-mail belum terkirim:", *undelivered_lines(report["undelivered"])]
     n = report["notifications"]
     out += [
         "",
         f"E-mail: {n['sent']} terkirim, {n['pending'] + n['sending']} menunggu, {n['failed']} gagal",
     ]
     return "\n".join(out)
+
+
+UNDELIVERED_LABELS = {
+    "pending": "menunggu",
+    "claimed": "sedang dikirim",
+    "failing": "gagal sementara, dicoba lagi",
+}
+
+
+def undelivered_lines(waiting: list[dict[str, Any]]) -> list[str]:
+    """One line per message not delivered yet: event, recipient, state and next attempt (UTC)."""
+    out = []
+    for w in waiting:
+        when = w["next_attempt_at"]
+        nxt = f"percobaan berikut {when[:16].replace('T', ' ')} UTC" if when else "segera"
+        tried = f", {w['attempts']}x dicoba" if w["attempts"] else ""
+        out.append(
+            f"  - {w['event']}{' ' + w['period'] if w['period'] else ''} ke {w['recipient']}: "
+            f"{UNDELIVERED_LABELS.get(w['state'], w['state'])}{tried}, {nxt}"
+        )
+    return out
 
 
 __all__ = [
@@ -520,5 +546,6 @@ __all__ = [
     "load_invoices",
     "payment_state",
     "status_report",
+    "undelivered_lines",
     "unpaid_streaks",
 ]

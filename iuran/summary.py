@@ -1,6 +1,8 @@
 """The cycle's answer: one JSON-able dict for the CLI, the flow's return value and the artifacts.
 
-Counts only, never a NIK: this is what goes to logs and to the Prefect UI.
+Counts only, never a NIK: this is what goes to logs and to the Prefect UI. `undelivered` lists the
+month's messages not delivered yet (`iuran.mail.outbox.undelivered`: event, recipient role, state,
+next attempt), read from the outbox when the answer is given, also by an unchanged rerun.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ def summarize(
     decided: Reconciled,
     recorded: Recorded,
     sent: int,
+    undelivered: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     rejected = all_rejections(checked, decided)
     villages = village_table(collected, rejected, decided)
@@ -92,6 +95,7 @@ def summarize(
             "rejected": int((villages["rejected"] > 0).sum()),
         },
         "notifications": {"queued": recorded.queued, "sent": sent},
+        "undelivered": undelivered or [],
         "bpjs_status": (
             {str(k): int(v) for k, v in decided.status_list["bpjs_status"].value_counts().items()}
             if decided.status_list is not None

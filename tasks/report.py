@@ -12,6 +12,15 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from iuran.money import rupiah
+from iuran.status import undelivered_lines
+
+
+def undelivered_markdown(summary: dict[str, Any]) -> list[str]:
+    """The month's messages not delivered yet (pending, being sent, failing), or that all went."""
+    waiting = summary.get("undelivered") or []
+    if not waiting:
+        return ["", "## E-mail", "", "Semua e-mail bulan ini sudah terkirim."]
+    return ["", f"## E-mail belum terkirim ({len(waiting)})", "", *undelivered_lines(waiting)]
 
 
 def artifact_key(summary: dict[str, Any], what: str) -> str:
@@ -78,6 +87,7 @@ def publish(summary: dict[str, Any], villages: pd.DataFrame, documents_url: str 
                 "| pagu | ditagih s.d. periode ini | proyeksi setahun | kekurangan |",
                 "| ---: | ---: | ---: | ---: |",
                 f"| {rupiah(b['pagu'])} | {rupiah(b['billed_to_date'])} | {rupiah(b['projected_year'])} | {rupiah(b['shortfall'])} |",
+                *undelivered_markdown(summary),
             ]
         ),
     )

@@ -382,6 +382,9 @@ class Notification(Base):
     next_attempt_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
     sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # While `sending`: the process that claimed it (`@host:pid`, `iuran.locks.process_identity`), so
+    # a run taking over that process's stale cycle lease takes the claim over too (migration 0008).
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
 
 
 class Payment(Base):

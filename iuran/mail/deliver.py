@@ -37,6 +37,7 @@ from iuran.config import Settings, SmtpSettings
 from iuran.db.models import Notification, NotificationStatus
 from iuran.db.session import as_utc, session_scope
 from iuran.files import temp_beside
+from iuran.locks import process_identity
 from iuran.mail.compose import build_message, outbox_name, recipients
 
 log = logging.getLogger("iuran.mail")
@@ -45,7 +46,9 @@ log = logging.getLogger("iuran.mail")
 BACKOFF_BASE = dt.timedelta(seconds=30)
 BACKOFF_CAP = dt.timedelta(hours=1)
 # A row stays claimed (`sending`) this long; past it, a sender that died mid-batch is presumed dead
-# and the row is due again. Far longer than one SMTP transaction (a few × the SMTP timeout).
+# and the row is due again. Far longer than one SMTP transaction (a few × the SMTP timeout). A run
+# that takes over the dead sender's cycle lease does not wait for it: the claim names its holder
+# (`claimed_by`), and `iuran.locks.acquire` makes that holder's rows of the cycle due at once.
 CLAIM_LEASE = dt.timedelta(minutes=10)
 
 TLS_MODES = ("none", "starttls", "tls")
@@ -111,18 +114,25 @@ def _due_ids(
         return list(session.scalars(stmt))
 
 
-def _claim(database_url: str, row_id: int, now: dt.datetime) -> Notification | None:
+def _claim(
+    database_url: str, row_id: int, now: dt.datetime, claimant: str | None = None
+) -> Notification | None:
     """Take one row for this sender, or None if another sender has it (or it is done).
 
     The conditional UPDATE is the lock: of two senders, only one sees rowcount 1. While claimed,
     `next_attempt_at` holds the lease expiry, which doubles as this claim's token (`_finish`).
-    A dedicated `claimed_at` column would say it more plainly.
+    A dedicated `claimed_at` column would say it more plainly. `claimed_by` names the claiming
+    process (`process_identity()` unless `claimant` says otherwise).
     """
     with session_scope(database_url) as session:
         result = session.execute(
             update(Notification)
             .where(Notification.id == row_id, _due(now))
-            .values(status=NotificationStatus.SENDING, next_attempt_at=now + CLAIM_LEASE)
+            .values(
+                status=NotificationStatus.SENDING,
+                next_attempt_at=now + CLAIM_LEASE,
+                claimed_by=claimant or process_identity(),
+            )
             .execution_options(synchronize_session=False)
         )
         if _rowcount(result) != 1:
@@ -142,7 +152,7 @@ def _finish(database_url: str, n: Notification, **values: Any) -> None:
                 Notification.status == NotificationStatus.SENDING,
                 Notification.next_attempt_at == n.next_attempt_at,
             )
-            .values(attempts=Notification.attempts + 1, **values)
+            .values(attempts=Notification.attempts + 1, claimed_by=None, **values)
             .execution_options(synchronize_session=False)
         )
         if _rowcount(result) != 1:

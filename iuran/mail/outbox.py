@@ -16,9 +16,11 @@ from decimal import Decimal
 from pathlib import PurePath
 from typing import Any
 
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from iuran.db.models import Notification, NotificationStatus
+from iuran.db.session import as_utc
 from iuran.db.upsert import insert_or_ignore
 from iuran.mail.compose import template_files
 
@@ -100,3 +102,77 @@ def _jsonable(value: Any) -> Any:
         items = [_jsonable(v) for v in value]
         return sorted(items, key=str) if isinstance(value, set | frozenset) else items
     raise TypeError(f"cannot store {type(value).__name__} in a notification context")
+
+
+#: Not delivered yet and still to be tried: waiting (`pending`) or being sent (`sending`).
+UNDELIVERED = (NotificationStatus.PENDING, NotificationStatus.SENDING)
+
+
+def recipient_role(key: str) -> str:
+    """Who a message goes to, as its idempotency key ends (`…:bpjs`, `…:bkad`, `…:disnaker`)."""
+    return key.rsplit(":", 1)[-1] if ":" in key else "-"
+
+
+def undelivered(session: Session, program: str, period: str | None) -> list[dict[str, Any]]:
+    """The messages of a program's month (or of the whole program) not delivered yet, oldest first:
+    `menunggu` (pending, never tried), `dikirim` (claimed by a sender now), `gagal-sementara`
+    (tried and failed, will be tried again), each with its next attempt (UTC; None = due now).
+    Event and recipient role only: no address list, no key (keys may carry a fingerprint)."""
+    stmt = select(Notification).where(
+        Notification.program == program, Notification.status.in_(UNDELIVERED)
+    )
+    if period is not None:
+        stmt = stmt.where(Notification.period == period)
+    out = []
+    for n in session.scalars(stmt.order_by(Notification.created_at, Notification.id)):
+        if n.status == NotificationStatus.SENDING:
+            state = "claimed"
+        else:
+            state = "failing" if n.attempts else "pending"
+        out.append(
+            {
+                "event": n.event,
+                "period": n.period,
+                "recipient": recipient_role(n.idempotency_key),
+                "state": state,
+                "attempts": int(n.attempts or 0),
+                "next_attempt_at": as_utc(n.next_attempt_at).isoformat()
+                if n.next_attempt_at
+                else None,
+                "last_error": n.last_error,
+            }
+        )
+    return out
+
+
+def release_claims(
+    session: Session, claimant: str, program: str, period: str, now: dt.datetime
+) -> int:
+    """Make the rows `claimant` (a dead sender) had claimed for (program, period) due at once.
+
+    Called by the run that takes over that sender's stale cycle lease: the claim's holder is known
+    dead, so its rows need not wait for the claim lease to run out. The dead sender's late outcome,
+    if it ever comes, is refused (`deliver._finish` matches the claim it made).
+    """
+    result = session.execute(
+        update(Notification)
+        .where(
+            Notification.status == NotificationStatus.SENDING,
+            Notification.claimed_by == claimant,
+            Notification.program == program,
+            Notification.period == period,
+        )
+        .values(status=NotificationStatus.PENDING, next_attempt_at=now, claimed_by=None)
+        .execution_options(synchronize_session=False)
+    )
+    assert isinstance(result, CursorResult)
+    released = result.rowcount
+    if released:
+        log.warning(
+            "%d message(s) of %s %s claimed by %s (a dead run) are due again",
+            released,
+            program,
+            period,
+            claimant,
+        )
+    return released

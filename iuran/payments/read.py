@@ -3,7 +3,15 @@
 A file has `nomor_sp2d`, `tanggal_sp2d` (receipts: `tanggal_terima`), `jumlah` and optionally
 `nomor_tagihan` (one number, or several separated by `,` or `;`), `keterangan`, `payer` /
 `kode_desa` and `program`; common header spellings are recognised (`No. SP2D`, `Tgl SP2D`,
-`Nilai (Rp)`, ...). The file is read like every file people send (`iuran.intake`: types, encodings,
+`Nilai (Rp)`, ...), and so are the layouts BKAD's systems write as they are:
+
+- SIPD RI's SP2D export: `nomor_sp_2_d`, `tanggal_sp_2_d`, `nilai_sp_2_d`, `keterangan_sp_2_d`
+  (the invoice number is written in the description) and many more columns, ignored;
+- SIPD's register: `Nomor SP2D`, `Tanggal SP2D`, `Keterangan SP2D`, `Nilai SP2D`, ... with
+  `Tanggal SP2D` written twice: the first counts (`iuran.intake.header`);
+- SIMDA Keuangan's: `Tahun`, `No_SP2D`, `Tgl_SP2D`, `No_SPM`, `Keterangan`, `Nilai`.
+
+The file is read like every file people send (`iuran.intake`: types, encodings,
 separators, the XLSX check before calamine, cells as text); one that cannot be used as a whole raises
 `FileRefused` with its `BERKAS_*` code.
 """
@@ -26,17 +34,20 @@ LIMITS = Limits(max_bytes=5 * 1024 * 1024, header_rows=10)
 #: canonical column -> header spellings (as `iuran.intake.header.normalize_header` gives them:
 #: `No. SP2D` -> `no sp2d`).
 _COMMON: dict[str, list[str]] = {
-    "nomor_sp2d": ["nomor sp2d", "no sp2d", "nomor sp 2d", "no sp 2d", "sp2d", "nomor sp2d bkad"],
+    "nomor_sp2d": ["nomor sp2d", "no sp2d", "nomor sp 2d", "no sp 2d", "sp2d", "nomor sp2d bkad",
+                   "nomor sp 2 d"],
     "jumlah": ["jumlah", "nilai", "nominal", "jumlah bayar", "jumlah pembayaran", "nilai sp2d",
-               "jumlah sp2d", "jumlah rp", "jumlah diterima", "nilai diterima", "jumlah uang"],
-    "keterangan": ["keterangan", "ket", "uraian", "catatan"],
+               "jumlah sp2d", "jumlah rp", "jumlah diterima", "nilai diterima", "jumlah uang",
+               "nilai sp 2 d"],
+    "keterangan": ["keterangan", "ket", "uraian", "catatan", "keterangan sp2d", "keterangan sp 2 d"],
     "program": ["program", "kode program"],
 }  # fmt: skip
 
 
 _BY_KIND: dict[str, dict[str, list[str]]] = {
     PAYMENT: {
-        "tanggal_sp2d": ["tanggal sp2d", "tgl sp2d", "tanggal", "tgl", "tanggal bayar"],
+        "tanggal_sp2d": ["tanggal sp2d", "tgl sp2d", "tanggal", "tgl", "tanggal bayar",
+                         "tanggal sp 2 d"],
         "nomor_tagihan": ["nomor tagihan", "no tagihan", "tagihan", "nomor invoice", "no invoice",
                           "nomor tagihan dibayar", "no tagihan dibayar"],
         "payer": ["payer", "pembayar", "kode pembayar", "kode desa", "kode wilayah", "kode desa pembayar"],

@@ -2,7 +2,13 @@
 
 Codes are stable (stored and counted); the Indonesian message is what BKAD's or BPJS's operator reads
 beside the row number they see in their spreadsheet. Money is whole Rupiah: `57.960.000`,
-`Rp57.960.000`, `57960000` and `57.960.000,00` are read; any other decimals are refused.
+`Rp57.960.000`, `57960000` and `57.960.000,00` are read, and so is a BPJS receipt's
+`Rp 446,819,131.00` (comma thousands with dot cents: both separators written, so their roles are
+clear). A comma-thousands amount without the cents (`1,234`, `57,960,000`) is refused: `1,234`
+may be 1 Rupiah and cents. Any other decimals are refused. A date may also be SIPD's datetime text
+(`2026-01-13 00:00:00`; `0001-01-01 00:00:00` is SIPD's empty date) or a receipt's `22-SEP-2023`.
+An invoice number written in the description (`... sesuai tagihan 001/TAG-JKK-JKM/LBK/I/2026`) is
+used when the row has no `nomor_tagihan`.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import re
 import pandas as pd
 
 from iuran.intake.refusal import FILE_MESSAGES
+from iuran.invoicing import NUMBER_KIND
 from iuran.rosters.validate import parse_dates
 from iuran.wilayah import normalize_kode_desa
 
@@ -49,13 +56,14 @@ MESSAGES: dict[str, str] = {
     "TANGGAL_KOSONG": "{kolom} kosong; isi dengan format dd/mm/yyyy, mis. 20/01/2026.",
     "TANGGAL_FORMAT": (
         "{kolom} '{nilai}' tidak dikenali. Gunakan format dd/mm/yyyy (mis. 20/01/2026), dd-mm-yyyy, "
-        "yyyy-mm-dd, atau sel tanggal Excel; tahun ditulis 4 digit."
+        "yyyy-mm-dd, 20-JAN-2026, atau sel tanggal Excel; tahun ditulis 4 digit."
     ),
     "TANGGAL_MASA_DEPAN": "{kolom} {nilai} belum terjadi (hari ini {hari_ini}); periksa kembali tanggalnya.",
     "JUMLAH_KOSONG": "Jumlah kosong; isi nilai SP2D dalam Rupiah, mis. 57.960.000.",
     "JUMLAH_FORMAT": (
         "Jumlah '{nilai}' bukan angka Rupiah yang dikenali. Tulis Rupiah bulat dengan titik sebagai "
-        "pemisah ribuan, mis. 57.960.000, Rp57.960.000 atau 57960000."
+        "pemisah ribuan, mis. 57.960.000, Rp57.960.000 atau 57960000 (pemisah ribuan koma hanya "
+        "dengan sen .00, seperti kuitansi BPJS: Rp 57,960,000.00)."
     ),
     "JUMLAH_DESIMAL": (
         "Jumlah '{nilai}' memuat sen; iuran dibayar dalam Rupiah bulat (hanya ,00 yang diterima)."
@@ -137,6 +145,22 @@ _AMOUNT = re.compile(r"^(?P<n>\d{1,3}(?:\.\d{3})+|\d+)(?:,0{1,2})?$")
 _AMOUNT_CENTS = r"^(?:\d{1,3}(?:\.\d{3})+|\d+)[,.]\d{1,2}$"
 
 
+#: A BPJS receipt's `446,819,131.00`: comma thousands and dot cents, both written.
+_AMOUNT_EN = r"^(?P<n>\d{1,3}(?:,\d{3})+)\.(?P<c>\d{2})$"
+
+
+#: The invoice numbers `iuran.invoicing.invoice_number` gives (`001/TAG-JKK-JKM/LBK/I/2026`), as
+#: found anywhere in a free text; spaces around the `/` are tolerated.
+_INVOICE_IN_TEXT = re.compile(
+    rf"(?<![0-9A-Z])\d{{3,6}}\s*/\s*{re.escape(NUMBER_KIND)}\s*/\s*[A-Z]{{2,6}}\s*/\s*[IVXL]{{1,4}}\s*/\s*\d{{4}}(?!\d)",
+    re.IGNORECASE,
+)
+
+
+#: SIPD RI's empty date.
+_EMPTY_DATE = r"^\s*0001-01-01(?:[ T]00:00(?::00)?)?\s*$"
+
+
 _REGENCY_WORDS = {"kabupaten", "kab", "pemkab", "regency", "bkad", "pemda"}
 
 
@@ -149,10 +173,14 @@ REJECTED_COLUMNS = ["source_row", "nomor_sp2d", "column", "code", "message"]
 
 def parse_amounts(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Rupiah as written -> (Int64 amounts, code of the problem or <NA>). Accepts `57.960.000`,
-    `Rp57.960.000`, `Rp 57.960.000,00`, `57960000`, `57.960.000,-`; refuses other decimals."""
+    `Rp57.960.000`, `Rp 57.960.000,00`, `57960000`, `57.960.000,-` and a BPJS receipt's
+    `Rp 446,819,131.00`; refuses other decimals and comma thousands without the `.00`."""
     s = raw.astype("string").str.lower().str.replace(r"[\s\u00a0]+", "", regex=True)
     s = s.str.replace(r"^(?:rp\.?|idr)", "", regex=True).str.replace(r"[,.]-$", "", regex=True)
+    english = s.str.extract(_AMOUNT_EN)
+    english_cents = english["n"].notna() & (english["c"] != "00")
     digits = s.str.extract(_AMOUNT.pattern)["n"].str.replace(".", "", regex=False)
+    digits = digits.fillna(english["n"].mask(english_cents).str.replace(",", "", regex=False))
     ok = digits.notna() & (digits.str.len() <= 15)
     amounts = pd.Series(pd.NA, index=raw.index, dtype="Int64")
     amounts[ok.fillna(False).astype(bool)] = digits[ok.fillna(False).astype(bool)].astype("Int64")
@@ -162,7 +190,7 @@ def parse_amounts(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
         r".*[,.]0{1,2}$"
     ).fillna(False).astype(bool)
     code[~empty & ~ok.fillna(False).astype(bool)] = "JUMLAH_FORMAT"
-    code[~empty & cents] = "JUMLAH_DESIMAL"
+    code[~empty & (cents | english_cents.fillna(False).astype(bool))] = "JUMLAH_DESIMAL"
     code[~empty & ok.fillna(False).astype(bool) & (amounts.fillna(0) <= 0)] = "JUMLAH_NOL"
     code[empty] = "JUMLAH_KOSONG"
     return amounts.where(code.isna()), code
@@ -174,6 +202,15 @@ def split_numbers(value: object) -> tuple[str, ...]:
         return ()
     parts = (re.sub(r"\s+", "", p).upper() for p in re.split(r"[;,\n]+", value))
     return tuple(dict.fromkeys(p for p in parts if p))
+
+
+def numbers_in_text(value: object) -> tuple[str, ...]:
+    """Every invoice number written in a free text (`Pembayaran iuran ... sesuai tagihan
+    001/TAG-JKK-JKM/LBK/I/2026 dan 002/...`), spaces removed, upper case, once, in order."""
+    if not isinstance(value, str):
+        return ()
+    found = (re.sub(r"\s+", "", m).upper() for m in _INVOICE_IN_TEXT.findall(value))
+    return tuple(dict.fromkeys(found))
 
 
 def normalize_payers(raw: pd.Series) -> pd.Series:
@@ -191,11 +228,13 @@ def _date_problems(
     raw: pd.Series, label: str, today: dt.date
 ) -> tuple[pd.Series, pd.Series, pd.Series]:
     """(dates as Python date objects, code or <NA>, message or <NA>) for one date column."""
-    parsed = parse_dates(raw.astype("string"))
+    text = raw.astype("string")
+    parsed = parse_dates(text)
     code = pd.Series(pd.NA, index=raw.index, dtype="string")
     bad = parsed.isna() | (parsed.dt.year < 2000)
     code[bad] = "TANGGAL_FORMAT"
-    code[raw.isna()] = "TANGGAL_KOSONG"
+    empty = raw.isna() | text.str.match(_EMPTY_DATE).fillna(False).astype(bool)
+    code[empty] = "TANGGAL_KOSONG"
     future = ~bad & (parsed.dt.date > today)
     code[future] = "TANGGAL_MASA_DEPAN"
     msgs = pd.Series(pd.NA, index=raw.index, dtype="string")
@@ -273,6 +312,10 @@ def validate_rows(
         }
     ).loc[bad]
     ok = r.loc[~bad]
+    given = [split_numbers(v) for v in ok["nomor_tagihan"]]
+    numbers = [g or numbers_in_text(k) for g, k in zip(given, ok["keterangan"], strict=True)]
+    found = pd.Series(["; ".join(n) if n else pd.NA for n in numbers], index=ok.index)
+    nomor_tagihan = ok["nomor_tagihan"].astype("string").fillna(found.astype("string"))
     program = program[~bad]
     if default_program:
         program = program.fillna(default_program)
@@ -282,10 +325,8 @@ def validate_rows(
             "nomor_sp2d": sp2d[~bad],
             "tanggal": dates[~bad],
             "jumlah": amounts[~bad].astype("int64"),
-            "nomor_tagihan": ok["nomor_tagihan"].astype("string"),
-            "tagihan": pd.Series(
-                [split_numbers(v) for v in ok["nomor_tagihan"]], index=ok.index, dtype=object
-            ),
+            "nomor_tagihan": nomor_tagihan,
+            "tagihan": pd.Series(numbers, index=ok.index, dtype=object),
             "keterangan": ok["keterangan"].astype("string"),
             "program": program,
             "payer": payer[~bad],

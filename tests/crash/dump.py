@@ -43,6 +43,9 @@ MOMENTS = {
     "imported_at",
     "locked_at",
     "next_attempt_at",
+    # not a moment but a process (`@host:pid`) claiming a message being sent: it differs between any
+    # two runs, so only whether a message is claimed is compared
+    "claimed_by",
 }
 #: Columns that legitimately differ between a run and a crashed run plus its rerun.
 LEGITIMATE = {

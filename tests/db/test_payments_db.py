@@ -484,3 +484,52 @@ def test_cli_prints_one_json_object_and_tables_for_people(sqlite_url: str, tmp_p
     assert "Nomor" in people.stdout and "lunas" in people.stdout and JAN in people.stdout
     missing = iuran("payments", "import", str(tmp_path / "tidak-ada.csv"))
     assert missing.returncode != 0
+
+
+def test_a_sipd_export_pays_its_invoice_through_the_command_line(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    """SIPD RI's SP2D export as BKAD downloads it: the invoice number only in the description."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    program = load_program("lebak")
+    inbox = tmp_path / "inbox"
+    generate_rosters(program, Period(2026, 1), inbox, villages=2, per_village=5, seed=4)
+    run(sqlite_url, program, "2026-01", inbox, tmp_path / "out", render=False)
+    sipd = "36.02/04.0/000117/LS/5.02.0.00.0.00.01.0000/M/1/2026"
+    sp2d = _write(
+        tmp_path / "sp2d-sipd.csv",
+        "id_sp_2_d,tahun,nomor_sp_2_d,tanggal_sp_2_d,jenis_sp_2_d,nama_skpd,nomor_spm,"
+        "tanggal_spm,nilai_sp_2_d,keterangan_sp_2_d\n"
+        f"90117,2026,{sipd},2026-01-13 00:00:00,LS,DINAS TENAGA KERJA,36.02/03.0/000101/LS,"
+        f'2026-01-12 00:00:00,{MONTH},"Pembayaran iuran JKK JKM pekerja rentan Jan 2026, '
+        f'sesuai tagihan {JAN}"\n'
+        "90118,2026,36.02/04.0/000118/LS/5.02.0.00.0.00.01.0000/M/1/2026,0001-01-01 00:00:00,LS,"
+        "DINAS TENAGA KERJA,36.02/03.0/000102/LS,2026-01-12 00:00:00,5000,belum terbit\n",
+    )
+    env = {**os.environ, "IURAN_VAR": str(tmp_path / "var"), "IURAN_OUTBOX": str(tmp_path / "o")}
+    env.pop("IURAN_SMTP_HOST", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "iuran.cli", "payments", "import", str(sp2d), "--program", "lebak",
+         "--json", "--db", sqlite_url, "--today", "2026-01-20"],
+        env=env, cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert (result["summary"]["recorded"], result["summary"]["rejected"]) == (1, 1)
+    paid, rejected = sorted(result["payments"], key=lambda p: p["result"] == "rejected")
+    assert paid["nomor_sp2d"] == sipd and paid["unallocated"] == 0
+    assert rejected["code"] == "TANGGAL_KOSONG"
+    assert _invoices(sqlite_url) == {JAN: (MONTH, "paid")}
+    with session_scope(sqlite_url) as s:
+        payment = s.scalars(select(Payment)).one()
+        assert (payment.nomor_sp2d, payment.tanggal_sp2d, payment.jumlah) == (
+            sipd,
+            dt.date(2026, 1, 13),
+            MONTH,
+        )
+        assert payment.nomor_tagihan == JAN

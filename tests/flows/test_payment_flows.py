@@ -90,3 +90,63 @@ def test_reminders_flow_sends_each_reminder_once(sqlite_url: str, billed: Path) 
     again = reminders(**args)
     assert again["queued"] == {"reminder_due": 0, "overdue": 0, "lapse_warning": 0}
     assert again["notifications"]["sent"] == 0
+
+
+def test_payment_status_pays_an_invoice_from_a_sipd_export(
+    sqlite_url: str, billed: Path, tmp_path: Path
+) -> None:
+    """SIPD RI's SP2D export (XLSX, the invoice number only in `keterangan_sp_2_d`) in the inbox."""
+    import openpyxl
+
+    from iuran.status import status_report
+
+    sipd = "36.02/04.0/000117/LS/5.02.0.00.0.00.01.0000/M/1/2026"
+    payments = billed / "lebak" / "pembayaran"
+    payments.mkdir(parents=True)
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.append(
+        [
+            "id_sp_2_d",
+            "tahun",
+            "nomor_sp_2_d",
+            "tanggal_sp_2_d",
+            "jenis_sp_2_d",
+            "nama_skpd",
+            "nomor_spm",
+            "tanggal_spm",
+            "nilai_sp_2_d",
+            "keterangan_sp_2_d",
+        ]
+    )
+    ws.append(
+        [
+            "90117",
+            "2026",
+            sipd,
+            "2026-01-13 00:00:00",
+            "LS",
+            "DINAS TENAGA KERJA",
+            "36.02/03.0/000101/LS",
+            "2026-01-12 00:00:00",
+            str(MONTH),
+            f"Pembayaran iuran JKK JKM pekerja rentan Jan 2026 sesuai tagihan {JAN}",
+        ]
+    )
+    wb.save(payments / "sp2d-sipd-januari.xlsx")  # fmt: skip
+    receipts = billed / "lebak" / "penerimaan"
+    receipts.mkdir(parents=True)
+    (receipts / "kwitansi-bpjs.csv").write_text(
+        f'nomor_sp2d,tanggal_terima,jumlah\n{sipd},16-JAN-2026,"Rp 168,000.00"\n', encoding="utf-8"
+    )
+
+    done = payment_status(
+        program="lebak", inbox=str(billed), db=sqlite_url, today=dt.date(2026, 2, 20)
+    )
+    assert done["files"] == {"payments": 1, "receipts": 1, "skipped": 0, "rejected": []}
+    assert (done["payments"]["recorded"], done["payments"]["matched"]) == (1, 1)
+    assert done["receipts"]["confirmed"] == 1 and done["problems"] == []
+    status = status_report(sqlite_url, load_program("lebak"), today=dt.date(2026, 2, 20))
+    states = {i["number"]: i["state"] for i in status["invoices"]}
+    assert states == {JAN: "confirmed", FEB: "overdue"}
