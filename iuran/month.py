@@ -77,7 +77,7 @@ class Steps:
     """One implementation of each step of the month, in the order the month takes them."""
 
     recall: Callable[[str, Program, Period, Path, Path], tuple[str | None, Kept | None]]
-    collect: Callable[[str, Path | None, str | None], Collected]
+    collect: Callable[[str, Path | None, str | None, int | None], Collected]
     validate: Callable[[pd.DataFrame, Program, Period], Validated]
     reconcile: Callable[[str, pd.DataFrame, pd.DataFrame, Program, Period, Path | None], Reconciled]
     price: Callable[[pd.DataFrame, Program, Period], pd.DataFrame]
@@ -145,7 +145,10 @@ def run_month(
             steps.publish(kept.summary, kept.villages, settings.documents_url)
             return Answer(kept.summary, kept.inputs)
     rosters = steps.collect(
-        str(folder), None if dry_run else out_dir / KEEP_NAME, program.regency
+        str(folder),
+        None if dry_run else out_dir / KEEP_NAME,
+        program.regency,
+        program.quota_per_village,  # the population-export guard (`iuran.rosters.read`)
     )  # what changed
     inputs = fingerprint(rosters.files)
     if approved_inputs is not None and inputs != approved_inputs:

@@ -32,6 +32,13 @@ FILE_MESSAGES: dict[str, str] = {
         "atau penduduk_{contoh}.xlsx (ekspor OpenSID boleh tetap apa adanya), atau tambahkan kolom "
         "Kode Desa."
     ),
+    "BERKAS_DATA_PENDUDUK": (
+        "Berkas ini tampak sebagai ekspor seluruh data penduduk ({baris} orang; program ini "
+        "mendaftarkan paling banyak {batas} pekerja per desa), sehingga tidak ditagih agar warga "
+        "yang bukan pekerja rentan tidak ikut terdaftar. Kirim hanya pekerja yang didaftarkan: di "
+        "OpenSID pakai ekspor Program Bantuan (peserta BPJS Ketenagakerjaan), atau saring data "
+        "penduduk lalu ekspor ulang."
+    ),
     "BERKAS_TERLALU_BESAR": (
         "Berkas terlalu besar ({ukuran}; batas {batas}). Pecah berkas, atau hapus baris/kolom kosong "
         "yang terformat."

@@ -102,6 +102,11 @@ SYNONYMS: dict[str, str] = {
     **dict.fromkeys(
         ["kode desa", "kode wilayah", "kode kemendagri", "kode desa kemendagri", "kode wilayah desa",
          "kode desa kelurahan", "kode kelurahan", "kode wilayah kemendagri"], "kode_desa"),
+    # population-register columns a workers' roster never needs (the population-export guard)
+    **{name: f"daftar_{name.replace(' ', '_')}" for name in (
+        "no kk", "nomor kk", "kk level", "status dasar", "agama id", "agama", "pendidikan kk id",
+        "pendidikan", "status kawin", "nama ayah", "ayah", "nama ibu", "ibu", "warganegara id",
+        "golongan darah id", "shdk", "hub keluarga")},
     **dict.fromkeys(["alamat", "alamat lengkap", "alamat rumah", "alamat domisili"], "alamat"),
     **dict.fromkeys(
         ["no hp", "nomor hp", "hp", "telepon", "no telepon", "nomor telepon", "no telp", "telp",
@@ -249,7 +254,9 @@ _DATA = Path(__file__).resolve().parent.parent / "data"
 _SEX_CODES = {"1": "L", "2": "P"}  # OpenSID's and Dukcapil's `sex`
 
 
-def _as_roster(table: Table, relative: str, regency: str | None) -> Table:
+def _as_roster(
+    table: Table, relative: str, regency: str | None, village_limit: int | None = None
+) -> Table:
     """One file's columns in the roster's meaning, in one place, whatever exported it:
 
     - a NIK typed with a leading apostrophe (`'3602...`) loses it;
@@ -284,6 +291,13 @@ def _as_roster(table: Table, relative: str, regency: str | None) -> Table:
         columns["pekerjaan"] = pc.coalesce(named, job)
     if "kode_desa" not in columns and n:  # no rows: refused as empty (BERKAS_KOSONG)
         columns["kode_desa"] = _village_of_file(columns.get("nama_desa"), relative, regency, n)
+    register = [name for name in columns if name.startswith("daftar_")]
+    for name in register:
+        del columns[name]
+    if len(register) >= 2 and village_limit is not None and n:
+        desa = pc.count_distinct(columns["kode_desa"]).as_py() if "kode_desa" in columns else 1
+        if n > village_limit * max(1, desa):
+            raise FileRefused("BERKAS_DATA_PENDUDUK", baris=n, batas=village_limit)
     return Table(columns, table.rows, table.sheet, table.notes)
 
 
@@ -321,6 +335,7 @@ def _read(
     size: int | None = None,
     kept: dict[str, FileVerdict] | None = None,
     regency: str | None = None,
+    village_limit: int | None = None,
 ) -> tuple[Table | None, FileVerdict]:
     """One file's table and verdict; content problems become a verdict, I/O errors propagate.
 
@@ -342,7 +357,9 @@ def _read(
                 LIMITS.max_bytes + 1
             )  # never more: the listed size may be older than the file
         if len(raw) > LIMITS.max_bytes:  # grown since it was measured: refused as too large
-            return _read(fs, path, relative, max(len(raw), fs.size(path) or 0), kept, regency)
+            return _read(
+                fs, path, relative, max(len(raw), fs.size(path) or 0), kept, regency, village_limit
+            )
     else:
         raw = fs.cat_file(path)
     sha = hashlib.sha256(raw).hexdigest()
@@ -350,7 +367,9 @@ def _read(
     if last is not None and last.sha256 == sha:
         return KEPT, last
     try:
-        table = _as_roster(read_table(raw, suffix, COLUMNS, LIMITS), relative, regency)
+        table = _as_roster(
+            read_table(raw, suffix, COLUMNS, LIMITS), relative, regency, village_limit
+        )
     except FileRefused as exc:
         return _refused(relative, sha, exc)
     return table, FileVerdict(
@@ -381,7 +400,11 @@ def _frame(tables: list[tuple[Table, str]]) -> pd.DataFrame:
 
 
 def read_roster_file(
-    path: str, *, relative_to: str = "", regency: str | None = None
+    path: str,
+    *,
+    relative_to: str = "",
+    regency: str | None = None,
+    village_limit: int | None = None,
 ) -> tuple[pd.DataFrame | None, FileVerdict]:
     """One file -> (rows, verdict); rows is None when the file is refused. Never raises for bad content.
 
@@ -393,7 +416,9 @@ def read_roster_file(
     if relative_to:
         _, root = _fs(relative_to)
         relative = _relative(p, root)
-    table, verdict = _read_safe(fs, p, relative, _outside(fs, p, root), regency=regency)
+    table, verdict = _read_safe(
+        fs, p, relative, _outside(fs, p, root), regency=regency, village_limit=village_limit
+    )
     if table is None:
         return None, verdict
     rows = _frame([(table, relative)])
@@ -460,7 +485,7 @@ def _reader_version() -> str:
 
 
 def _load_kept(
-    path: Path, regency: str | None = None
+    path: Path, regency: str | None = None, village_limit: int | None = None
 ) -> tuple[dict[str, FileVerdict], pd.DataFrame | None]:
     """The verdicts and rows a run kept (`_save_kept`); nothing if absent, unreadable or of
     another reader version (then every file is read)."""
@@ -468,7 +493,11 @@ def _load_kept(
         with pa.memory_map(str(path)) as source:
             table = pa.ipc.open_file(source).read_all()
         meta = json.loads((table.schema.metadata or {})[b"iuran"])
-        if meta.get("version") != _reader_version() or meta.get("regency") != regency:
+        if (meta.get("version"), meta.get("regency"), meta.get("village_limit")) != (
+            _reader_version(),
+            regency,
+            village_limit,
+        ):
             return {}, None
         verdicts = {v["path"]: FileVerdict(**v) for v in meta["files"] if v.get("sha256")}
         rows = table.to_pandas().astype(_ROW_TYPES)
@@ -478,13 +507,18 @@ def _load_kept(
 
 
 def _save_kept(
-    path: Path, verdicts: list[FileVerdict], rows: pd.DataFrame, regency: str | None = None
+    path: Path,
+    verdicts: list[FileVerdict],
+    rows: pd.DataFrame,
+    regency: str | None = None,
+    village_limit: int | None = None,
 ) -> None:
     """This read's verdicts (as read, before `collect_rosters` adds its notes) and rows, written
     atomically; never an error for the run (the next one reads everything instead)."""
     meta = {
         "version": _reader_version(),
         "regency": regency,
+        "village_limit": village_limit,
         "files": [v.__dict__ for v in verdicts],
     }
     # one schema whatever the frame's Arrow layout (string or large_string): the same rows, the
@@ -511,6 +545,7 @@ def _read_safe(
     size: int | None = None,
     kept: dict[str, FileVerdict] | None = None,
     regency: str | None = None,
+    village_limit: int | None = None,
 ) -> tuple[Table | None, FileVerdict]:
     """`_read`, with any failure turned into a refusal: one bad file never stops the others.
 
@@ -520,7 +555,7 @@ def _read_safe(
         link = FileRefused("BERKAS_JENIS", jenis="tautan (symlink) ke luar folder roster")
         return _refused(relative, "", link)
     try:
-        return _read(fs, path, relative, size, kept, regency)
+        return _read(fs, path, relative, size, kept, regency, village_limit)
     except Exception as exc:  # I/O trouble or a parser surprise; the text may hold personal data
         log.warning("roster %s not read: %s", relative, type(exc).__name__)
         message = (
@@ -531,7 +566,12 @@ def _read_safe(
         )
 
 
-def collect_rosters(folder: str, keep: Path | None = None, regency: str | None = None) -> Collected:
+def collect_rosters(
+    folder: str,
+    keep: Path | None = None,
+    regency: str | None = None,
+    village_limit: int | None = None,
+) -> Collected:
     """Every roster file under `folder` -> one frame of rows + one line per file; never stops on a bad file.
 
     `keep`: a file where each run keeps what it read, so that the next run of the same folder parses
@@ -539,11 +579,15 @@ def collect_rosters(folder: str, keep: Path | None = None, regency: str | None =
     result is the same as reading everything: a file is reused only for the same path and bytes,
     and the whole keep is ignored when written by another version of this reader.
     `regency`: the program's (`36.02`), for files without a village code column (`_as_roster`).
+    `village_limit`: the program's workers per village, for the population-export guard
+    (`_as_roster`); None: no guard.
     """
     fs, root, found = _candidates(folder)
     outside = _outside_listed(fs, found, root)
     local = isinstance(fs, LocalFileSystem)
-    last_verdicts, last_rows = _load_kept(keep, regency) if keep is not None else ({}, None)
+    last_verdicts, last_rows = (
+        _load_kept(keep, regency, village_limit) if keep is not None else ({}, None)
+    )
     results = [
         _read_safe(
             fs,
@@ -554,6 +598,7 @@ def collect_rosters(folder: str, keep: Path | None = None, regency: str | None =
             info["size"] if local and not info.get("islink", True) else None,
             last_verdicts,
             regency,
+            village_limit,
         )
         for path, info in found.items()
     ]
@@ -567,7 +612,7 @@ def collect_rosters(folder: str, keep: Path | None = None, regency: str | None =
         order = np.argsort(both["source_file"].map(position).to_numpy(), kind="stable")
         rows = both.take(order).reset_index(drop=True)
     if keep is not None:
-        _save_kept(keep, [v for _, v in results], rows, regency)
+        _save_kept(keep, [v for _, v in results], rows, regency, village_limit)
     files = pd.DataFrame([v.__dict__ for _, v in results], columns=FILE_COLUMNS)
     files["rows"] = files["path"].map(rows["source_file"].value_counts()).fillna(0).astype("int64")
     emptied = (files["status"] == RosterFileStatus.READ) & (files["rows"] == 0)

@@ -196,3 +196,49 @@ def test_a_file_without_village_is_refused_saying_how_to_name_it(tmp_path: Path)
     assert len(accepted) == 0
     assert files["code"].tolist() == ["BERKAS_TANPA_DESA"] * 2
     assert "kode desa Kemendagri 10 digit" in files["message"].iloc[0]
+
+
+def _whole_village(path: Path, residents: int) -> None:
+    """An unfiltered penduduk export: children, pupils, civil servants, housewives, the elderly and
+    a few farmers, as OpenSID writes the whole population of a village."""
+    jobs = [
+        "1",
+        "2",
+        "3",
+        "5",
+        "88",
+        "9",
+        "1",
+        "3",
+    ]  # belum bekerja, rumah tangga, pelajar, ASN, ...
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Data Penduduk"
+    ws.append(HEADER)
+    for i in range(residents):
+        born = dt.date(1940 + i % 80, 1 + i % 12, 1 + i % 28)
+        woman = bool(i % 2)
+        row = dict.fromkeys(HEADER, "")
+        row |= {
+            "nama": f"Warga {i}", "no_kk": f"36020101012{i // 4:05d}", "nik": nik(born, woman, i + 1),
+            "sex": "2" if woman else "1", "tanggallahir": born.isoformat(),
+            "pekerjaan_id": jobs[i % len(jobs)], "kk_level": "1", "status_dasar": "1", "agama_id": "1",
+        }  # fmt: skip
+        ws.append([row[h] for h in HEADER])
+    wb.save(path)
+
+
+def test_a_whole_population_export_is_held_not_billed(tmp_path: Path) -> None:
+    _whole_village(tmp_path / "3602012002.xlsx", 300)
+    collected = collect_rosters(str(tmp_path), regency="36.02", village_limit=10)
+    verdict = collected.files.set_index("path").loc["3602012002.xlsx"]
+    assert verdict["code"] == "BERKAS_DATA_PENDUDUK"
+    assert "300 orang" in verdict["message"] and "paling banyak 10 pekerja" in verdict["message"]
+    assert len(collected.rows) == 0
+
+
+def test_a_filtered_export_is_read(tmp_path: Path) -> None:
+    _whole_village(tmp_path / "3602012002.xlsx", 8)
+    collected = collect_rosters(str(tmp_path), regency="36.02", village_limit=10)
+    assert collected.files["status"].tolist() == ["read"]
+    assert len(collected.rows) == 8
