@@ -71,7 +71,7 @@ def _refused(path: Path) -> read.FileVerdict:
         ("Jenis Pekerjaan", "pekerjaan"), ("Kode Desa", "kode_desa"), ("KODE WILAYAH", "kode_desa"),
         ("Kode Kemendagri", "kode_desa"), ("Alamat", "alamat"), ("No. HP", "no_hp"), ("HP", "no_hp"),
         ("Telepon", "no_hp"), ("Penghasilan per Bulan (Rp)", "penghasilan"), ("Upah", "penghasilan"),
-        ("TTL", None), ("Tempat, Tanggal Lahir", None), ("Nama Desa", "nama_desa"), ("Nama Ibu", None),
+        ("TTL", None), ("Tempat, Tanggal Lahir", None), ("Nama Desa", "nama_desa"), ("Nama Ibu", "daftar_nama_ibu"),  # not `nama`: a population-register column (the guard)
     ],
 )  # fmt: skip
 def test_header_synonyms(text: str, column: str | None) -> None:
