@@ -16,6 +16,16 @@ XLSX check before calamine, cells as text, limits) is `iuran.intake`'s; what is 
   (`iuran/data/opensid-pekerjaan.csv`), sex from the NIK when a file has no sex column, the village
   from the file's name (or a village name column) when it has no village code column, else the file
   is refused (BERKAS_TANPA_DESA). OpenSID's exports are read this way without any editing.
+- The whole-population guard, also `_as_roster`'s: a file that looks like a population register
+  export (its header names two or more of the register columns a workers' roster never needs, the
+  `daftar_*` entries of `SYNONYMS`: OpenSID `no_kk`, `kk_level`, `status_dasar`, `agama_id`,
+  `pendidikan_kk_id`, `status_kawin`, `nama_ayah`, `nama_ibu`, `warganegara_id`,
+  `golongan_darah_id`; Dukcapil/SIAK `Nomor KK`, `SHDK`, `Status Kawin`, `Agama`, `Ayah`, `Ibu`,
+  `Hub. Keluarga`, `Pendidikan`) with more rows than the program's workers per village
+  (`village_limit`, `Program.quota_per_village`) times the villages it covers (1 when its village
+  comes from its name) is held as a whole (BERKAS_DATA_PENDUDUK): nobody in it is billed, the other
+  files go on. An unfiltered export would otherwise bill every resident of working age. A filtered
+  export within the limit is read as any other.
 - All values are trimmed, inner runs of spaces / non-breaking spaces / control characters collapse
   to one space, empty becomes <NA>; rows with none of the known columns filled (pre-numbered template
   rows) are dropped.
@@ -102,7 +112,9 @@ SYNONYMS: dict[str, str] = {
     **dict.fromkeys(
         ["kode desa", "kode wilayah", "kode kemendagri", "kode desa kemendagri", "kode wilayah desa",
          "kode desa kelurahan", "kode kelurahan", "kode wilayah kemendagri"], "kode_desa"),
-    # population-register columns a workers' roster never needs (the population-export guard)
+    # population-register columns a workers' roster never needs: two or more in a header make the
+    # file look like a population register export (the whole-population guard, `_as_roster`);
+    # OpenSID's column names first, then Dukcapil/SIAK's (`Nomor KK`, `SHDK`, `Hub. Keluarga`, ...)
     **{name: f"daftar_{name.replace(' ', '_')}" for name in (
         "no kk", "nomor kk", "kk level", "status dasar", "agama id", "agama", "pendidikan kk id",
         "pendidikan", "status kawin", "nama ayah", "ayah", "nama ibu", "ibu", "warganegara id",
@@ -266,7 +278,10 @@ def _as_roster(
     - no village code column: the village code in the file's name (`3602012002.xlsx`,
       `36.02.01.2002.xlsx`, `penduduk_3602012002_03_12_2026.xlsx`), a village of `regency` when
       that is known; else a village name column naming exactly one village of `regency`; else the
-      file is refused (BERKAS_TANPA_DESA), saying how to name it.
+      file is refused (BERKAS_TANPA_DESA), saying how to name it;
+    - two or more population-register columns (`daftar_*`) and more rows than `village_limit` times
+      the villages the file covers: held as a population export (BERKAS_DATA_PENDUDUK); the
+      register columns are dropped either way. `village_limit` None: no guard.
     """
     columns = {name: clean(values) for name, values in table.columns.items()}
     n = len(table.rows)
@@ -410,6 +425,8 @@ def read_roster_file(
 
     `source_file` / the verdict's path are `path` relative to `relative_to` (the path itself if empty).
     `regency`: the program's (`36.02`), for a file without a village code column (`_as_roster`).
+    `village_limit`: the program's workers per village, for the whole-population guard
+    (`_as_roster`); None: no guard.
     """
     fs, p = _fs(path)
     relative, root = path, ""

@@ -37,11 +37,40 @@ def test_an_opensid_export_and_the_template_are_billed_in_one_cycle(
 def test_a_village_that_sends_its_whole_population_bills_nobody(
     database_url: str, tmp_path: Path
 ) -> None:
+    """~300 residents of 36.02.01.2004 (children, pupils, ASN, housewives, the elderly, 15 farmers)
+    against a limit of 10 a village: held as a file; the template village is billed."""
+    lebak = load_program("lebak")
+    assert lebak.quota_per_village == 10
+    inbox = tmp_path / "inbox"
+    generate_rosters(lebak, Period(2026, 1), inbox, villages=1, per_village=5, seed=7)
+    folder = inbox / "lebak" / "2026-01"
+    _whole_village(folder / "penduduk_3602012004_03_12_2026.xlsx")
+    s = run(database_url, lebak, "2026-01", inbox, tmp_path / "out", render=False)
+    [held] = s["files"]["rejected_files"]
+    assert (held["path"], held["code"]) == (
+        "penduduk_3602012004_03_12_2026.xlsx",
+        "BERKAS_DATA_PENDUDUK",
+    )
+    assert (
+        "(300 orang; program ini mendaftarkan paling banyak 10 pekerja per desa)"
+        in (held["message"])
+    )
+    assert s["rows"]["received"] == 5  # nobody of the village is even a row
+    assert s["participants"]["billed"] == 5  # the template village only
+    assert s["total_due"] == 5 * 16_800
+    assert [i["participants"] for i in s["invoices"]] == [5]
+
+
+def test_the_same_export_filtered_to_its_workers_is_billed(
+    database_url: str, tmp_path: Path
+) -> None:
     lebak = load_program("lebak")
     inbox = tmp_path / "inbox"
     generate_rosters(lebak, Period(2026, 1), inbox, villages=1, per_village=5, seed=7)
     folder = inbox / "lebak" / "2026-01"
-    _whole_village(folder / "3602012004.xlsx", 300)
+    _whole_village(folder / "penduduk_3602012004_03_12_2026.xlsx", workers_only=8)
     s = run(database_url, lebak, "2026-01", inbox, tmp_path / "out", render=False)
-    assert s["participants"]["billed"] == 5  # the template village only
-    assert s["total_due"] == 5 * 16_800
+    assert s["files"] == {"read": 2, "rejected": 0, "rejected_files": []}
+    assert s["rows"] == {"received": 5 + 8, "accepted": 5 + 8, "rejected": 0}
+    assert s["participants"]["billed"] == 5 + 8
+    assert s["total_due"] == (5 + 8) * 16_800

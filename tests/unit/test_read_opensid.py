@@ -198,47 +198,106 @@ def test_a_file_without_village_is_refused_saying_how_to_name_it(tmp_path: Path)
     assert "kode desa Kemendagri 10 digit" in files["message"].iloc[0]
 
 
-def _whole_village(path: Path, residents: int) -> None:
-    """An unfiltered penduduk export: children, pupils, civil servants, housewives, the elderly and
-    a few farmers, as OpenSID writes the whole population of a village."""
-    jobs = [
-        "1",
-        "2",
-        "3",
-        "5",
-        "88",
-        "9",
-        "1",
-        "3",
-    ]  # belum bekerja, rumah tangga, pelajar, ASN, ...
+#: An unfiltered village (OpenSID's penduduk export of everyone): (residents, born from, born to,
+#: occupation code) per group; 15 farmers among them.
+VILLAGE = [
+    (70, 2010, 2025, "1"),  # children: BELUM/TIDAK BEKERJA
+    (60, 2004, 2014, "3"),  # pupils and students: PELAJAR/MAHASISWA
+    (60, 1960, 2000, "2"),  # housewives: MENGURUS RUMAH TANGGA
+    (25, 1965, 1998, "5"),  # civil servants: ASN
+    (45, 1936, 1960, "4"),  # the elderly: PENSIUNAN / no longer working
+    (25, 1960, 2003, "1"),  # adults not working
+    (15, 1965, 2000, "9"),  # farmers: PETANI/PEKEBUN
+]
+FARMER = "9"
+
+
+def _whole_village(path: Path, *, workers_only: int | None = None) -> list[str]:
+    """An unfiltered penduduk export as OpenSID writes a village's whole population (~300 residents,
+    families of four under one `no_kk`); `workers_only`: the same export filtered to that many of
+    its farmers (what the operator should send). Returns the NIKs written."""
     wb = Workbook()
     ws = wb.active
     ws.title = "Data Penduduk"
     ws.append(HEADER)
-    for i in range(residents):
-        born = dt.date(1940 + i % 80, 1 + i % 12, 1 + i % 28)
-        woman = bool(i % 2)
-        row = dict.fromkeys(HEADER, "")
-        row |= {
-            "nama": f"Warga {i}", "no_kk": f"36020101012{i // 4:05d}", "nik": nik(born, woman, i + 1),
-            "sex": "2" if woman else "1", "tanggallahir": born.isoformat(),
-            "pekerjaan_id": jobs[i % len(jobs)], "kk_level": "1", "status_dasar": "1", "agama_id": "1",
-        }  # fmt: skip
-        ws.append([row[h] for h in HEADER])
+    niks, i = [], 0
+    for residents, first, last, job in VILLAGE:
+        for k in range(residents):
+            i += 1
+            born = dt.date(first + k % (last - first + 1), 1 + k % 12, 1 + (k * 7) % 28)
+            woman = job == "2" or (job != "2" and bool(k % 2))
+            if workers_only is not None and (job != FARMER or len(niks) >= workers_only):
+                continue
+            n = nik(born, woman, i)
+            niks.append(n)
+            row = dict.fromkeys(HEADER, "")
+            row |= {
+                "alamat": "Kp. Cibeber", "dusun": "-", "rw": "-", "rt": "-",
+                "nama": f"Warga {i}", "no_kk": f"36020101012{i // 4:05d}", "nik": n,
+                "sex": "2" if woman else "1", "tempatlahir": "LEBAK",
+                "tanggallahir": born.isoformat(), "agama_id": "1", "pendidikan_kk_id": "3",
+                "pekerjaan_id": job, "status_kawin": "1" if born.year > 2000 else "2",
+                "kk_level": "1" if i % 4 == 1 else "4", "warganegara_id": "1",
+                "nama_ibu": f"Ibu {i // 4}", "golongan_darah_id": "13", "status_dasar": "1",
+            }  # fmt: skip
+            ws.append([row[h] for h in HEADER])
     wb.save(path)
+    return niks
 
 
 def test_a_whole_population_export_is_held_not_billed(tmp_path: Path) -> None:
-    _whole_village(tmp_path / "3602012002.xlsx", 300)
+    assert len(_whole_village(tmp_path / "penduduk_3602012002_03_12_2026.xlsx")) == 300
+    _template(tmp_path / "3602012005.xlsm")
     collected = collect_rosters(str(tmp_path), regency="36.02", village_limit=10)
-    verdict = collected.files.set_index("path").loc["3602012002.xlsx"]
-    assert verdict["code"] == "BERKAS_DATA_PENDUDUK"
-    assert "300 orang" in verdict["message"] and "paling banyak 10 pekerja" in verdict["message"]
-    assert len(collected.rows) == 0
+    files = collected.files.set_index("path")
+    held = files.loc["penduduk_3602012002_03_12_2026.xlsx"]
+    assert (held["status"], held["code"]) == ("rejected", "BERKAS_DATA_PENDUDUK")
+    assert held["message"].startswith(
+        "Berkas ini tampak sebagai ekspor seluruh data penduduk (300 orang; program ini "
+        "mendaftarkan paling banyak 10 pekerja per desa)"
+    )
+    assert "ekspor Program Bantuan" in held["message"]
+    assert files.loc["3602012005.xlsm", "status"] == "read"  # the other files go on
+    assert set(collected.rows["source_file"]) == {"3602012005.xlsm"}  # nobody of the village
 
 
 def test_a_filtered_export_is_read(tmp_path: Path) -> None:
-    _whole_village(tmp_path / "3602012002.xlsx", 8)
+    niks = _whole_village(tmp_path / "3602012002.xlsx", workers_only=8)
     collected = collect_rosters(str(tmp_path), regency="36.02", village_limit=10)
     assert collected.files["status"].tolist() == ["read"]
-    assert len(collected.rows) == 8
+    checked = validate_rows(collected.rows, load_program("lebak"), Period(2026, 1))
+    assert sorted(checked.accepted["nik"]) == sorted(niks)
+    assert set(checked.accepted["pekerjaan"]) == {"petani/pekebun"}
+
+
+def _siak(path: Path, rows: int) -> None:
+    """A Dukcapil/SIAK-style list (`Nomor KK`, `SHDK`) with a Kode Desa column, over 2 villages."""
+    lines = ["NIK,Nama,Tanggal Lahir,Jenis Kelamin,Kode Desa,Nomor KK,SHDK"]
+    for i in range(rows):
+        born = dt.date(1970 + i % 30, 1 + i % 12, 1 + i % 28)
+        village = ("36.02.01.2002", "36.02.01.2003")[i % 2]
+        lines.append(
+            f"{nik(born, False, i + 1)},Warga {i},{born:%d/%m/%Y},L,{village},'1,KEPALA KELUARGA"
+        )
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def test_the_limit_counts_the_villages_a_file_covers(tmp_path: Path) -> None:
+    """A file whose village comes from its name covers 1 village; one with a Kode Desa column the
+    villages it names: 15 people of 2 villages are within 10 x 2, 21 are not."""
+    _whole_village(tmp_path / "3602012004.xlsx", workers_only=15)
+    _siak(tmp_path / "siak-15.csv", 15)
+    _siak(tmp_path / "siak-21.csv", 21)
+    files = collect_rosters(str(tmp_path), regency="36.02", village_limit=10).files
+    assert files.set_index("path")["code"].fillna("-").to_dict() == {
+        "3602012004.xlsx": "BERKAS_DATA_PENDUDUK",
+        "siak-15.csv": "-",
+        "siak-21.csv": "BERKAS_DATA_PENDUDUK",
+    }
+
+
+def test_without_a_limit_or_register_columns_nothing_is_held(tmp_path: Path) -> None:
+    _whole_village(tmp_path / "3602012002.xlsx")
+    collected = collect_rosters(str(tmp_path), regency="36.02")  # no limit: no guard
+    assert collected.files["status"].tolist() == ["read"]
+    assert len(collected.rows) == 300
