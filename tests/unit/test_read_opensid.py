@@ -13,7 +13,7 @@ from openpyxl import Workbook
 
 from iuran.periods import Period
 from iuran.programs import load_program
-from iuran.rosters.read import collect_rosters
+from iuran.rosters.read import KEEP_NAME, collect_rosters
 from iuran.rosters.validate import validate_rows
 
 HEADER = [
@@ -301,3 +301,16 @@ def test_without_a_limit_or_register_columns_nothing_is_held(tmp_path: Path) -> 
     collected = collect_rosters(str(tmp_path), regency="36.02")  # no limit: no guard
     assert collected.files["status"].tolist() == ["read"]
     assert len(collected.rows) == 300
+
+
+def test_a_kept_read_is_not_reused_under_another_limit(tmp_path: Path) -> None:
+    """The kept read (`KEEP_NAME`) of a run with one limit is ignored by a run with another."""
+    folder, keep = tmp_path / "in", tmp_path / KEEP_NAME
+    folder.mkdir()
+    _whole_village(folder / "3602012002.xlsx")
+    held = collect_rosters(str(folder), keep, regency="36.02", village_limit=10)
+    assert held.files["code"].tolist() == ["BERKAS_DATA_PENDUDUK"] and keep.exists()
+    wider = collect_rosters(str(folder), keep, regency="36.02", village_limit=300)
+    assert wider.files["status"].tolist() == ["read"] and len(wider.rows) == 300
+    again = collect_rosters(str(folder), keep, regency="36.02", village_limit=10)
+    assert again.files["code"].tolist() == ["BERKAS_DATA_PENDUDUK"] and len(again.rows) == 0
