@@ -273,7 +273,7 @@ def _payment_command(
 ) -> None:
     """The payment day (`iuran/payment_day.py`) for one file or one typed-in payment, printed: a
     payment read settles the programs it paid and delivers the mail."""
-    from iuran.month import deliver
+    from iuran.mail.deliver import deliver_outbox
     from iuran.payment_day import PaymentSteps, nothing_arrived, run_payment_day
     from iuran.payments.credit import settle
     from iuran.payments.rules import PAYMENT
@@ -292,7 +292,7 @@ def _payment_command(
         import_payments=imported if kind == PAYMENT else nothing_arrived,
         import_receipts=nothing_arrived if kind == PAYMENT else imported,
         settle=settle,
-        deliver=deliver,
+        deliver=deliver_outbox,
     )
     with contextlib.redirect_stdout(sys.stderr):
         paid = run_payment_day(steps, load_settings(database_url), day)

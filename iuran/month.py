@@ -25,7 +25,7 @@ from iuran.cycle import Recorded, record_cycle
 from iuran.cycle_reports import write_reports
 from iuran.db.session import session_scope
 from iuran.documents import render_pending
-from iuran.mail.deliver import DeliveryReport, deliver_pending_sync
+from iuran.mail.deliver import DeliveryReport, deliver_outbox
 from iuran.mail.outbox import undelivered
 from iuran.periods import Period
 from iuran.pricing import price_lines
@@ -61,11 +61,6 @@ def recall_unchanged(
     """The key of this run's inputs, and the last complete run's answer if the key is the same."""
     key = inputs_key(database_url, program, period, folder)
     return key, recall(database_url, program, period, key, out_dir)
-
-
-def deliver(settings: Settings) -> DeliveryReport:
-    """The outbox, by SMTP or to the file outbox (the command line's payment day delivers so too)."""
-    return deliver_pending_sync(settings.database_url, settings)
 
 
 def nothing_to_publish(summary: dict[str, Any], villages: pd.DataFrame, documents_url: str) -> None:
@@ -111,7 +106,7 @@ PLAIN = Steps(
     record=record_cycle,
     reports=write_reports,
     render=render_pending,
-    deliver=deliver,
+    deliver=deliver_outbox,
     publish=nothing_to_publish,
     remember=remember,
 )

@@ -3,9 +3,9 @@ and never twice for a delivered row."""
 
 from __future__ import annotations
 
-from iuran import month
+from iuran.mail.deliver import deliver_outbox
 from tasks.retry import at_the_edge
 
 send = at_the_edge(
-    month.deliver, "send-notifications", retries=3, retry_delay_seconds=[10, 60, 300]
+    deliver_outbox, "send-notifications", retries=3, retry_delay_seconds=[10, 60, 300]
 )

@@ -443,3 +443,9 @@ def deliver_pending_sync(
             database_url, settings, limit=limit, max_attempts=max_attempts, now=now, keys=keys
         )
     )
+
+
+def deliver_outbox(settings: Settings) -> DeliveryReport:
+    """The outbox now, by SMTP or to the file outbox: the delivery step of a month and of a payment
+    day (`iuran.month`, `iuran.payment_day`)."""
+    return deliver_pending_sync(settings.database_url, settings)
