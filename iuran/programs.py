@@ -129,6 +129,13 @@ class Program(_Model):
     quota_per_village: int = Field(ge=1)
     age_min: int = Field(15, ge=0)
     age_max: int = Field(65, ge=0)
+    non_workers: Literal["refuse", "accept"] = Field(
+        "refuse",
+        description=(
+            "rows whose occupation says they do not work (belum/tidak bekerja, pelajar/mahasiswa, "
+            "mengurus rumah tangga, pensiunan): refused as PEKERJAAN_BUKAN_PEKERJA, or accepted"
+        ),
+    )
     default_income: int = Field(1_000_000, ge=0)
     require_fresh_rosters: bool = False
     approval_required: bool = False

@@ -74,6 +74,25 @@ CODES: dict[str, str] = {
         "Kode {nilai} adalah kelurahan; program ini (dana desa) hanya untuk desa, karena kelurahan tidak "
         "menerima dana desa."
     ),
+    "PEKERJAAN_ASN_TNI_POLRI": (
+        "Pekerjaan '{nilai}': ASN/PNS dijamin Taspen, TNI dan POLRI dijamin ASABRI, bukan peserta "
+        "pekerja rentan. Hapus dari daftar, atau perbaiki pekerjaan bila salah tulis."
+    ),
+    "PEKERJAAN_PENERIMA_UPAH": (
+        "Pekerjaan '{nilai}': karyawan (swasta, BUMN, BUMD), tenaga honorer dan perangkat desa "
+        "didaftarkan oleh pemberi kerjanya sebagai peserta penerima upah, bukan pekerja rentan. "
+        "Hapus dari daftar, atau perbaiki pekerjaan bila salah tulis."
+    ),
+    "PEKERJAAN_PEJABAT": (
+        "Pekerjaan '{nilai}': kepala desa dan pejabat (anggota DPR/DPRD, bupati, dsb.) dijamin "
+        "melalui jabatannya, bukan pekerja rentan. Hapus dari daftar, atau perbaiki pekerjaan bila "
+        "salah tulis."
+    ),
+    "PEKERJAAN_BUKAN_PEKERJA": (
+        "Pekerjaan '{nilai}' menunjukkan orang ini tidak bekerja (belum/tidak bekerja, pelajar/"
+        "mahasiswa, mengurus rumah tangga, pensiunan); program ini hanya untuk pekerja. Isi "
+        "pekerjaan yang sebenarnya, atau hapus dari daftar."
+    ),
     "PENGHASILAN_FORMAT": (
         "Penghasilan '{nilai}' tidak dikenali. Isi angka rupiah bulat tanpa desimal, mis. 1500000 "
         "atau 1.500.000, atau kosongkan bila tidak ada."

@@ -68,6 +68,7 @@ from iuran.intake.header import Columns
 from iuran.intake.read import SUPPORTED, check_file, read_table
 from iuran.intake.refusal import FileRefused, Limits
 from iuran.nik import birth_parts, check_niks, isin_text
+from iuran.occupations import named as occupation_named
 from iuran.wilayah import villages
 
 CANONICAL = [
@@ -254,14 +255,6 @@ def _refused(relative: str, sha: str, exc: FileRefused) -> tuple[None, FileVerdi
 # --- values: what a roster's cells mean -------------------------------------------------------------
 
 
-@lru_cache(maxsize=1)
-def _occupations() -> dict[str, str]:
-    """OpenSID's occupation codes (`pekerjaan_id` 1-89, as Dukcapil numbers them) -> the name written
-    since 2026 (code 5 is ASN, formerly PNS): `iuran/data/opensid-pekerjaan.csv`."""
-    table = pd.read_csv(_DATA / "opensid-pekerjaan.csv", dtype=str)
-    return dict(zip(table["pekerjaan_id"], table["nama_sejak_2026"], strict=True))
-
-
 _DATA = Path(__file__).resolve().parent.parent / "data"
 _SEX_CODES = {"1": "L", "2": "P"}  # OpenSID's and Dukcapil's `sex`
 
@@ -299,11 +292,7 @@ def _as_roster(
             np.where(woman, "P", "L").tolist(), pa.string(), mask=~valid.to_numpy(dtype=bool)
         )
     if "pekerjaan" in columns:
-        jobs = _occupations()
-        job = columns["pekerjaan"]
-        code = pc.replace_substring_regex(job, r"^0+([0-9])", r"\1")
-        named = pc.take(pa.array(list(jobs.values())), pc.index_in(code, pa.array(list(jobs))))
-        columns["pekerjaan"] = pc.coalesce(named, job)
+        columns["pekerjaan"] = occupation_named(columns["pekerjaan"])
     if "kode_desa" not in columns and n:  # no rows: refused as empty (BERKAS_KOSONG)
         columns["kode_desa"] = _village_of_file(columns.get("nama_desa"), relative, regency, n)
     register = [name for name in columns if name.startswith("daftar_")]

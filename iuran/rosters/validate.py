@@ -2,7 +2,7 @@
 
 All rules run on whole columns. A row with several faults is rejected for the first failing rule in
 `RULE_ORDER`: identity first (the NIK, then a duplicate NIK in the same file), then the fields in the
-template's order, then eligibility (age), then the optional income. One clear reason per row is what a
+template's order, then eligibility (occupation, then age), then the optional income. One clear reason per row is what a
 village operator can act on; after the fix the next run names the next fault, if any.
 
 Decisions written down:
@@ -16,6 +16,14 @@ Decisions written down:
 - tanggal_lahir must agree with the NIK on day, month and the two year digits (the NIK has no
   century); jenis_kelamin (`L`/`P`, `Laki-laki`, `Perempuan`, `LK`, `PR`, `Pria`, `Wanita`, any case)
   must agree with the NIK (day + 40 = woman).
+- Occupation, by its category (`iuran.occupations.category`): ASN/PNS, TNI, POLRI are refused
+  (PEKERJAAN_ASN_TNI_POLRI: Taspen/ASABRI insure them), wage employees (karyawan swasta/BUMN/BUMD,
+  honorer, perangkat desa) too (PEKERJAAN_PENERIMA_UPAH: their employer registers them), office
+  holders (kepala desa, DPR/DPRD, bupati...) too (PEKERJAAN_PEJABAT); people who do not work
+  (belum/tidak bekerja, pelajar/mahasiswa, mengurus rumah tangga, pensiunan) are refused
+  (PEKERJAAN_BUKAN_PEKERJA) unless the program says `non_workers: accept`. An empty occupation is
+  accepted. `validate_rows` takes any frame of workers in the roster's columns: the rules hold for
+  every worker billed, not only for rows received this month.
 - Age is whole years on the first day of the period, accepted when age_min <= age <= age_max.
 - kode_desa is normalised by `iuran.wilayah.normalize_kode_desa` and must be a village of the program's
   regency; in a desa-only program a kelurahan is KODE_DESA_BUKAN_DESA.
@@ -50,6 +58,7 @@ from iuran.nik import (
     text_array,
     validate_niks,
 )
+from iuran.occupations import category
 from iuran.periods import Period
 from iuran.programs import Program
 from iuran.rosters.codes import fill
@@ -65,6 +74,8 @@ RULE_ORDER: tuple[str, ...] = (
     "TANGGAL_LAHIR_KOSONG", "TANGGAL_LAHIR_FORMAT", "TANGGAL_LAHIR_TIDAK_SESUAI_NIK",
     "JENIS_KELAMIN_KOSONG", "JENIS_KELAMIN_FORMAT", "JENIS_KELAMIN_TIDAK_SESUAI_NIK",
     "KODE_DESA_KOSONG", "KODE_DESA_TIDAK_DIKENAL", "KODE_DESA_BUKAN_DESA",
+    "PEKERJAAN_ASN_TNI_POLRI", "PEKERJAAN_PENERIMA_UPAH", "PEKERJAAN_PEJABAT",
+    "PEKERJAAN_BUKAN_PEKERJA",
     "USIA_DI_BAWAH_BATAS", "USIA_DI_ATAS_BATAS",
     "PENGHASILAN_FORMAT",
 )  # fmt: skip
@@ -76,6 +87,7 @@ COLUMN: dict[str, str] = {
     **{c: "tanggal_lahir" for c in RULE_ORDER if c.startswith(("TANGGAL_", "USIA_"))},
     **{c: "jenis_kelamin" for c in RULE_ORDER if c.startswith("JENIS_KELAMIN_")},
     **{c: "kode_desa" for c in RULE_ORDER if c.startswith("KODE_DESA_")},
+    **{c: "pekerjaan" for c in RULE_ORDER if c.startswith("PEKERJAAN_")},
     "PENGHASILAN_FORMAT": "penghasilan",
 }
 
@@ -293,6 +305,13 @@ def _check(r: pd.DataFrame, program: Program, on: dt.date) -> _Checked:
     masks["KODE_DESA_KOSONG"] = kd_empty
     masks["KODE_DESA_TIDAK_DIKENAL"] = ~kd_empty & ~in_regency
     masks["KODE_DESA_BUKAN_DESA"] = in_regency & ~eligible
+
+    # Eligibility by occupation (`iuran.occupations`): who is insured elsewhere or is no worker.
+    job = category(r["pekerjaan"]).to_numpy(dtype=object, na_value="")
+    masks["PEKERJAAN_ASN_TNI_POLRI"] = np.isin(job, ["asn", "tni", "polri"])
+    masks["PEKERJAAN_PENERIMA_UPAH"] = job == "penerima_upah"
+    masks["PEKERJAAN_PEJABAT"] = job == "pejabat"
+    masks["PEKERJAAN_BUKAN_PEKERJA"] = (job == "bukan_pekerja") & (program.non_workers == "refuse")
 
     # Age in whole years on the period's first day.
     age = on.year - by - ((bm > on.month) | ((bm == on.month) & (bd > on.day)))

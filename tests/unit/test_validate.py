@@ -445,3 +445,65 @@ def test_later_date_formats_still_read_among_iso_dates() -> None:
     assert got[:4] == ["1990-05-15"] * 4
     assert pd.isna(got[4]) and pd.isna(got[5]) and pd.isna(got[6])
     assert got[7] == "1990-05-15"
+
+
+# --- eligibility by occupation (#16) ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("pekerjaan", "code"),
+    [
+        ("PNS", "PEKERJAAN_ASN_TNI_POLRI"),
+        ("Guru PNS", "PEKERJAAN_ASN_TNI_POLRI"),
+        ("TNI AD", "PEKERJAAN_ASN_TNI_POLRI"),
+        ("Polri", "PEKERJAAN_ASN_TNI_POLRI"),
+        ("5", "PEKERJAAN_ASN_TNI_POLRI"),  # OpenSID's code: ASN
+        ("Karyawan Swasta", "PEKERJAAN_PENERIMA_UPAH"),
+        ("Honorer", "PEKERJAAN_PENERIMA_UPAH"),
+        ("Perangkat Desa", "PEKERJAAN_PENERIMA_UPAH"),
+        ("Kades", "PEKERJAAN_PEJABAT"),
+        ("Anggota DPRD Kabupaten/Kota", "PEKERJAAN_PEJABAT"),
+        ("Belum/Tidak Bekerja", "PEKERJAAN_BUKAN_PEKERJA"),
+        ("Pelajar/Mahasiswa", "PEKERJAAN_BUKAN_PEKERJA"),
+        ("PETANI / PEKEBUN", None),
+        ("ojek online", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_occupations_insured_elsewhere_or_not_working_are_refused(
+    lebak: Program, pekerjaan: str | None, code: str | None
+) -> None:
+    assert code_of(lebak, pekerjaan=pekerjaan) == code
+    if code:
+        [row] = one(lebak, pekerjaan=pekerjaan).rejected.to_dict("records")
+        assert row["column"] == "pekerjaan" and "{" not in row["message"]
+
+
+def test_occupation_messages_say_why(lebak: Program) -> None:
+    got = validate_rows(
+        frame(
+            {"pekerjaan": "TNI AD"},
+            {"pekerjaan": "Karyawan Swasta", "source_file": "lain.csv"},
+        ),
+        lebak,
+        PERIOD,
+    )
+    asn, upah = got.rejected["message"]
+    assert "Taspen" in asn and "ASABRI" in asn and "'TNI AD'" in asn
+    assert "pemberi kerja" in upah
+
+
+def test_a_program_may_accept_non_workers(lebak: Program) -> None:
+    accepting = lebak.model_copy(update={"non_workers": "accept"})
+    assert lebak.non_workers == "refuse"
+    assert code_of(accepting, pekerjaan="Mengurus Rumah Tangga") is None
+    assert code_of(accepting, pekerjaan="PNS") == "PEKERJAAN_ASN_TNI_POLRI"
+
+
+def test_occupation_is_eligibility_after_the_fields_before_age(lebak: Program) -> None:
+    at = RULE_ORDER.index
+    assert at("KODE_DESA_BUKAN_DESA") < at("PEKERJAAN_ASN_TNI_POLRI") < at("USIA_DI_BAWAH_BATAS")
+    old = {"nik": "3602011505500001", "tanggal_lahir": "15/05/1950", "pekerjaan": "PNS"}
+    assert code_of(lebak, **old) == "PEKERJAAN_ASN_TNI_POLRI"
+    assert code_of(lebak, kode_desa=None, pekerjaan="PNS") == "KODE_DESA_KOSONG"

@@ -1,0 +1,54 @@
+"""Who is billed and for which months (#16), through a whole month on both databases."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from sqlalchemy import select
+
+from iuran.db.models import Participant, Rejection
+from iuran.db.session import session_scope
+from iuran.generate import generate_rosters
+from iuran.periods import Period
+from iuran.programs import load_program
+from tests.pipeline import run
+
+
+@pytest.fixture
+def lebak_inbox(tmp_path: Path) -> Path:
+    inbox = tmp_path / "inbox"
+    generate_rosters(
+        load_program("lebak"), Period(2026, 1), inbox, villages=2, per_village=10, seed=16
+    )
+    return inbox
+
+
+def _first_roster(inbox: Path) -> tuple[Path, pd.DataFrame]:
+    path = sorted((inbox / "lebak" / "2026-01").glob("*.csv"))[0]
+    return path, pd.read_csv(path, dtype=str, keep_default_na=False)
+
+
+def test_civil_servants_wage_employees_office_holders_and_pupils_are_not_billed(
+    database_url: str, lebak_inbox: Path, tmp_path: Path
+) -> None:
+    path, df = _first_roster(lebak_inbox)
+    jobs = ["PNS", "TNI AD", "Karyawan Swasta", "Kades", "Pelajar/Mahasiswa", ""]
+    df.loc[: len(jobs) - 1, "pekerjaan"] = jobs
+    df.to_csv(path, index=False)
+    s = run(database_url, load_program("lebak"), "2026-01", lebak_inbox, tmp_path / "out")
+    assert s["rows"] == {"received": 20, "accepted": 15, "rejected": 5}
+    assert s["participants"]["billed"] == 15 and s["total_due"] == 15 * 16_800
+    with session_scope(database_url) as ses:
+        refused = ses.execute(select(Rejection.source_row, Rejection.code, Rejection.column)).all()
+        billed = set(ses.scalars(select(Participant.nik)))
+    assert sorted(refused) == [
+        (2, "PEKERJAAN_ASN_TNI_POLRI", "pekerjaan"),
+        (3, "PEKERJAAN_ASN_TNI_POLRI", "pekerjaan"),
+        (4, "PEKERJAAN_PENERIMA_UPAH", "pekerjaan"),
+        (5, "PEKERJAAN_PEJABAT", "pekerjaan"),
+        (6, "PEKERJAAN_BUKAN_PEKERJA", "pekerjaan"),
+    ]
+    assert df.loc[5, "nik"] in billed  # an empty occupation is accepted, as before
+    assert not {*df.loc[:4, "nik"]} & billed
