@@ -3,7 +3,9 @@
     python -m deployments.deploy [--pool iuran] [--only lebak] [--list]
 
 Every `deployments/programs/<code>.yaml` becomes `monthly-cycle/cycle-<code>`, on the program's own
-schedule (`schedule.cron`, in `schedule.timezone`, Asia/Jakarta by default), with `program` as its
+schedule (`schedule.cron`, in `schedule.timezone`, Asia/Jakarta by default) within the program's
+months only (`cycle_schedule`: the cron written as an RRULE from the first month's first day UNTIL
+the last month's last day, so no run is scheduled after the program year), with `program` as its
 parameter and no period: a scheduled run bills the month it was scheduled in; an admin's run passes
 `-p period=2026-01`. Adding a program file and deploying again is all it takes to add a deployment.
 
@@ -31,7 +33,7 @@ from typing import Any, cast
 from uuid import UUID
 
 from iuran.config import PROGRAMS_DIR, ROOT, WORK_POOL, load_settings, prefect_defaults
-from iuran.programs import Program, load_programs
+from iuran.programs import Program, ProgramError, load_programs
 
 prefect_defaults()
 
@@ -68,6 +70,69 @@ DAILY = (
 )
 
 
+#: A cron field's RRULE part and its range: minute, hour, day of month, month, day of week.
+_CRON_FIELDS = (("BYMINUTE", 0, 59), ("BYHOUR", 0, 23), ("BYMONTHDAY", 1, 31), ("BYMONTH", 1, 12),
+                ("BYDAY", 0, 7))  # fmt: skip
+_WEEKDAYS = ("SU", "MO", "TU", "WE", "TH", "FR", "SA", "SU")  # cron: 0 and 7 are Sunday
+
+
+def _cron_values(field: str, low: int, high: int) -> list[int] | None:
+    """A cron field's values (None for `*`): numbers, ranges `a-b`, steps `*/n` `a-b/n`, lists."""
+    if field == "*":
+        return None
+    values: set[int] = set()
+    for part in field.split(","):
+        span, _, step = part.partition("/")
+        if span == "*":
+            first, last = low, high
+        elif "-" in span:
+            first, last = (int(v) for v in span.split("-", 1))
+        else:
+            first = int(span)
+            last = high if step else first
+        values.update(range(first, last + 1, int(step or 1)))
+    if not values or min(values) < low or max(values) > high:
+        raise ValueError(f"{field!r} is outside {low}-{high}")
+    return sorted(values)
+
+
+def cycle_schedule(program: Program) -> Any:
+    """The program's `schedule.cron` within its months: an RRULE from 00:00 on the first month's
+    first day UNTIL 23:59:59 on the last month's last day, in the program's timezone. A cron has no
+    end, and a run after the last month would bill a year no budget pays for (the month refuses it,
+    `iuran.month.refuse_outside`, but the schedule should not ask). Cron fields are numbers, ranges,
+    steps and lists; a day of month and a day of week both restricted (cron runs on either, an
+    RRULE only on both) is refused, as are names (`MON`, `JAN`)."""
+    from prefect.schedules import RRule
+
+    cron = program.schedule.cron
+    fields = cron.split()
+    try:
+        if len(fields) != 5:
+            raise ValueError("five fields are needed: minute hour day month weekday")
+        values = [
+            _cron_values(f, lo, hi) for f, (_, lo, hi) in zip(fields, _CRON_FIELDS, strict=True)
+        ]
+        if values[2] is not None and values[4] is not None:
+            raise ValueError("restrict the day of month or the day of week, not both")
+    except ValueError as exc:
+        raise ProgramError(f"program {program.code}: schedule.cron {cron!r}: {exc}") from exc
+    parts = ["FREQ=DAILY"]
+    for (name, low, high), found in zip(_CRON_FIELDS, values, strict=True):
+        if found is None and name in ("BYMINUTE", "BYHOUR"):
+            found = list(range(low, high + 1))  # cron's `*`: every minute / hour
+        if found is not None:
+            items = sorted({_WEEKDAYS[v] for v in found}) if name == "BYDAY" else found
+            parts.append(f"{name}={','.join(str(v) for v in items)}")
+    parts.append("BYSECOND=0")
+    end = program.last_period.shift(1).first_day - dt.timedelta(days=1)
+    rule = (
+        f"DTSTART:{program.first_period.first_day:%Y%m%d}T000000\n"
+        f"RRULE:{';'.join(parts)};UNTIL={end:%Y%m%d}T235959"
+    )
+    return RRule(rule, timezone=program.schedule.timezone)
+
+
 def _flow(entrypoint: str, source: str) -> Any:
     from prefect import Flow
 
@@ -81,14 +146,12 @@ def cycle_deployment(
     scheduled: bool = True,
     source: str = str(ROOT),
 ) -> Any:
-    """`monthly-cycle/cycle-<code>`: the program's schedule, one run at a time."""
-    from prefect.schedules import Cron
-
+    """`monthly-cycle/cycle-<code>`: the program's schedule within its months, one run at a time."""
     code = program.code
     return _flow(CYCLE_ENTRYPOINT, source).to_deployment(
         name=f"cycle-{code}",
         description=f"Siklus iuran bulanan {program.name}",
-        schedules=[Cron(program.schedule.cron, timezone=program.schedule.timezone)],
+        schedules=[cycle_schedule(program)],
         parameters={"program": code, **(parameters or {})},
         job_variables=dict(job_variables or {}),
         concurrency_limit=1,
@@ -314,7 +377,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.list:
         for code, p in load_programs().items():
             if not args.only or code in args.only:
-                print(f"monthly-cycle/cycle-{code}  {p.schedule.cron}  {p.schedule.timezone}")
+                print(
+                    f"monthly-cycle/cycle-{code}  {p.schedule.cron}  {p.schedule.timezone}  "
+                    f"{p.first_period} to {p.last_period}"
+                )
         for daily in DAILY:
             state = "present" if daily.path.exists() else "not there yet"
             print(f"{daily.entrypoint}  {daily.cron}  Asia/Jakarta  ({state})")

@@ -90,7 +90,12 @@ def run_cycle(
 ) -> dict[str, Any]:
     from flows.monthly_cycle import monthly_cycle
     from iuran.db.session import upgrade
+    from iuran.month import refuse_outside
+    from iuran.periods import Period
+    from iuran.programs import load_program
 
+    # Refused before a flow run starts (the month refuses it again, for every other caller).
+    refuse_outside(load_program(program), Period.parse(period))
     settings = load_settings(db, inbox, out)
     upgrade(settings.database_url)
     # Only what the operator typed goes into the run's parameters: Prefect stores and shows them,
@@ -121,8 +126,13 @@ def cycle(
     ] = False,
 ) -> None:
     """Run the monthly cycle for one program and period (a rerun changes only what changed)."""
+    from iuran.month import OutsideProgram
+
     with contextlib.redirect_stdout(sys.stderr):
-        summary = run_cycle(program, period, inbox, db, out, dry_run)
+        try:
+            summary = run_cycle(program, period, inbox, db, out, dry_run)
+        except OutsideProgram as exc:
+            _fail(str(exc))
     if as_json:
         sys.stdout.write(json.dumps(summary, ensure_ascii=False) + "\n")
     else:

@@ -42,6 +42,22 @@ class RostersChanged(RuntimeError):
     """The rosters changed between the summary an operator approved and the run that issues."""
 
 
+class OutsideProgram(ValueError):
+    """A period outside the program's months: nothing is billed for it, by any caller."""
+
+
+def refuse_outside(program: Program, period: Period) -> None:
+    """Raise `OutsideProgram` for a period the program does not cover (`Program.covers`): a program
+    year's budget pays for its own months only, so carried-forward workers are never billed past
+    its last month."""
+    if not program.covers(period):
+        raise OutsideProgram(
+            f"{program.code} {period}: outside the program's months "
+            f"({program.first_period} to {program.last_period}); nothing was billed. "
+            "A new program year needs its own months in the program file."
+        )
+
+
 @dataclass(frozen=True)
 class Answer:
     """The month's summary, and a fingerprint of the roster files it was made from."""
@@ -128,8 +144,10 @@ def run_month(
     """Bill one program for one month; `dry_run` says what would change and writes nothing.
 
     `approved_inputs` is the fingerprint of the rosters an operator approved (a gated program): when
-    the rosters read now differ, nothing is written and `RostersChanged` is raised.
+    the rosters read now differ, nothing is written and `RostersChanged` is raised. A period outside
+    the program's months is refused before anything is read (`OutsideProgram`), a rerun's too.
     """
+    refuse_outside(program, period)
     folder = settings.inbox / program.code / str(period)
     out_dir = settings.out / program.code / str(period)
     url = settings.database_url

@@ -90,22 +90,22 @@ def test_an_update_of_a_participant_anywhere_changes_the_key(month: dict) -> Non
     assert _key(month) != month["key"]
 
 
-def _serang(month: dict, tmp_path: Path) -> None:
-    serang = load_program("serang")
-    inbox = tmp_path / "inbox-serang"
-    generate_rosters(serang, PERIOD, inbox, villages=2, per_village=5, seed=5)
-    run(month["url"], serang, str(PERIOD), inbox, tmp_path / "out-serang", render=False)
+def _lahat(month: dict, tmp_path: Path) -> None:
+    lahat = load_program("lahat")  # its months include PERIOD
+    inbox = tmp_path / "inbox-lahat"
+    generate_rosters(lahat, PERIOD, inbox, villages=2, per_village=5, seed=5)
+    run(month["url"], lahat, str(PERIOD), inbox, tmp_path / "out-lahat", render=False)
 
 
 def test_another_programs_line_made_not_current_changes_the_key(
     month: dict, tmp_path: Path
 ) -> None:
     """A trigger of migration 0005 counts an UPDATE, which leaves no count of rows behind."""
-    _serang(month, tmp_path)
+    _lahat(month, tmp_path)
     before = _key(month)
     with session_scope(month["url"]) as s:
         lid = s.scalars(
-            select(ContributionLine.id).where(ContributionLine.program == "serang").limit(1)
+            select(ContributionLine.id).where(ContributionLine.program == "lahat").limit(1)
         ).one()
         s.execute(
             update(ContributionLine).where(ContributionLine.id == lid).values(is_current=False)
@@ -122,7 +122,7 @@ def test_the_months_own_lines_are_output_not_input(month: dict) -> None:
 
 def test_another_programs_line_in_the_month_changes_the_key(month: dict, tmp_path: Path) -> None:
     """Double funding: another program billing the same month can change this one's decisions."""
-    _serang(month, tmp_path)
+    _lahat(month, tmp_path)
     assert _key(month) != month["key"]
 
 
