@@ -126,14 +126,14 @@ def test_a_run_releases_the_cycle_even_when_it_fails(lebak: dict[str, Any], tmp_
     generate_rosters(
         load_program("lebak"), Period(2025, 12), Path(lebak["inbox"]), villages=2, per_village=3
     )
-    december = lebak | {"period": "2025-12"}  # before Lebak's first premium rule: pricing fails
-    with pytest.raises(Exception, match="0 premium rules in force for 2025-12"):
+    december = lebak | {"period": "2025-12"}  # before Lebak's program year: the month refuses it
+    with pytest.raises(Exception, match="outside the program's months"):
         monthly_cycle(**december)
     assert holder_of(lebak["db"], "lebak", "2025-12") is None
     [msg] = _emls(tmp_path / "outbox", "ops")
     assert msg["Subject"] == "[iuran] Failed: cycle-lebak-2025-12"
     body = msg.get_body(("plain",)).get_content()  # type: ignore[union-attr]
-    assert "ProgramError: program lebak: 0 premium rules in force for 2025-12" in body
+    assert "OutsideProgram: lebak 2025-12: outside the program's months" in body
 
 
 def _drop_rows(inbox: str, n: int) -> None:
