@@ -19,10 +19,12 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from sqlalchemy import select
 
 from iuran.config import Settings
 from iuran.cycle import Recorded, record_cycle
 from iuran.cycle_reports import write_reports
+from iuran.db.models import Participant
 from iuran.db.session import session_scope
 from iuran.documents import render_pending
 from iuran.mail.deliver import DeliveryReport, deliver_outbox
@@ -34,7 +36,12 @@ from iuran.reconcile import Reconciled
 from iuran.registry import decide
 from iuran.rerun import Kept, inputs_key, recall, remember
 from iuran.rosters.read import KEEP_NAME, Collected, collect_rosters
-from iuran.rosters.validate import Validated, validate_rows
+from iuran.rosters.validate import (
+    Validated,
+    confirm_rounded_niks,
+    rounded_niks,
+    validate_rows,
+)
 from iuran.summary import all_rejections, summarize, village_table
 
 
@@ -169,7 +176,8 @@ def run_month(
             f"the rosters of {program.code} {period} changed after the summary was approved; "
             "nothing was issued: run the cycle again to approve the new figures"
         )
-    checked = steps.validate(rosters.rows, program, period)
+    rows = confirm_rounded_niks(rosters.rows, registered(url, rounded_niks(rosters.rows["nik"])))
+    checked = steps.validate(rows, program, period)
     decided = steps.reconcile(url, rosters.rows, checked.accepted, program, period, folder)
     lines = steps.price(decided.billed, program, period)
     rejected = all_rejections(checked, decided)
@@ -194,6 +202,21 @@ def run_month(
     if key is not None and recorded.status != "stopped":
         steps.remember(url, program, period, key, summary, villages, inputs)
     return Answer(summary, inputs)
+
+
+def registered(database_url: str, niks: pd.Series) -> pd.DataFrame:
+    """The registry's nik, nama, tanggal_lahir of these NIKs (<NA> ignored): the few a roster's
+    rounded number cells may be (`iuran.rosters.validate.confirm_rounded_niks`)."""
+    wanted = sorted(set(niks.dropna().astype(str)))
+    if not wanted:
+        return pd.DataFrame(columns=["nik", "nama", "tanggal_lahir"])
+    with session_scope(database_url) as session:
+        found = session.execute(
+            select(Participant.nik, Participant.nama, Participant.tanggal_lahir).where(
+                Participant.nik.in_(wanted)
+            )
+        ).all()
+    return pd.DataFrame(found, columns=["nik", "nama", "tanggal_lahir"])
 
 
 def waiting(database_url: str, program: Program, period: Period) -> list[dict[str, Any]]:

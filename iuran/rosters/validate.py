@@ -29,6 +29,9 @@ Decisions written down:
   regency; in a desa-only program a kelurahan is KODE_DESA_BUKAN_DESA.
 - penghasilan is optional: `1500000`, `1.500.000`, `1,500,000`, `Rp 1.500.000,-`, `1.500.000,00` ->
   Int64 Rupiah; decimals other than zero, negatives or more than 12 digits are PENGHASILAN_FORMAT.
+- A NIK from an XLSX number cell ending in 0 (`3.60201150590001E+15`: Excel may have rounded its
+  last digit) is NIK_NOTASI_ILMIAH, unless validate's caller confirmed it first
+  (`confirm_rounded_niks`: the registry holds that exact NIK with the same name and birth date).
 - The same NIK twice in one file: the first row (lowest row number) is judged on its own, the later
   ones are NIK_GANDA_BERKAS naming the first. The same NIK in different files is left to `reconcile`.
 - In the rejected frame, `kode_desa` is the dotted code when it has that shape (else the raw text),
@@ -47,6 +50,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from iuran import faults
+from iuran.conflicts import fold_names
 from iuran.nik import (
     birth_parts,
     decode,
@@ -56,6 +60,7 @@ from iuran.nik import (
     mask_series,
     matches,
     text_array,
+    text_series,
     validate_niks,
 )
 from iuran.occupations import category
@@ -418,6 +423,49 @@ def _rejected(
             "message": pd.Series(messages, index=bad.index, dtype="string"),
         }
     ).reset_index(drop=True)
+
+
+_ROUNDED = r"^(?P<i>[1-9])[.,](?P<f>\d{14})[eE]\+?15$"
+
+
+def rounded_niks(raw: pd.Series) -> pd.Series:
+    """The 16 digits an XLSX number cell ending in 0 holds (`3.60201150590001E+15` ->
+    `3602011505900010`), <NA> for every other value.
+
+    Excel keeps 15 significant digits, so a 16-digit number ending in 0 may be a NIK whose last digit
+    Excel rounded away: `iuran.intake.cells.nik_cell` writes such a cell in scientific notation and it
+    is NIK_NOTASI_ILMIAH, unless the registry confirms it (`confirm_rounded_niks`)."""
+    parts = pc.extract_regex(pc.utf8_trim_whitespace(text_array(raw)), _ROUNDED)
+    digits = pc.binary_join_element_wise(
+        pc.struct_field(parts, [0]), pc.struct_field(parts, [1]), pa.scalar("0"), ""
+    )
+    return text_series(digits, raw.index)
+
+
+def confirm_rounded_niks(rows: pd.DataFrame, known: pd.DataFrame) -> pd.DataFrame:
+    """`rows` with each rounded NIK (`rounded_niks`) written as its 16 digits when the registry
+    (`known`: nik, nama, tanggal_lahir) holds exactly that NIK with the same name (as
+    `iuran.conflicts.fold_names` folds it) and the same birth date; the row then is the worker the
+    registry knows, not a guess. Every other row as it was."""
+    candidate = rounded_niks(rows["nik"])
+    at = candidate.notna().to_numpy()
+    if not at.any() or known.empty:
+        return rows
+    registry = known.assign(nik=known["nik"].astype(str)).drop_duplicates("nik").set_index("nik")
+    nik = candidate[at].astype(str)
+    same_name = (
+        fold_names(rows["nama"][at]).to_numpy()
+        == fold_names(registry["nama"].reindex(nik.to_numpy())).to_numpy()
+    )
+    born = parse_dates(rows["tanggal_lahir"][at]).to_numpy()
+    registry_born = pd.to_datetime(registry["tanggal_lahir"].reindex(nik.to_numpy())).to_numpy()
+    confirmed = np.zeros(len(rows), dtype=bool)
+    confirmed[at] = same_name & (born == registry_born) & nik.isin(registry.index).to_numpy()
+    if not confirmed.any():
+        return rows
+    out = rows.copy()
+    out.loc[confirmed, "nik"] = candidate[confirmed]
+    return out
 
 
 def validate_rows(rows: pd.DataFrame, program: Program, period: Period) -> Validated:

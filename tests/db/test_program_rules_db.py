@@ -84,3 +84,33 @@ def test_a_period_after_the_program_year_is_refused_by_the_command_line_and_the_
     with session_scope(database_url) as ses:
         periods = ses.scalars(select(Invoice.period)).all()
     assert set(periods) == {"2025-12"}
+
+
+def test_a_rounded_number_cell_nik_the_registry_holds_goes_on_being_billed(
+    database_url: str, lebak_inbox: Path, tmp_path: Path
+) -> None:
+    """January's roster typed the NIK as text; February's sheet holds it as a number cell ending
+    in 0 (`3.60201150590001E+15`): the registry has that NIK with the same name and birth date."""
+    lebak = load_program("lebak")
+    path, df = _first_roster(lebak_inbox)
+    df.loc[0, "nik"] = df.loc[0, "nik"][:-2] + "10"
+    df.to_csv(path, index=False)
+    january = run(database_url, lebak, "2026-01", lebak_inbox, tmp_path / "out", render=False)
+    assert january["participants"]["billed"] == 20
+    nik = df.loc[0, "nik"]
+
+    february = lebak_inbox / "lebak" / "2026-02"
+    february.mkdir()
+    for roster in path.parent.glob("*.csv"):
+        (february / roster.name).write_bytes(roster.read_bytes())
+    rounded = df.copy()
+    rounded.loc[0, "nik"] = f"{float(nik):.14E}"  # as iuran.intake.cells.nik_cell writes it
+    rounded.loc[1, "nik"] = f"{float(df.loc[1, 'nik'][:-1] + '0'):.14E}"  # nobody the registry has
+    rounded.to_csv(february / path.name, index=False)
+    s = run(database_url, lebak, "2026-02", lebak_inbox, tmp_path / "out", render=False)
+    assert s["participants"]["continuing"] == 19 and s["participants"]["billed"] == 19
+    assert s["rejections"] == {"NIK_NOTASI_ILMIAH": 1}
+    with session_scope(database_url) as ses:
+        [code] = ses.scalars(select(Rejection.code).where(Rejection.source_row == 3)).all()
+        assert ses.scalar(select(Participant.nik).where(Participant.nik == nik)) == nik
+    assert code == "NIK_NOTASI_ILMIAH"

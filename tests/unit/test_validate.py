@@ -507,3 +507,32 @@ def test_occupation_is_eligibility_after_the_fields_before_age(lebak: Program) -
     old = {"nik": "3602011505500001", "tanggal_lahir": "15/05/1950", "pekerjaan": "PNS"}
     assert code_of(lebak, **old) == "PEKERJAAN_ASN_TNI_POLRI"
     assert code_of(lebak, kode_desa=None, pekerjaan="PNS") == "KODE_DESA_KOSONG"
+
+
+# --- a NIK from a number cell ending in 0 (#16) -----------------------------------------------------
+
+
+def test_a_rounded_number_cell_is_accepted_only_when_the_registry_holds_that_person(
+    lebak: Program,
+) -> None:
+    from iuran.intake.cells import nik_cell
+    from iuran.rosters.validate import confirm_rounded_niks, rounded_niks
+
+    nik = "3602011505900010"
+    cell = nik_cell(float(nik))  # what an XLSX number cell becomes: Excel may have rounded it
+    assert cell == "3.60201150590001E+15" and rounded_niks(pd.Series([cell])).tolist() == [nik]
+    rows = frame(
+        {"nik": cell},
+        {"nik": cell, "source_file": "lain.csv", "nama": "Orang Lain"},
+        {"nik": "3.60201E+15", "source_file": "tiga.csv"},
+    )
+    assert code_of(lebak, nik=cell) == "NIK_NOTASI_ILMIAH"  # nothing known: refused as today
+    known = pd.DataFrame(
+        {"nik": [nik], "nama": ["BUDI  SANTOSO"], "tanggal_lahir": [pd.Timestamp("1990-05-15")]}
+    )
+    got = validate_rows(confirm_rounded_niks(rows, known), lebak, PERIOD)
+    assert got.accepted["nik"].tolist() == [nik]
+    assert got.rejected["code"].tolist() == ["NIK_NOTASI_ILMIAH", "NIK_NOTASI_ILMIAH"]
+    other_birthday = known.assign(tanggal_lahir=pd.Timestamp("1990-05-16"))
+    assert confirm_rounded_niks(rows, other_birthday)["nik"].tolist() == rows["nik"].tolist()
+    assert confirm_rounded_niks(rows, known.iloc[:0]) is rows
