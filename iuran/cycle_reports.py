@@ -112,7 +112,9 @@ def write_reports(
             zip_path=paths.village_reports_zip,
         )  # fmt: skip
         faults.point("reports.between_reports")
-        table = data_quality_table(rows, rejected, decided.billed, village_names=covered)
+        table = data_quality_table(
+            rows, rejected, decided.billed, village_names=covered, regency=program.regency
+        )
         write_data_quality_xlsx(
             table, paths.data_quality, title=f"Kualitas data roster {program.name} — {period.label}"
         )

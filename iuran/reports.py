@@ -33,7 +33,7 @@ import pyarrow as pa
 
 from iuran import desa, nik, xlsx
 from iuran.db.models import RosterFileStatus
-from iuran.desa import COUNTS, village_counts, village_of
+from iuran.desa import COUNTS, normalized, village_counts, village_of
 from iuran.files import replace_if_changed, sweep_temps, write_atomic
 from iuran.money import angka
 from iuran.nik import mask_series
@@ -75,6 +75,10 @@ SHORT = {
     "KODE_DESA_KOSONG": "Kode desa kosong",
     "KODE_DESA_TIDAK_DIKENAL": "Kode desa tidak dikenal",
     "KODE_DESA_BUKAN_DESA": "Kelurahan, bukan desa",
+    "PEKERJAAN_ASN_TNI_POLRI": "ASN/TNI/POLRI (Taspen/ASABRI)",
+    "PEKERJAAN_PENERIMA_UPAH": "Penerima upah (pemberi kerja)",
+    "PEKERJAAN_PEJABAT": "Kepala desa / pejabat",
+    "PEKERJAAN_BUKAN_PEKERJA": "Bukan pekerja",
     "PENGHASILAN_FORMAT": "Format penghasilan salah",
     "NIK_DESA_GANDA": "Terdaftar di desa lain",
     "NIK_GANDA_SUMBER": "Ganda antar-berkas (digabung)",
@@ -503,14 +507,30 @@ def _zipped(members: list[Path]) -> bytes:
 
 # ---------------------------------------------------------------------- regency data quality
 
-QUALITY_COLUMNS = ["kode_desa", "nama_desa", "diterima", "lolos", "ditolak"]
+QUALITY_COLUMNS = ["kode_desa", "nama_desa", "diterima", "lolos", "ditolak", "nik_luar_kabupaten"]
 QUALITY_LABELS = {
     "kode_desa": "Kode desa",
     "nama_desa": "Nama desa",
     "diterima": "Baris diterima",
     "lolos": "Lolos",
     "ditolak": "Ditolak",
+    "nik_luar_kabupaten": "Peringatan: NIK luar kabupaten",
 }
+#: What the warning column means, on the sheet that explains the codes.
+OUTSIDE_NOTE = (
+    "Peserta yang ditagih bulan ini dengan NIK yang diterbitkan di luar kabupaten program (empat "
+    "digit pertama NIK bukan kode kabupaten). Bukan penolakan: NIK mencatat tempat NIK pertama "
+    "diterbitkan dan tidak berubah saat orang pindah; periksa bila jumlahnya tidak wajar."
+)
+
+
+def issued_outside(billed: pd.DataFrame, regency: str) -> pd.Series:
+    """Per kode_desa, how many billed workers hold a NIK first issued outside `regency` (`36.02`):
+    a warning for Disnaker, never a refusal (a NIK's area part does not follow a move)."""
+    niks = billed.get("nik", pd.Series(dtype="string")).astype("string")
+    outside = niks.str.slice(0, 4).ne(regency.replace(".", "")).fillna(False).to_numpy(dtype=bool)
+    kode = normalized(billed.get("kode_desa", pd.Series(dtype="string"))).astype("string")
+    return kode[outside].value_counts()
 
 
 def data_quality_table(
@@ -519,10 +539,13 @@ def data_quality_table(
     billed: pd.DataFrame,
     *,
     village_names: pd.Series | None = None,
+    regency: str | None = None,
 ) -> pd.DataFrame:
     """`desa.village_counts` as Disnaker reads it: kode_desa, nama_desa, diterima (roster rows),
-    lolos (billed from this month's rosters), ditolak, then one column per rejection code (most
-    frequent first); a last row `kode_desa == "JUMLAH"` is the regency total.
+    lolos (billed from this month's rosters), ditolak, with `regency` the warning
+    nik_luar_kabupaten (`issued_outside`: every billed worker, carried ones too), then one column
+    per rejection code (most frequent first); a last row `kode_desa == "JUMLAH"` is the regency
+    total.
 
     Roster rows only (`diterima == lolos + ditolak`), placed as in the village reports (own code,
     else the code in the file name; `(tanpa desa)` otherwise). With `village_names` (kode_desa ->
@@ -533,6 +556,11 @@ def data_quality_table(
         columns=dict(zip(COUNTS, ["diterima", "lolos", "ditolak"], strict=True))
     )
     codes = [str(c) for c in table.columns[5:]]
+    if regency is not None:
+        warned = issued_outside(billed, regency)
+        at = pd.Index(table["kode_desa"].astype("string"))
+        table.insert(5, "nik_luar_kabupaten", warned.reindex(at).fillna(0).to_numpy(dtype="int64"))
+        codes = ["nik_luar_kabupaten", *codes]
     total = table[["diterima", "lolos", "ditolak", *codes]].sum()
     total_row = pd.DataFrame(
         [{"kode_desa": TOTAL, "nama_desa": f"Seluruh desa ({angka(len(table))})", **total}]
@@ -549,11 +577,12 @@ def data_quality_table(
 def write_data_quality_xlsx(table: pd.DataFrame, path: Path, *, title: str = "") -> Path:
     """The data-quality table for Disnaker, plus a sheet explaining every code it counts."""
     codes = [c for c in table.columns if c not in QUALITY_COLUMNS]
+    warned = [c for c in table.columns[5:] if c in QUALITY_COLUMNS]
     book = xlsx.Workbook()
     first = 3 if title else 1  # the table header's row
     ws = book.sheet(
         "Kualitas data",
-        widths=(15, 26, 14, 9, 9, *([12] * len(codes))),
+        widths=(15, 26, 14, 9, 9, *([16] * len(warned)), *([12] * len(codes))),
         freeze=f"C{first + 1}",
     )
     if title:
@@ -578,9 +607,9 @@ def write_data_quality_xlsx(table: pd.DataFrame, path: Path, *, title: str = "")
     ks.row(("Kode", "Singkat", "Keterangan"), font="bold")
     ks.table(
         [
-            xlsx.Column(codes),
-            xlsx.Column([short_label(c) for c in codes]),
-            xlsx.Column([CODES.get(c, "") for c in codes]),
+            xlsx.Column([*warned, *codes]),
+            xlsx.Column([QUALITY_LABELS[c] for c in warned] + [short_label(c) for c in codes]),
+            xlsx.Column([OUTSIDE_NOTE for _ in warned] + [CODES.get(c, "") for c in codes]),
         ]
     )
     replace_if_changed(path, book.to_bytes())

@@ -114,3 +114,26 @@ def test_a_rounded_number_cell_nik_the_registry_holds_goes_on_being_billed(
         [code] = ses.scalars(select(Rejection.code).where(Rejection.source_row == 3)).all()
         assert ses.scalar(select(Participant.nik).where(Participant.nik == nik)) == nik
     assert code == "NIK_NOTASI_ILMIAH"
+
+
+def test_a_nik_issued_outside_the_regency_is_billed_and_flagged_in_the_data_quality_report(
+    database_url: str, lebak_inbox: Path, tmp_path: Path
+) -> None:
+    import openpyxl
+
+    path, df = _first_roster(lebak_inbox)
+    df.loc[0, "nik"] = "3174" + df.loc[0, "nik"][4:]  # first issued in Jakarta Selatan, moved since
+    df.to_csv(path, index=False)
+    s = run(database_url, load_program("lebak"), "2026-01", lebak_inbox, tmp_path / "out")
+    assert s["rows"] == {"received": 20, "accepted": 20, "rejected": 0}
+    assert s["participants"]["billed"] == 20
+    [report] = (tmp_path / "out" / "lebak" / "2026-01").glob("kualitas-data-*.xlsx")
+    sheet = openpyxl.load_workbook(report, read_only=True)["Kualitas data"]
+    rows = [list(r) for r in sheet.iter_rows(values_only=True)]
+    header = next(r for r in rows if r and r[0] == "Kode desa")
+    column = header.index("Peringatan: NIK luar kabupaten")
+    with session_scope(database_url) as ses:  # the generator's movers are there too
+        outside = [n for n in ses.scalars(select(Participant.nik)) if not n.startswith("3602")]
+    village = next(r for r in rows if r and r[0] == df.loc[0, "kode_desa"])
+    assert village[column] >= 1 and df.loc[0, "nik"] in outside
+    assert rows[-1][0] == "JUMLAH" and rows[-1][column] == len(outside)

@@ -267,3 +267,25 @@ def test_empty_inputs_data_quality() -> None:
     t = data_quality_table(rows, rejected, billed, village_names=NAMES)
     assert t["kode_desa"].tolist() == [A, B, C, reports.TOTAL]
     assert t[["diterima", "lolos", "ditolak"]].to_numpy().sum() == 0
+
+
+def test_niks_issued_outside_the_regency_are_a_warning_per_village(tmp_path: Path) -> None:
+    billed = billed_frame()
+    billed.loc[[1, 4], "nik"] = ["3601011505900011", "6209011505900012"]  # Pandeglang, Lamandau
+    t = data_quality_table(collected_frame(), rejected_frame(), billed, regency="36.02")
+    by = t.set_index("kode_desa")
+    assert list(t.columns[:6]) == [*reports.QUALITY_COLUMNS]
+    assert by.loc[A, "nik_luar_kabupaten"] == 1 and by.loc[B, "nik_luar_kabupaten"] == 0
+    assert by.loc[C, "nik_luar_kabupaten"] == 1  # carried forward: still billed, still warned
+    assert by.loc[reports.TOTAL, "nik_luar_kabupaten"] == 2
+    body = t.iloc[:-1]
+    assert (body["diterima"] == body["lolos"] + body["ditolak"]).all()  # a warning, not a refusal
+    path = write_data_quality_xlsx(t, tmp_path / "kualitas.xlsx")
+    rows = sheet_values(path, "Kualitas data")
+    assert rows[0][5] == "Peringatan: NIK luar kabupaten" and rows[-1][5] == 2
+    notes = sheet_values(path, "Keterangan kode")
+    assert notes[1][0] == "nik_luar_kabupaten" and "Bukan penolakan" in notes[1][2]
+    assert (
+        "nik_luar_kabupaten"
+        not in data_quality_table(collected_frame(), rejected_frame(), billed).columns
+    )
