@@ -1,4 +1,5 @@
-"""Reading roster files as village operators really send them: CSV and XLSX, into one frame.
+"""Reading roster files as village operators really send them: CSV, XLSX and old Excel XLS, into one
+frame.
 
 Every file is read on its own, so one bad file never stops the others; a refused file gets a stable code
 and an Indonesian message (`iuran.intake.refusal`). Reading a file (types, encodings, separators, the
@@ -9,7 +10,8 @@ XLSX check before calamine, cells as text, limits) is `iuran.intake`'s; what is 
   Tanggal Lahir` over `Tempat | Tanggal`) and row of column numbers (`1 | 2 | 3 ...`) are recognised
   and skipped. A NIK in a number cell keeps its digits only when the float holds them exactly
   (`iuran.intake.cells.nik_cell`).
-- XLSX (and `.xlsm`): the first visible sheet with a recognisable header (OpenSID's program-bantuan
+- XLSX (and `.xlsm`, and old Excel `.xls`, measured before calamine opens it like an XLSX,
+  `iuran.intake.xls`): the first visible sheet with a recognisable header (OpenSID's program-bantuan
   export: `Peserta`, not `Program`); data ends at a row whose second column is `###` (OpenSID's
   import template).
 - What a value means is settled in one place, `_as_roster`: sex `1`/`2`, occupation codes 1-89
@@ -30,7 +32,7 @@ XLSX check before calamine, cells as text, limits) is `iuran.intake`'s; what is 
   to one space, empty becomes <NA>; rows with none of the known columns filled (pre-numbered template
   rows) are dropped.
 - Files in sub-folders are read too; hidden files, Office lock files (`~$...`), `bpjs_status.*` (read
-  by the registry step) and system junk are ignored; anything else that is not CSV/XLSX is reported as
+  by the registry step) and system junk are ignored; anything else that is not CSV/XLSX/XLS is reported as
   BERKAS_JENIS so that the operator learns the file was not used, as is a symbolic link that leads out
   of the roster folder (never read).
 - Limits keep time and memory bounded (`LIMITS`); tests/hostile/ holds the corpus.
@@ -211,7 +213,7 @@ def _url(fs: fsspec.AbstractFileSystem, path: str) -> str:
 
 
 def list_roster_files(folder: str) -> list[str]:
-    """CSV and XLSX files under `folder` (local path or fsspec URL), sorted; ignored files left out."""
+    """CSV, XLSX and XLS files under `folder` (local path or fsspec URL), sorted; ignored files left out."""
     fs, _, found = _candidates(folder)
     return [_url(fs, p) for p in found if PurePosixPath(p).suffix.lower() in SUPPORTED]
 
@@ -576,7 +578,7 @@ def _read_safe(
     except Exception as exc:  # I/O trouble or a parser surprise; the text may hold personal data
         log.warning("roster %s not read: %s", relative, type(exc).__name__)
         message = (
-            f"{FileRefused('BERKAS_RUSAK', jenis='.csv/.xlsx').message} ({type(exc).__name__})"
+            f"{FileRefused('BERKAS_RUSAK', jenis='.csv/.xlsx/.xls').message} ({type(exc).__name__})"
         )
         return None, FileVerdict(
             relative, "", 0, RosterFileStatus.REJECTED, "BERKAS_RUSAK", message
