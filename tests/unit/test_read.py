@@ -20,6 +20,7 @@ from iuran.rosters import read
 from iuran.rosters.read import (
     CANONICAL,
     FILE_COLUMNS,
+    ROW_COLUMNS,
     Collected,
     collect_rosters,
     list_roster_files,
@@ -384,7 +385,7 @@ def test_collect_never_stops_on_a_bad_file(tmp_path: Path) -> None:
         "a.XLSX": 1, "b.CSV": 1, "c copy.csv": 2, "kec/c.csv": 2, "rusak.xlsx": 0, "scan.pdf": 0,
     }  # fmt: skip
     assert "c copy.csv" in str(files.loc["kec/c.csv", "message"])  # same bytes, said once
-    assert list(got.rows.columns) == [*CANONICAL, "source_file", "source_sheet", "source_row"]
+    assert list(got.rows.columns) == [*ROW_COLUMNS, "source_file", "source_sheet", "source_row"]
     assert got.rows["source_row"].dtype == "int64"
     assert got.rows["source_file"].value_counts().to_dict() == {
         "c copy.csv": 2, "kec/c.csv": 2, "a.XLSX": 1, "b.CSV": 1,
@@ -395,7 +396,7 @@ def test_collect_never_stops_on_a_bad_file(tmp_path: Path) -> None:
 def test_collect_empty_and_missing_folders(tmp_path: Path) -> None:
     got = collect_rosters(str(tmp_path))
     assert got.rows.empty and got.files.empty
-    assert list(got.rows.columns) == [*CANONICAL, "source_file", "source_sheet", "source_row"]
+    assert list(got.rows.columns) == [*ROW_COLUMNS, "source_file", "source_sheet", "source_row"]
     with pytest.raises(FileNotFoundError):
         collect_rosters(str(tmp_path / "nope"))
 
