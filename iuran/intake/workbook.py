@@ -15,9 +15,10 @@ import zipfile
 import zlib
 
 import numpy as np
+import pyarrow as pa
 from python_calamine import CalamineWorkbook
 
-from iuran.intake.cells import Table, grid_columns
+from iuran.intake.cells import Table, family_rows, grid_columns
 from iuran.intake.header import Columns, find_header
 from iuran.intake.refusal import FileRefused, Limits
 from iuran.intake.xls import JENIS as XLS
@@ -337,9 +338,17 @@ def read_book(book: CalamineWorkbook, columns: Columns, limits: Limits, jenis: s
                     ukuran=f"{len(data)} baris",
                     batas=f"{limits.max_rows} baris",
                 )
-            text = grid_columns(data, header.names, columns.nik)
             rows = np.arange(header.data_start + 1, header.data_start + 1 + len(data))
-            return Table(text, rows, name, header.notes)
+            text = grid_columns(data, header.names, columns.nik)
+            # a population register's family rows (`No. KK : ...`) between its people: not people
+            people = [text[n] for n in columns.person if n in text]
+            nik = header.names.index(columns.nik) if columns.nik in header.names else None
+            family = family_rows(data, people, nik) if people else None
+            if family is not None and family.any():
+                keep = pa.array(~family)
+                text = {n: values.filter(keep) for n, values in text.items()}
+                rows = rows[~family]
+            return Table(text, rows, name, header.notes, header.title)
     except FileRefused:
         raise
     except Exception as exc:  # calamine reports a damaged workbook with several exception types

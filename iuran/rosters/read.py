@@ -105,7 +105,7 @@ SYNONYMS: dict[str, str] = {
          "nomor induk kependudukan", "no induk kependudukan"], "nik"),
     **dict.fromkeys(
         ["nama", "nama lengkap", "nama tenaga kerja", "nama lengkap tenaga kerja",
-         "nama penduduk"], "nama"),
+         "nama penduduk", "nama lengkap panggilan"], "nama"),
     **dict.fromkeys(
         ["tgl lahir", "tanggal lahir", "tgl lhr", "tanggal lhr", "tgl lahir dd mm yyyy",
          "tanggallahir"], "tanggal_lahir"),
@@ -153,8 +153,20 @@ COLUMNS = Columns(
     nik="nik",
     template=("nik", "nama", "tanggal_lahir", "jenis_kelamin", "kode_desa"),
     under={
-        "lahir": dict.fromkeys(("tanggal", "tgl", "tanggal lahir", "tgl lahir"), "tanggal_lahir")
+        "lahir": dict.fromkeys(
+            (
+                "tanggal",
+                "tgl",
+                "tanggal lahir",
+                "tgl lahir",
+                "tgl bln th",
+                "tgl bln thn",
+                "tanggal bulan tahun",
+            ),
+            "tanggal_lahir",
+        )
     },
+    person=("tanggal_lahir", "jenis_kelamin"),
 )
 #: 20 MB, 200 MB unzipped, 10,000 rows, 200 columns, header among the first 15 rows
 LIMITS = Limits()
@@ -323,7 +335,8 @@ def _as_roster(
         )
     if "pekerjaan" in columns:
         jobs = _occupations()
-        job = columns["pekerjaan"]
+        # `PETANI / PEKEBUN` (Buku Induk) is OpenSID's `PETANI/PEKEBUN`
+        job = pc.replace_substring_regex(columns["pekerjaan"], r"\s*/\s*", "/")
         code = pc.replace_substring_regex(job, r"^0+([0-9])", r"\1")
         named = pc.take(pa.array(list(jobs.values())), pc.index_in(code, pa.array(list(jobs))))
         columns["pekerjaan"] = pc.coalesce(named, job)
@@ -338,6 +351,9 @@ def _as_roster(
             pc.index_in(status, pa.array(list(_STATUS_CODES))),
         )
         columns[STATUS] = pc.coalesce(named, status)
+    for place in ("desa", "kecamatan"):  # a title block's `DESA : ...` when no column names it
+        if f"nama_{place}" not in columns and table.title.get(place):
+            columns[f"nama_{place}"] = pa.array([table.title[place]] * n, pa.string())
     if "kode_desa" not in columns and n:  # no rows: refused as empty (BERKAS_KOSONG)
         columns["kode_desa"] = _village_of_file(
             columns.get("nama_desa"), columns.get("nama_kecamatan"), relative, regency, n
@@ -349,7 +365,7 @@ def _as_roster(
         desa = pc.count_distinct(columns["kode_desa"]).as_py() if "kode_desa" in columns else 1
         if n > village_limit * max(1, desa):
             raise FileRefused("BERKAS_DATA_PENDUDUK", baris=n, batas=village_limit)
-    return Table(columns, table.rows, table.sheet, table.notes)
+    return Table(columns, table.rows, table.sheet, table.notes, table.title)
 
 
 _DESA_PREFIX = r"^(?:DESA|KELURAHAN|DS|KEL)\.? "
