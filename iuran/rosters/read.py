@@ -7,23 +7,33 @@ XLSX check before calamine, cells as text, limits) is `iuran.intake`'s; what is 
 
 - Its columns (`SYNONYMS`, `REQUIRED`, `LABELS`): the header is the first row among the first 15 with at
   least 3 known column names. A government form's second header row under merged cells (`Tempat,
-  Tanggal Lahir` over `Tempat | Tanggal`) and row of column numbers (`1 | 2 | 3 ...`) are recognised
-  and skipped. A NIK in a number cell keeps its digits only when the float holds them exactly
-  (`iuran.intake.cells.nik_cell`).
+  Tanggal Lahir` over `Tempat | Tanggal`, the Buku Induk's `Tempat dan Tanggal Lahir` over `Tempat
+  Lahir | Tgl/Bln/Th`) and row of column numbers (`1 | 2 | 3 ...`, `-1 | -2 ...`) are recognised and
+  skipped; a title block above the header (`KECAMATAN : ...`, `DESA : ...`) is read. A NIK in a
+  number cell keeps its digits only when the float holds them exactly (`iuran.intake.cells.nik_cell`).
 - XLSX (and `.xlsm`, and old Excel `.xls`, measured before calamine opens it like an XLSX,
   `iuran.intake.xls`): the first visible sheet with a recognisable header (OpenSID's program-bantuan
   export: `Peserta`, not `Program`); data ends at a row whose second column is `###` (OpenSID's
-  import template).
+  import template); a population register's family rows between its people (`No. KK : ...`, or a
+  KK number with the head's name; birth date and sex blank, no NIK) are not people and are skipped
+  (`COLUMNS.person`, `iuran.intake.cells.family_rows`).
 - What a value means is settled in one place, `_as_roster`: sex `1`/`2`, occupation codes 1-89
-  (`iuran/data/opensid-pekerjaan.csv`), sex from the NIK when a file has no sex column, the village
-  from the file's name (or a village name column) when it has no village code column, else the file
-  is refused (BERKAS_TANPA_DESA). OpenSID's exports are read this way without any editing.
+  (`iuran/data/opensid-pekerjaan.csv`) and `PETANI / PEKEBUN` as `PETANI/PEKEBUN`, sex from the NIK
+  when a file has no sex column, the village from the file's name (or a village name column, or the
+  title block's `DESA` line, within the kecamatan a `Kecamatan` column or `KECAMATAN` line names)
+  when it has no village code column, else the file is refused (BERKAS_TANPA_DESA; a name of several
+  villages no kecamatan tells apart: BERKAS_DESA_GANDA, listing their codes). A register's status
+  (SIAK `Status`, OpenSID `status_dasar` 1-9) is kept as `status_penduduk` for validation (not
+  `Hidup`: PENDUDUK_BUKAN_HIDUP), only in a file with another register column (a `Status` of a
+  workers' own list means something else). OpenSID's exports, Dukcapil's SIAK `.xls` (`Nama
+  Penduduk`, `Kelamin`, `Kecamatan` and `Desa/Kel` names) and the Buku Induk layouts are read this
+  way without any editing.
 - The whole-population guard, also `_as_roster`'s: a file that looks like a population register
   export (its header names two or more of the register columns a workers' roster never needs, the
-  `daftar_*` entries of `SYNONYMS`: OpenSID `no_kk`, `kk_level`, `status_dasar`, `agama_id`,
-  `pendidikan_kk_id`, `status_kawin`, `nama_ayah`, `nama_ibu`, `warganegara_id`,
-  `golongan_darah_id`; Dukcapil/SIAK `Nomor KK`, `SHDK`, `Status Kawin`, `Agama`, `Ayah`, `Ibu`,
-  `Hub. Keluarga`, `Pendidikan`) with more rows than the program's workers per village
+  `daftar_*` entries of `SYNONYMS` and the status: OpenSID `no_kk`, `kk_level`, `status_dasar`,
+  `agama_id`, `pendidikan_kk_id`, `status_kawin`, `nama_ayah`, `nama_ibu`, `warganegara_id`,
+  `golongan_darah_id`; Dukcapil/SIAK `Nomor KK`, `Status`, `SHDK`, `Status Kawin`, `Agama`, `Ayah`,
+  `Ibu`, `Hub. Keluarga`, `Pendidikan`) with more rows than the program's workers per village
   (`village_limit`, `Program.quota_per_village`) times the villages it covers (1 when its village
   comes from its name) is held as a whole (BERKAS_DATA_PENDUDUK): nobody in it is billed, the other
   files go on. An unfiltered export would otherwise bill every resident of working age. A filtered

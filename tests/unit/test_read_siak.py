@@ -133,3 +133,59 @@ def test_a_status_column_of_a_workers_list_is_not_a_register_status(tmp_path: Pa
     rows = collect_rosters(str(tmp_path), regency="36.02").rows
     checked = validate_rows(rows, load_program("lebak"), Period(2026, 1))
     assert len(checked.accepted) == 1 and checked.rejected.empty
+
+
+# --- a village name of several villages ------------------------------------------------------------
+
+
+def _named(path: Path, desa: str, kecamatan: str | None = None) -> None:
+    """A workers' list with a `Desa` (and maybe a `Kecamatan`) column, no code anywhere."""
+    born = dt.date(1990, 5, 15)
+    header = "NIK;Nama;Tanggal Lahir;Jenis Kelamin;Desa" + (";Kecamatan" if kecamatan else "")
+    row = f"{nik('360213', born, False, 1)};Asep;15/05/1990;L;{desa}" + (
+        f";{kecamatan}" if kecamatan else ""
+    )
+    path.write_text(f"{header}\n{row}\n", encoding="utf-8")
+
+
+def test_a_name_of_several_villages_is_refused_saying_how_to_name_the_file(tmp_path: Path) -> None:
+    """Cilangkap is a village of Maja, Wanasalam and Kalanganyar (Kemendagri's list): without a
+    kecamatan the file cannot be placed, and the operator is told the three codes."""
+    _named(tmp_path / "pekerja.csv", "Desa Cilangkap")
+    files = collect_rosters(str(tmp_path), regency="36.02").files
+    assert files["code"].tolist() == ["BERKAS_DESA_GANDA"]
+    message = files["message"].iloc[0]
+    assert message.startswith("Nama desa CILANGKAP dimiliki lebih dari satu desa kabupaten ini")
+    for code, kecamatan in [("36.02.13.2018", "Maja"), ("36.02.21.2003", "Wanasalam"),
+                            ("36.02.24.2003", "Kalanganyar")]:  # fmt: skip
+        assert f"{code} (Kec. {kecamatan})" in message
+    assert "Beri nama berkas dengan kode desa Kemendagri 10 digit" in message
+    assert "36.02.13.2018.xlsx" in message
+
+
+def test_the_kecamatan_tells_villages_of_one_name_apart(tmp_path: Path) -> None:
+    _named(tmp_path / "a.csv", "Cilangkap", "Kec. Maja")
+    _named(tmp_path / "b.csv", "CILANGKAP", "WANASALAM")
+    _named(tmp_path / "36.02.24.2003 c.csv", "Cilangkap")  # the file name's code: no question
+    rows = collect_rosters(str(tmp_path), regency="36.02").rows
+    assert rows.set_index("source_file")["kode_desa"].to_dict() == {
+        "36.02.24.2003 c.csv": "36.02.24.2003",
+        "a.csv": "36.02.13.2018",
+        "b.csv": "36.02.21.2003",
+    }
+
+
+def test_a_title_block_without_kecamatan_is_refused_for_a_shared_name(tmp_path: Path) -> None:
+    """A Buku Induk whose DESA line names Cilangkap and which has no KECAMATAN line."""
+    born = dt.date(1990, 5, 15)
+    book = xlwt.Workbook()
+    sheet = book.add_sheet("Sheet1")
+    for i, row in enumerate(
+        [["DESA : CILANGKAP"], ["NIK", "Nama", "Tanggal Lahir", "JK"],
+         [nik("360213", born, False, 1), "Asep", "15/05/1990", "L"]]
+    ):  # fmt: skip
+        for j, value in enumerate(row):
+            sheet.write(i, j, value)
+    book.save(str(tmp_path / "buku induk.xls"))
+    files = collect_rosters(str(tmp_path), regency="36.02").files
+    assert files["code"].tolist() == ["BERKAS_DESA_GANDA"]
