@@ -35,10 +35,14 @@ def _xls(rows: int = 20, far: tuple[int, int] | None = None) -> bytes:
     return out.getvalue()
 
 
+class _Opened(BaseException):
+    """Not an Exception: the reader turns calamine's exceptions into BERKAS_RUSAK."""
+
+
 class _Tripwire:
     @staticmethod
     def from_filelike(*args: object) -> None:
-        raise AssertionError("calamine opened a workbook the check should have refused")
+        raise _Opened("calamine opened a workbook the check should have refused")
 
 
 def _code(raw: bytes, suffix: str = ".xls") -> str:
@@ -69,6 +73,17 @@ def test_a_lying_dimensions_record_is_refused_before_calamine(
     struct.pack_into("<I", raw, at + 8, 4_000_000_000)
     monkeypatch.setattr(workbook, "CalamineWorkbook", _Tripwire)
     assert _code(bytes(raw)) == "BERKAS_TERLALU_BESAR"
+
+
+def test_a_lying_shared_strings_count_is_refused_before_calamine(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    raw = bytearray(_xls())
+    at = raw.find(b"\xfc\x00")  # SST: total count, then the distinct count calamine sizes by
+    assert at > 0
+    struct.pack_into("<I", raw, at + 8, 4_000_000_000)
+    monkeypatch.setattr(workbook, "CalamineWorkbook", _Tripwire)
+    assert _code(bytes(raw)) == "BERKAS_RUSAK"
 
 
 def test_truncated_and_garbage_xls_are_refused_as_damaged() -> None:
