@@ -67,7 +67,7 @@ def read_table(raw: bytes, suffix: str, columns: Columns, limits: Limits) -> Tab
 def web_xls(raw: bytes, columns: Columns, limits: Limits) -> Table:
     """An HTML page named `.xls` (OpenSID's printable lists, many web applications' "Excel"
     download): the hook for its reader. Refused by type until then, as before `.xls` was read."""
-    raise FileRefused("BERKAS_JENIS", jenis="halaman web (HTML) bernama .xls")
+    raise FileRefused("BERKAS_JENIS", jenis="halaman web (HTML/XML) bernama .xls")
 
 
 def table_frame(table: Table) -> pd.DataFrame:
