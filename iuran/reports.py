@@ -63,6 +63,7 @@ SHORT = {
     "NIK_TANGGAL": "Tanggal dalam NIK mustahil",
     "NIK_SERIAL": "Nomor urut NIK 0000",
     "NIK_GANDA_BERKAS": "NIK ganda dalam berkas",
+    "PENDUDUK_BUKAN_HIDUP": "Status penduduk bukan Hidup",
     "NAMA_KOSONG": "Nama kosong",
     "TANGGAL_LAHIR_KOSONG": "Tanggal lahir kosong",
     "TANGGAL_LAHIR_FORMAT": "Format tanggal lahir salah",

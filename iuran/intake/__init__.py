@@ -7,6 +7,7 @@ accept (`refusal.Limits`); reading, and refusing a file with a `BERKAS_*` code, 
 - `read`: the way in: type by name and bytes, size, one file -> one table of text;
 - `refusal`: the limits, the one error (`FileRefused`) and the `BERKAS_*` messages;
 - `workbook`: XLSX, measured before calamine opens it (a crafted file would abort the process);
+- `xls`: old Excel `.xls` (BIFF), measured the same way before calamine opens it;
 - `delimited`: CSV, encodings and separators;
 - `header`: finding the header row with a reader's synonyms;
 - `cells`: cells as text, and cleaning (trim, collapse spaces, empty -> missing).

@@ -29,13 +29,15 @@ NEEDS_COLLAPSE = r"[\s\pZ\x{200B}\x{FEFF}]{2}|[^ \PZ]|[\x00-\x1F\x7F\x{200B}\x{F
 @dataclass
 class Table:
     """One file's data rows before cleaning: canonical column -> text array, the spreadsheet row
-    number of each row (the header row counts as its own row), the sheet read (`""` for CSV) and
-    notes for the operator (a column named twice)."""
+    number of each row (the header row counts as its own row), the sheet read (`""` for CSV),
+    notes for the operator (a column named twice) and the title block above the header
+    (`iuran.intake.header.title_block`)."""
 
     columns: dict[str, pa.Array]
     rows: np.ndarray
     sheet: str = ""
     notes: list[str] = field(default_factory=list)
+    title: dict[str, str] = field(default_factory=dict)
 
 
 def cell_text(v: Any) -> str | None:
@@ -112,6 +114,39 @@ def grid_columns(
         return {n: text_array([r[i] for r in data], nik=n == nik) for i, n in enumerate(names) if n}
     cells = list(zip(*data, strict=True))
     return {n: text_array(cells[i], nik=n == nik) for i, n in enumerate(names) if n}
+
+
+#: A population register's family row: `No. KK : 3602...`, `NO.KK`, `NAMA.KK`, or a KK number
+_FAMILY = r"(?i)^\s*(?:no(?:mor)?\s*\.?\s*kk\b|nama\s*\.?\s*kk\b|[0-9]{16}$)"
+
+
+def family_rows(
+    data: Sequence[Sequence[Any]], people: Sequence[pa.Array], nik: int | None = None
+) -> np.ndarray:
+    """Which data rows are family rows of a population register (Buku Induk Penduduk), not people:
+    the `people` columns (a person's birth date and sex, as text) blank, no 16-digit NIK in column
+    `nik`, and a cell naming the family (`No. KK : ...`, `NAMA.KK`) or a bare 16-digit KK number.
+    Only the rows with those columns blank are looked at, one column at a time."""
+    blank = np.ones(len(data), dtype=bool)
+    for filled in people:
+        blank &= ~np.asarray(pc.is_valid(clean(filled)), dtype=bool)  # clean: empty is missing
+    family = np.zeros(len(data), dtype=bool)
+    at = np.flatnonzero(blank)
+    if not len(at) or not people:
+        return family
+    subset = [data[int(k)] for k in at]
+    width = max(len(r) for r in subset)
+    person = np.zeros(len(at), dtype=bool)
+    for i in range(width):
+        cells = clean(text_array([r[i] if i < len(r) else None for r in subset], nik=i == nik))
+        hit = np.asarray(pc.fill_null(pc.match_substring_regex(cells, _FAMILY), False), dtype=bool)
+        if i == nik:
+            person = hit & ~np.asarray(
+                pc.fill_null(pc.match_substring_regex(cells, r"(?i)kk"), False), dtype=bool
+            )
+        family[at] |= hit
+    family[at[person]] = False  # a NIK where a person's is: a person with blanks, not a family
+    return family
 
 
 def clean(values: pa.Array) -> pa.Array:

@@ -4,8 +4,11 @@ A reader says what it looks for (`Columns`: its synonyms, required columns, labe
 the first row among the first `Limits.header_rows` with at least `min_matches` known column names.
 Title rows above it are skipped. Government forms (`form_rows`) may also have a second header row
 under merged cells (`Tempat, Tanggal Lahir` over `Tempat | Tanggal`) and a row of column numbers
-(`1 | 2 | 3 ...`) under the header: both are recognised and skipped. A column named twice counts
-once (the first), with a note.
+(`1 | 2 | 3 ...`, or `-1 | -2 | -3 ...` where `(1)` was typed into a number cell) under the header:
+both are recognised and skipped. A column named twice counts once (the first), with a note. A title
+block above the header (`PROVINSI : BANTEN`, `KECAMATAN : MALINGPING`, `DESA : PAGELARAN`, as the
+Buku Induk Penduduk prints it) is read into `Header.title` (`desa`, `kecamatan`, ...), so that a
+reader can place a file without a village column.
 """
 
 from __future__ import annotations
@@ -40,6 +43,9 @@ class Columns:
     under: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     #: the columns a refusal asks for ("Gunakan templat: ..."), when more than `required`
     template: tuple[str, ...] = ()
+    #: the columns a person's row has filled: a row with all of them blank, no NIK and a family's
+    #: number (`No. KK : ...`) is a population register's family row, not data (`cells.family_rows`)
+    person: tuple[str, ...] = ()
 
 
 @dataclass
@@ -47,6 +53,29 @@ class Header:
     names: list[str | None]  # canonical name per column position
     data_start: int  # 0-based index of the first data row
     notes: list[str]
+    title: dict[str, str] = field(default_factory=dict)  # the title block's lines (`title_block`)
+
+
+#: A title block's line: `KECAMATAN : MALINGPING`, `Desa/Kelurahan: Pagelaran`, `KAB. LEBAK` is not
+_TITLE = re.compile(
+    r"^\s*(provinsi|kabupaten|kab|kota|kecamatan|kec|desa|kelurahan|desa\s*/\s*kelurahan|desa\s*/\s*kel)"
+    r"\s*\.?\s*:\s*(\S.*?)\s*$",
+    re.I | re.S,
+)
+_TITLE_KEYS = {"kab": "kabupaten", "kota": "kabupaten", "kec": "kecamatan", "kelurahan": "desa"}
+
+
+def title_block(rows: Sequence[Sequence[object]]) -> dict[str, str]:
+    """The `KEY : value` lines of the rows above a header (`provinsi`, `kabupaten`, `kecamatan`,
+    `desa`), the value in the same cell or the next filled cells of its row; the first of each."""
+    found: dict[str, str] = {}
+    for cells in rows:
+        text = " ".join(str(c) for c in cells if isinstance(c, str) and c.strip())
+        hit = _TITLE.match(text)
+        if hit:
+            key = re.sub(r"\s*/.*", "", hit[1].lower())
+            found.setdefault(_TITLE_KEYS.get(key, key), " ".join(hit[2].split()))
+    return found
 
 
 @lru_cache(maxsize=4096)
@@ -78,7 +107,7 @@ def is_numbering(cells: Sequence[object], min_matches: int) -> bool:
     if len(values) < min_matches:
         return False
     try:
-        numbers = [float(str(v).strip().strip("()")) for v in values]
+        numbers = [abs(float(str(v).strip().strip("()"))) for v in values]
     except ValueError:
         return False
     return numbers == [float(n) for n in range(int(numbers[0]), int(numbers[0]) + len(numbers))]
@@ -146,7 +175,7 @@ def find_header(
         missing = [c for c in columns.required if c not in names]
         if missing:
             raise _no_header(missing, columns, limits)
-        return Header(names, start, _first_of_twins(names, columns))
+        return Header(names, start, _first_of_twins(names, columns), title_block(grid[:h]))
     if not any(any(c not in ("", None) for c in row) for row in grid):
         raise FileRefused("BERKAS_KOSONG")
     raise _no_header([c for c in columns.required if c not in best], columns, limits)

@@ -3,12 +3,15 @@
 The way in for every reader of files people send (rosters, SP2D and receipt files, BPJS's status
 list): `check_file` before any byte is read (type by name, size), `read_file` for a local file,
 `read_table` for its bytes (the type recognised from the bytes themselves: a workbook renamed to
-`.csv` is read as a workbook; an old `.xls`, a password-protected workbook or a PDF is refused by
-name), `table_frame` for a reader that wants a frame of the columns it found.
+`.csv` is read as a workbook; an old Excel `.xls` is read as one, measured first like an `.xlsx`;
+a password-protected workbook or a PDF is refused by name), `table_frame` for a reader that wants a
+frame of the columns it found. A text file named `.xls` (a web application's "Excel" download) is
+handed to `web_xls`: HTML is refused there today (BERKAS_JENIS), other text is read as CSV.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -18,11 +21,12 @@ from iuran.intake.cells import Table, clean
 from iuran.intake.delimited import read_csv
 from iuran.intake.header import Columns
 from iuran.intake.refusal import FileRefused, Limits
-from iuran.intake.workbook import read_xlsx
+from iuran.intake.workbook import read_xls, read_xlsx
+from iuran.intake.xls import OLE
 
-SUPPORTED = (".csv", ".xlsx", ".xlsm")  # .xlsm: a workbook with macros (OpenSID's template)
-#: The start of an OLE file: Excel 97-2003 (.xls), or any workbook saved with a password
-OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+#: .xlsm: a workbook with macros (OpenSID's template); .xls: Excel 97-2003 (Dukcapil's SIAK)
+SUPPORTED = (".csv", ".xlsx", ".xlsm", ".xls")
+_HTML = re.compile(rb"^(?:\xef\xbb\xbf)?\s*<(?:!doctype\s+html|html|table|\?xml|meta)", re.I)
 
 
 def check_file(suffix: str, size: int, limits: Limits) -> None:
@@ -50,12 +54,20 @@ def read_table(raw: bytes, suffix: str, columns: Columns, limits: Limits) -> Tab
     if raw.startswith(b"PK\x03\x04"):
         return read_xlsx(raw, columns, limits)  # also a workbook renamed to .csv
     if raw.startswith(OLE):
-        raise FileRefused("BERKAS_JENIS", jenis="Excel 97-2003 (.xls) atau berkas berkata sandi")
+        return read_xls(raw, columns, limits)  # also an .xls renamed to .xlsx or .csv
     if raw.startswith(b"%PDF"):
         raise FileRefused("BERKAS_JENIS", jenis="PDF")
     if suffix in (".xlsx", ".xlsm"):
         raise FileRefused("BERKAS_RUSAK", jenis="Excel .xlsx")
+    if suffix == ".xls" and _HTML.match(raw[:1024]):
+        return web_xls(raw, columns, limits)
     return read_csv(raw, columns, limits)
+
+
+def web_xls(raw: bytes, columns: Columns, limits: Limits) -> Table:
+    """An HTML page named `.xls` (OpenSID's printable lists, many web applications' "Excel"
+    download): the hook for its reader. Refused by type until then, as before `.xls` was read."""
+    raise FileRefused("BERKAS_JENIS", jenis="halaman web (HTML/XML) bernama .xls")
 
 
 def table_frame(table: Table) -> pd.DataFrame:

@@ -32,6 +32,12 @@ FILE_MESSAGES: dict[str, str] = {
         "atau penduduk_{contoh}.xlsx (ekspor OpenSID boleh tetap apa adanya), atau tambahkan kolom "
         "Kode Desa."
     ),
+    "BERKAS_DESA_GANDA": (
+        "Nama desa {desa} dimiliki lebih dari satu desa kabupaten ini ({pilihan}), dan berkas ini "
+        "tidak menyebut kecamatannya. Beri nama berkas dengan kode desa Kemendagri 10 digit desa "
+        "yang dimaksud, mis. {contoh}.xlsx atau penduduk_{contoh}.xlsx, atau tambahkan kolom "
+        "Kecamatan atau Kode Desa."
+    ),
     "BERKAS_DATA_PENDUDUK": (
         "Berkas ini tampak sebagai ekspor seluruh data penduduk ({baris} orang; program ini "
         "mendaftarkan paling banyak {batas} pekerja per desa), sehingga tidak ditagih agar warga "

@@ -15,11 +15,14 @@ import zipfile
 import zlib
 
 import numpy as np
+import pyarrow as pa
 from python_calamine import CalamineWorkbook
 
-from iuran.intake.cells import Table, grid_columns
+from iuran.intake.cells import Table, family_rows, grid_columns
 from iuran.intake.header import Columns, find_header
 from iuran.intake.refusal import FileRefused, Limits
+from iuran.intake.xls import JENIS as XLS
+from iuran.intake.xls import check_xls
 from iuran.xlsx import column_letter
 
 # Before calamine opens a workbook: where its cells are. Workbooks written the usual way
@@ -283,9 +286,23 @@ def open_workbook(raw: bytes, limits: Limits) -> CalamineWorkbook:
 
 
 def read_xlsx(raw: bytes, columns: Columns, limits: Limits) -> Table:
+    """An `.xlsx`/`.xlsm`'s table (`read_book`). Raises FileRefused."""
+    return read_book(open_workbook(raw, limits), columns, limits, "Excel .xlsx")
+
+
+def read_xls(raw: bytes, columns: Columns, limits: Limits) -> Table:
+    """An old Excel `.xls`'s table, measured first (`iuran.intake.xls`). Raises FileRefused."""
+    check_xls(raw, limits)
+    try:
+        book = CalamineWorkbook.from_filelike(io.BytesIO(raw))
+    except Exception as exc:  # calamine reports a damaged workbook with several exception types
+        raise FileRefused("BERKAS_RUSAK", jenis=XLS) from exc
+    return read_book(book, columns, limits, XLS)
+
+
+def read_book(book: CalamineWorkbook, columns: Columns, limits: Limits, jenis: str) -> Table:
     """The first visible worksheet with a recognisable header (any sheet if none is visible), as
-    text columns. Raises FileRefused."""
-    book = open_workbook(raw, limits)
+    text columns. `jenis`: the file type named when it is damaged. Raises FileRefused."""
     try:
         sheets = [
             m.name
@@ -321,11 +338,19 @@ def read_xlsx(raw: bytes, columns: Columns, limits: Limits) -> Table:
                     ukuran=f"{len(data)} baris",
                     batas=f"{limits.max_rows} baris",
                 )
-            text = grid_columns(data, header.names, columns.nik)
             rows = np.arange(header.data_start + 1, header.data_start + 1 + len(data))
-            return Table(text, rows, name, header.notes)
+            text = grid_columns(data, header.names, columns.nik)
+            # a population register's family rows (`No. KK : ...`) between its people: not people
+            people = [text[n] for n in columns.person if n in text]
+            nik = header.names.index(columns.nik) if columns.nik in header.names else None
+            family = family_rows(data, people, nik) if people else None
+            if family is not None and family.any():
+                keep = pa.array(~family)
+                text = {n: values.filter(keep) for n, values in text.items()}
+                rows = rows[~family]
+            return Table(text, rows, name, header.notes, header.title)
     except FileRefused:
         raise
     except Exception as exc:  # calamine reports a damaged workbook with several exception types
-        raise FileRefused("BERKAS_RUSAK", jenis="Excel .xlsx") from exc
+        raise FileRefused("BERKAS_RUSAK", jenis=jenis) from exc
     raise refusal or FileRefused("BERKAS_KOSONG")

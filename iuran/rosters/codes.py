@@ -41,6 +41,11 @@ CODES: dict[str, str] = {
         "baris. Hapus baris ganda, atau perbaiki NIK bila orangnya berbeda."
     ),
     # --- other fields (validate) ---
+    "PENDUDUK_BUKAN_HIDUP": (
+        "Menurut data kependudukan status orang ini {nilai}, bukan Hidup: yang meninggal, pindah "
+        "atau hilang tidak didaftarkan. Hapus baris ini; bila statusnya keliru, perbaiki dulu di "
+        "SIAK/OpenSID."
+    ),
     "NAMA_KOSONG": "Nama kosong. Isi nama lengkap sesuai KTP.",
     "TANGGAL_LAHIR_KOSONG": "Tanggal lahir kosong. Isi dengan format dd/mm/yyyy, mis. 15/05/1990.",
     "TANGGAL_LAHIR_FORMAT": (

@@ -1,4 +1,5 @@
-"""Reading roster files as village operators really send them: CSV and XLSX, into one frame.
+"""Reading roster files as village operators really send them: CSV, XLSX and old Excel XLS, into one
+frame.
 
 Every file is read on its own, so one bad file never stops the others; a refused file gets a stable code
 and an Indonesian message (`iuran.intake.refusal`). Reading a file (types, encodings, separators, the
@@ -6,22 +7,33 @@ XLSX check before calamine, cells as text, limits) is `iuran.intake`'s; what is 
 
 - Its columns (`SYNONYMS`, `REQUIRED`, `LABELS`): the header is the first row among the first 15 with at
   least 3 known column names. A government form's second header row under merged cells (`Tempat,
-  Tanggal Lahir` over `Tempat | Tanggal`) and row of column numbers (`1 | 2 | 3 ...`) are recognised
-  and skipped. A NIK in a number cell keeps its digits only when the float holds them exactly
-  (`iuran.intake.cells.nik_cell`).
-- XLSX (and `.xlsm`): the first visible sheet with a recognisable header (OpenSID's program-bantuan
+  Tanggal Lahir` over `Tempat | Tanggal`, the Buku Induk's `Tempat dan Tanggal Lahir` over `Tempat
+  Lahir | Tgl/Bln/Th`) and row of column numbers (`1 | 2 | 3 ...`, `-1 | -2 ...`) are recognised and
+  skipped; a title block above the header (`KECAMATAN : ...`, `DESA : ...`) is read. A NIK in a
+  number cell keeps its digits only when the float holds them exactly (`iuran.intake.cells.nik_cell`).
+- XLSX (and `.xlsm`, and old Excel `.xls`, measured before calamine opens it like an XLSX,
+  `iuran.intake.xls`): the first visible sheet with a recognisable header (OpenSID's program-bantuan
   export: `Peserta`, not `Program`); data ends at a row whose second column is `###` (OpenSID's
-  import template).
+  import template); a population register's family rows between its people (`No. KK : ...`, or a
+  KK number with the head's name; birth date and sex blank, no NIK) are not people and are skipped
+  (`COLUMNS.person`, `iuran.intake.cells.family_rows`).
 - What a value means is settled in one place, `_as_roster`: sex `1`/`2`, occupation codes 1-89
-  (`iuran/data/opensid-pekerjaan.csv`), sex from the NIK when a file has no sex column, the village
-  from the file's name (or a village name column) when it has no village code column, else the file
-  is refused (BERKAS_TANPA_DESA). OpenSID's exports are read this way without any editing.
+  (`iuran/data/opensid-pekerjaan.csv`) and `PETANI / PEKEBUN` as `PETANI/PEKEBUN`, sex from the NIK
+  when a file has no sex column, the village from the file's name (or a village name column, or the
+  title block's `DESA` line, within the kecamatan a `Kecamatan` column or `KECAMATAN` line names)
+  when it has no village code column, else the file is refused (BERKAS_TANPA_DESA; a name of several
+  villages no kecamatan tells apart: BERKAS_DESA_GANDA, listing their codes). A register's status
+  (SIAK `Status`, OpenSID `status_dasar` 1-9) is kept as `status_penduduk` for validation (not
+  `Hidup`: PENDUDUK_BUKAN_HIDUP), only in a file with another register column (a `Status` of a
+  workers' own list means something else). OpenSID's exports, Dukcapil's SIAK `.xls` (`Nama
+  Penduduk`, `Kelamin`, `Kecamatan` and `Desa/Kel` names) and the Buku Induk layouts are read this
+  way without any editing.
 - The whole-population guard, also `_as_roster`'s: a file that looks like a population register
   export (its header names two or more of the register columns a workers' roster never needs, the
-  `daftar_*` entries of `SYNONYMS`: OpenSID `no_kk`, `kk_level`, `status_dasar`, `agama_id`,
-  `pendidikan_kk_id`, `status_kawin`, `nama_ayah`, `nama_ibu`, `warganegara_id`,
-  `golongan_darah_id`; Dukcapil/SIAK `Nomor KK`, `SHDK`, `Status Kawin`, `Agama`, `Ayah`, `Ibu`,
-  `Hub. Keluarga`, `Pendidikan`) with more rows than the program's workers per village
+  `daftar_*` entries of `SYNONYMS` and the status: OpenSID `no_kk`, `kk_level`, `status_dasar`,
+  `agama_id`, `pendidikan_kk_id`, `status_kawin`, `nama_ayah`, `nama_ibu`, `warganegara_id`,
+  `golongan_darah_id`; Dukcapil/SIAK `Nomor KK`, `Status`, `SHDK`, `Status Kawin`, `Agama`, `Ayah`,
+  `Ibu`, `Hub. Keluarga`, `Pendidikan`) with more rows than the program's workers per village
   (`village_limit`, `Program.quota_per_village`) times the villages it covers (1 when its village
   comes from its name) is held as a whole (BERKAS_DATA_PENDUDUK): nobody in it is billed, the other
   files go on. An unfiltered export would otherwise bill every resident of working age. A filtered
@@ -30,7 +42,7 @@ XLSX check before calamine, cells as text, limits) is `iuran.intake`'s; what is 
   to one space, empty becomes <NA>; rows with none of the known columns filled (pre-numbered template
   rows) are dropped.
 - Files in sub-folders are read too; hidden files, Office lock files (`~$...`), `bpjs_status.*` (read
-  by the registry step) and system junk are ignored; anything else that is not CSV/XLSX is reported as
+  by the registry step) and system junk are ignored; anything else that is not CSV/XLSX/XLS is reported as
   BERKAS_JENIS so that the operator learns the file was not used, as is a symbolic link that leads out
   of the roster folder (never read).
 - Limits keep time and memory bounded (`LIMITS`); tests/hostile/ holds the corpus.
@@ -78,6 +90,11 @@ CANONICAL = [
 #: What a header must name. Sex may come from the NIK, the village from the file's name or a village
 #: name column (`_as_roster`); validation then requires every row to have both.
 REQUIRED = ("nik", "nama", "tanggal_lahir")
+#: A population register's status of each person (`Hidup`, `Mati`, `Pindah`, ...: SIAK's `Status`,
+#: OpenSID's `status_dasar`): kept with the rows for validation (PENDUDUK_BUKAN_HIDUP), never stored.
+STATUS = "status_penduduk"
+#: The columns of the rows read: the roster's, and the status a register export gives
+ROW_COLUMNS = [*CANONICAL, STATUS]
 PROVENANCE = ["source_file", "source_sheet", "source_row"]
 FILE_COLUMNS = ["path", "sha256", "rows", "status", "code", "message"]
 
@@ -85,7 +102,8 @@ FILE_COLUMNS = ["path", "sha256", "rows", "status", "code", "message"]
 LABELS = {
     "nik": "NIK", "nama": "Nama", "tanggal_lahir": "Tanggal Lahir", "jenis_kelamin": "Jenis Kelamin",
     "pekerjaan": "Pekerjaan", "kode_desa": "Kode Desa", "alamat": "Alamat", "no_hp": "No HP",
-    "penghasilan": "Penghasilan", "nama_desa": "Nama Desa",
+    "penghasilan": "Penghasilan", "nama_desa": "Nama Desa", "nama_kecamatan": "Kecamatan",
+    STATUS: "Status",
 }  # fmt: skip
 
 #: Header spellings -> canonical column. Keys are normalised by `normalize_header`: lower case, text in
@@ -97,7 +115,8 @@ SYNONYMS: dict[str, str] = {
         ["nik", "no ktp", "nomor ktp", "no nik", "nomor nik", "nik ktp", "ktp",
          "nomor induk kependudukan", "no induk kependudukan"], "nik"),
     **dict.fromkeys(
-        ["nama", "nama lengkap", "nama tenaga kerja", "nama lengkap tenaga kerja"], "nama"),
+        ["nama", "nama lengkap", "nama tenaga kerja", "nama lengkap tenaga kerja",
+         "nama penduduk", "nama lengkap panggilan"], "nama"),
     **dict.fromkeys(
         ["tgl lahir", "tanggal lahir", "tgl lhr", "tanggal lhr", "tgl lahir dd mm yyyy",
          "tanggallahir"], "tanggal_lahir"),
@@ -109,7 +128,12 @@ SYNONYMS: dict[str, str] = {
     # a village's name, used only when the file has no village code (`_as_roster`)
     **dict.fromkeys(
         ["desa", "nama desa", "desa kelurahan", "nama desa kelurahan", "kelurahan",
-         "nama kelurahan"], "nama_desa"),
+         "nama kelurahan", "desa kel", "nama desa kel"], "nama_desa"),
+    # ... and its kecamatan's, which tells apart villages of the same name (SIAK's `Kecamatan`)
+    **dict.fromkeys(["kecamatan", "nama kecamatan", "kec"], "nama_kecamatan"),
+    # a register's status of the person (SIAK `Status`, OpenSID `status_dasar`): a row of someone
+    # who died or moved away is refused (PENDUDUK_BUKAN_HIDUP); a register column for the guard
+    **dict.fromkeys(["status", "status dasar", "status penduduk"], STATUS),
     **dict.fromkeys(
         ["kode desa", "kode wilayah", "kode kemendagri", "kode desa kemendagri", "kode wilayah desa",
          "kode desa kelurahan", "kode kelurahan", "kode wilayah kemendagri"], "kode_desa"),
@@ -117,7 +141,7 @@ SYNONYMS: dict[str, str] = {
     # file look like a population register export (the whole-population guard, `_as_roster`);
     # OpenSID's column names first, then Dukcapil/SIAK's (`Nomor KK`, `SHDK`, `Hub. Keluarga`, ...)
     **{name: f"daftar_{name.replace(' ', '_')}" for name in (
-        "no kk", "nomor kk", "kk level", "status dasar", "agama id", "agama", "pendidikan kk id",
+        "no kk", "nomor kk", "kk level", "agama id", "agama", "pendidikan kk id",
         "pendidikan", "status kawin", "nama ayah", "ayah", "nama ibu", "ibu", "warganegara id",
         "golongan darah id", "shdk", "hub keluarga")},
     **dict.fromkeys(["alamat", "alamat lengkap", "alamat rumah", "alamat domisili"], "alamat"),
@@ -140,8 +164,20 @@ COLUMNS = Columns(
     nik="nik",
     template=("nik", "nama", "tanggal_lahir", "jenis_kelamin", "kode_desa"),
     under={
-        "lahir": dict.fromkeys(("tanggal", "tgl", "tanggal lahir", "tgl lahir"), "tanggal_lahir")
+        "lahir": dict.fromkeys(
+            (
+                "tanggal",
+                "tgl",
+                "tanggal lahir",
+                "tgl lahir",
+                "tgl bln th",
+                "tgl bln thn",
+                "tanggal bulan tahun",
+            ),
+            "tanggal_lahir",
+        )
     },
+    person=("tanggal_lahir", "jenis_kelamin"),
 )
 #: 20 MB, 200 MB unzipped, 10,000 rows, 200 columns, header among the first 15 rows
 LIMITS = Limits()
@@ -165,7 +201,7 @@ class FileVerdict:
 
 @dataclass(frozen=True)
 class Collected:
-    """`rows`: CANONICAL (string) + source_file, source_sheet (string), source_row (int64);
+    """`rows`: ROW_COLUMNS (string) + source_file, source_sheet (string), source_row (int64);
     `files`: FILE_COLUMNS, one line per file found (read or rejected)."""
 
     rows: pd.DataFrame
@@ -212,7 +248,7 @@ def _url(fs: fsspec.AbstractFileSystem, path: str) -> str:
 
 
 def list_roster_files(folder: str) -> list[str]:
-    """CSV and XLSX files under `folder` (local path or fsspec URL), sorted; ignored files left out."""
+    """CSV, XLSX and XLS files under `folder` (local path or fsspec URL), sorted; ignored files left out."""
     fs, _, found = _candidates(folder)
     return [_url(fs, p) for p in found if PurePosixPath(p).suffix.lower() in SUPPORTED]
 
@@ -257,6 +293,15 @@ def _refused(relative: str, sha: str, exc: FileRefused) -> tuple[None, FileVerdi
 
 _DATA = Path(__file__).resolve().parent.parent / "data"
 _SEX_CODES = {"1": "L", "2": "P"}  # OpenSID's and Dukcapil's `sex`
+#: OpenSID's `status_dasar` codes; SIAK writes the names (`Hidup`)
+_STATUS_CODES = {
+    "1": "HIDUP",
+    "2": "MATI",
+    "3": "PINDAH",
+    "4": "HILANG",
+    "6": "PERGI",
+    "9": "TIDAK VALID",
+}
 
 
 def _as_roster(
@@ -292,35 +337,90 @@ def _as_roster(
             np.where(woman, "P", "L").tolist(), pa.string(), mask=~valid.to_numpy(dtype=bool)
         )
     if "pekerjaan" in columns:
-        columns["pekerjaan"] = occupation_named(columns["pekerjaan"])
+        # `PETANI / PEKEBUN` (Buku Induk) is OpenSID's `PETANI/PEKEBUN`
+        job = pc.replace_substring_regex(columns["pekerjaan"], r"\s*/\s*", "/")
+        columns["pekerjaan"] = occupation_named(job)
+    register = [name for name in columns if name.startswith("daftar_") or name == STATUS]
+    if STATUS in columns and len(register) < 2:
+        del columns[STATUS]  # a `Status` column of a workers' list is not a register's
+        register.remove(STATUS)
+    elif STATUS in columns:
+        status = pc.utf8_upper(columns[STATUS])
+        named = pc.take(
+            pa.array(list(_STATUS_CODES.values())),
+            pc.index_in(status, pa.array(list(_STATUS_CODES))),
+        )
+        columns[STATUS] = pc.coalesce(named, status)
+    for place in ("desa", "kecamatan"):  # a title block's `DESA : ...` when no column names it
+        if f"nama_{place}" not in columns and table.title.get(place):
+            columns[f"nama_{place}"] = pa.array([table.title[place]] * n, pa.string())
     if "kode_desa" not in columns and n:  # no rows: refused as empty (BERKAS_KOSONG)
-        columns["kode_desa"] = _village_of_file(columns.get("nama_desa"), relative, regency, n)
-    register = [name for name in columns if name.startswith("daftar_")]
+        columns["kode_desa"] = _village_of_file(
+            columns.get("nama_desa"), columns.get("nama_kecamatan"), relative, regency, n
+        )
     for name in register:
-        del columns[name]
+        if name != STATUS:
+            del columns[name]
     if len(register) >= 2 and village_limit is not None and n:
         desa = pc.count_distinct(columns["kode_desa"]).as_py() if "kode_desa" in columns else 1
         if n > village_limit * max(1, desa):
             raise FileRefused("BERKAS_DATA_PENDUDUK", baris=n, batas=village_limit)
-    return Table(columns, table.rows, table.sheet, table.notes)
+    return Table(columns, table.rows, table.sheet, table.notes, table.title)
+
+
+_DESA_PREFIX = r"^(?:DESA|KELURAHAN|DS|KEL)\.? "
+_KECAMATAN_PREFIX = r"^(?:KECAMATAN|KEC)\.? "
+
+
+def _name_key(names: pd.Series, prefix: str) -> pd.Series:
+    """A village's or kecamatan's name as compared: upper case, `Desa`/`Kec.` dropped, punctuation
+    and runs of spaces one space (`Desa Pagelaran` = `PAGELARAN`, `Sukamaju ` = `SUKAMAJU`)."""
+    key = names.astype("string").str.upper().str.replace(r"[^A-Z0-9]+", " ", regex=True)
+    return key.str.strip().str.replace(prefix, "", regex=True)
 
 
 def _village_of_file(
-    names: pa.Array | None, relative: str, regency: str | None, n: int
+    names: pa.Array | None,
+    districts: pa.Array | None,
+    relative: str,
+    regency: str | None,
+    n: int,
 ) -> pa.Array:
-    """The village code of a file without a village code column (`_as_roster`), one per row."""
+    """The village code of a file without a village code column (`_as_roster`), one per row: the
+    code in the file's name; else the village `names` give, within the kecamatan `districts` give
+    when they do (Lebak has villages of the same name in different kecamatan); a name of two or
+    more villages that no kecamatan tells apart refuses the file (BERKAS_DESA_GANDA)."""
     known = villages(regency) if regency else None
     code = code_in_file_name(relative)
     if code is not None and (known is None or code in set(known["kode_desa"])):
         return pa.array([code] * n, pa.string())
     if names is not None and known is not None:
-        key = known["nama_desa"].str.upper().str.replace(r"[^A-Z0-9]+", " ", regex=True).str.strip()
-        unique = key.drop_duplicates(keep=False)
+        desa = _name_key(known["nama_desa"], _DESA_PREFIX)
+        kecamatan = _name_key(known["nama_kecamatan"], _KECAMATAN_PREFIX)
+        pair = kecamatan + "|" + desa
+        unique = desa.drop_duplicates(keep=False)
         by_name = dict(zip(unique, known.loc[unique.index, "kode_desa"], strict=True))
-        given = pd.Series(names.to_pylist(), dtype="string").str.upper()
-        given = given.str.replace(r"^(DESA|KELURAHAN|DS|KEL)\.? ", "", regex=True)
-        given = given.str.replace(r"[^A-Z0-9]+", " ", regex=True).str.strip()
-        codes = given.map(by_name)
+        unique_pair = pair.drop_duplicates(keep=False)
+        by_pair = dict(zip(unique_pair, known.loc[unique_pair.index, "kode_desa"], strict=True))
+        given = _name_key(pd.Series(names.to_pylist(), dtype="string"), _DESA_PREFIX)
+        where = pd.Series(
+            districts.to_pylist() if districts is not None else [None] * n, dtype="string"
+        )
+        codes = (_name_key(where, _KECAMATAN_PREFIX) + "|" + given).map(by_pair)
+        codes = codes.fillna(given.map(by_name))
+        ambiguous = codes.isna() & given.isin(set(desa[desa.duplicated(keep=False)]))
+        if ambiguous.any():
+            name = given[ambiguous].iloc[0]
+            same = known.loc[desa == name]
+            raise FileRefused(
+                "BERKAS_DESA_GANDA",
+                desa=name,
+                pilihan=", ".join(
+                    f"{c} (Kec. {k})"
+                    for c, k in zip(same["kode_desa"], same["nama_kecamatan"], strict=True)
+                ),
+                contoh=same["kode_desa"].iloc[0],
+            )
         if codes.notna().any():
             return pa.array(codes.astype("string").tolist(), pa.string())
     raise FileRefused(
@@ -386,10 +486,11 @@ def _frame(tables: list[tuple[Table, str]]) -> pd.DataFrame:
     lengths = [len(t.rows) for t, _ in tables]
     keep = np.zeros(sum(lengths), dtype=bool)
     data: dict[str, Any] = {}
-    for c in CANONICAL:
+    for c in ROW_COLUMNS:
         chunks = [t.columns.get(c, pa.nulls(len(t.rows), pa.string())) for t, _ in tables]
         arr = clean(pa.concat_arrays(chunks)) if chunks else pa.array([], pa.string())
-        keep |= pc.is_valid(arr).to_numpy(zero_copy_only=False)
+        if c != STATUS:  # a row with only a status is blank
+            keep |= pc.is_valid(arr).to_numpy(zero_copy_only=False)
         data[c] = pd.arrays.ArrowStringArray(arr)
     data["source_file"] = pd.array(
         np.repeat(np.array([r for _, r in tables], dtype=object), lengths), dtype="string"
@@ -470,7 +571,7 @@ def _outside_listed(
 KEEP_NAME = ".rosters-read.arrow"
 #: `_read`'s table for a file whose bytes are those of the last read (`collect_rosters(keep=…)`)
 KEPT = Table({}, np.zeros(0, dtype=np.int64))
-_ROW_TYPES = {c: "string[pyarrow]" for c in CANONICAL} | {
+_ROW_TYPES = {c: "string[pyarrow]" for c in ROW_COLUMNS} | {
     "source_file": "string",
     "source_sheet": "string",
     "source_row": "int64",
@@ -565,7 +666,7 @@ def _read_safe(
     except Exception as exc:  # I/O trouble or a parser surprise; the text may hold personal data
         log.warning("roster %s not read: %s", relative, type(exc).__name__)
         message = (
-            f"{FileRefused('BERKAS_RUSAK', jenis='.csv/.xlsx').message} ({type(exc).__name__})"
+            f"{FileRefused('BERKAS_RUSAK', jenis='.csv/.xlsx/.xls').message} ({type(exc).__name__})"
         )
         return None, FileVerdict(
             relative, "", 0, RosterFileStatus.REJECTED, "BERKAS_RUSAK", message

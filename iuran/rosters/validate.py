@@ -34,6 +34,9 @@ Decisions written down:
   (`confirm_rounded_niks`: the registry holds that exact NIK with the same name and birth date).
 - The same NIK twice in one file: the first row (lowest row number) is judged on its own, the later
   ones are NIK_GANDA_BERKAS naming the first. The same NIK in different files is left to `reconcile`.
+- A population register's status (`status_penduduk`: SIAK `Status`, OpenSID `status_dasar`, kept by
+  the reader only for a register export) other than `Hidup` is PENDUDUK_BUKAN_HIDUP (`Mati`,
+  `Pindah`, `Hilang`): nobody who died or moved away is billed.
 - In the rejected frame, `kode_desa` is the dotted code when it has that shape (else the raw text),
   and raw values are cut to the registry's column widths (kode_desa 13, nik 20, nama 200).
 """
@@ -67,7 +70,7 @@ from iuran.occupations import category
 from iuran.periods import Period
 from iuran.programs import Program
 from iuran.rosters.codes import fill
-from iuran.rosters.read import CANONICAL, PROVENANCE
+from iuran.rosters.read import CANONICAL, PROVENANCE, ROW_COLUMNS, STATUS
 from iuran.wilayah import normalize_kode_desa, villages
 
 #: The order in which rules are checked; a row is rejected for the first one it fails.
@@ -75,6 +78,7 @@ RULE_ORDER: tuple[str, ...] = (
     "NIK_KOSONG", "NIK_NOTASI_ILMIAH", "NIK_BUKAN_ANGKA", "NIK_PANJANG",
     "NIK_PROVINSI", "NIK_TANGGAL", "NIK_SERIAL",
     "NIK_GANDA_BERKAS",
+    "PENDUDUK_BUKAN_HIDUP",
     "NAMA_KOSONG",
     "TANGGAL_LAHIR_KOSONG", "TANGGAL_LAHIR_FORMAT", "TANGGAL_LAHIR_TIDAK_SESUAI_NIK",
     "JENIS_KELAMIN_KOSONG", "JENIS_KELAMIN_FORMAT", "JENIS_KELAMIN_TIDAK_SESUAI_NIK",
@@ -88,6 +92,7 @@ RULE_ORDER: tuple[str, ...] = (
 #: The roster column each rule points the operator to.
 COLUMN: dict[str, str] = {
     **{c: "nik" for c in RULE_ORDER if c.startswith("NIK_")},
+    "PENDUDUK_BUKAN_HIDUP": STATUS,
     "NAMA_KOSONG": "nama",
     **{c: "tanggal_lahir" for c in RULE_ORDER if c.startswith(("TANGGAL_", "USIA_"))},
     **{c: "jenis_kelamin" for c in RULE_ORDER if c.startswith("JENIS_KELAMIN_")},
@@ -277,6 +282,10 @@ def _check(r: pd.DataFrame, program: Program, on: dt.date) -> _Checked:
     first, dup = _first_in_file(r["source_file"], nik, r["source_row"].to_numpy(), nik_ok)
     first_row = pd.Series(first, index=r.index)
     masks["NIK_GANDA_BERKAS"] = dup
+
+    # A register's status (`_as_roster`): someone who died or moved away is not a worker to insure
+    status = pc.utf8_upper(text_array(r[STATUS]))
+    masks["PENDUDUK_BUKAN_HIDUP"] = ~_blank(status) & flags(pc.not_equal(status, "HIDUP"))
 
     masks["NAMA_KOSONG"] = _blank(text_array(r["nama"]))
 
@@ -470,8 +479,8 @@ def confirm_rounded_niks(rows: pd.DataFrame, known: pd.DataFrame) -> pd.DataFram
 
 def validate_rows(rows: pd.DataFrame, program: Program, period: Period) -> Validated:
     """Split collected roster rows into accepted (typed) and rejected (one reason each)."""
-    r = rows.reset_index(drop=True).reindex(columns=ACCEPTED_COLUMNS)
-    for c in CANONICAL:
+    r = rows.reset_index(drop=True).reindex(columns=[*ACCEPTED_COLUMNS, STATUS])
+    for c in ROW_COLUMNS:
         r[c] = r[c].astype("string")
     r["source_file"] = r["source_file"].astype("string").fillna("")
     r["source_sheet"] = r["source_sheet"].astype("string").fillna("")

@@ -537,7 +537,7 @@ CASES: list[Case] = [
         "xls_renamed",
         "hostile-old-excel.xlsx",
         _bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(4000)),
-        "BERKAS_JENIS",
+        "BERKAS_RUSAK",  # an old Excel header and nothing else: a damaged .xls (tests/hostile/test_xls.py)
     ),
     Case(
         "pdf_renamed",

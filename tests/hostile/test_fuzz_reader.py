@@ -21,13 +21,14 @@ from iuran.rosters.read import (
     LIMITS,
     PROVENANCE,
     REQUIRED,
+    ROW_COLUMNS,
     SYNONYMS,
     read_roster_file,
 )
 from iuran.rosters.validate import validate_rows
 from tests.hostile.corpus import PERIOD, lebak
 
-FILE_CODES = {"BERKAS_KOSONG", "BERKAS_RUSAK", "BERKAS_TANPA_HEADER", "BERKAS_JENIS", "BERKAS_TERLALU_BESAR", "BERKAS_TANPA_DESA", "BERKAS_DATA_PENDUDUK"}  # fmt: skip
+FILE_CODES = {"BERKAS_KOSONG", "BERKAS_RUSAK", "BERKAS_TANPA_HEADER", "BERKAS_JENIS", "BERKAS_TERLALU_BESAR", "BERKAS_TANPA_DESA", "BERKAS_DATA_PENDUDUK", "BERKAS_DESA_GANDA"}  # fmt: skip
 FUZZ = settings(
     deadline=None,
     database=None,
@@ -56,7 +57,7 @@ def check(folder: Path, name: str, data: bytes) -> None:
         return
     assert verdict.status == "read" and verdict.code is None
     assert 0 < len(rows) <= LIMITS.max_rows and verdict.rows == len(rows)
-    assert list(rows.columns) == [*CANONICAL, *PROVENANCE]
+    assert list(rows.columns) == [*ROW_COLUMNS, *PROVENANCE]
     checked = validate_rows(rows, lebak(), PERIOD)
     assert len(checked.accepted) + len(checked.rejected) == len(rows)
 

@@ -13,12 +13,14 @@ import fsspec
 import openpyxl
 import pandas as pd
 import pytest
+import xlwt
 
 from iuran.intake.header import normalize_header
 from iuran.rosters import read
 from iuran.rosters.read import (
     CANONICAL,
     FILE_COLUMNS,
+    ROW_COLUMNS,
     Collected,
     collect_rosters,
     list_roster_files,
@@ -274,10 +276,32 @@ def test_corrupt_and_wrong_types(tmp_path: Path) -> None:
         "b.xlsx": "BERKAS_RUSAK",
         "c.xlsx": "BERKAS_JENIS",
         "d.pdf": "BERKAS_JENIS",
-        "e.xls": "BERKAS_JENIS",
-        "f.xlsx": "BERKAS_JENIS",  # old .xls or password-protected, renamed
+        "e.xls": "BERKAS_RUSAK",  # an OLE header and nothing else: a damaged .xls
+        "f.xlsx": "BERKAS_RUSAK",  # the same, renamed
         "g.csv": "BERKAS_RUSAK",
     }
+
+
+def test_old_excel_xls_is_read_like_xlsx(tmp_path: Path) -> None:
+    """An Excel 97-2003 workbook (`.xls`, as Dukcapil's SIAK exports): listed, read, the same rows
+    as the same sheet saved as .xlsx; a date cell is a date, a number cell a number."""
+    book = xlwt.Workbook()
+    sheet = book.add_sheet("Data")
+    for j, value in enumerate(HEADER.split(";")):
+        sheet.write(0, j, value)
+    row: list[Any] = ROW.split(";")
+    row[2] = dt.date(1990, 5, 15)
+    for j, value in enumerate(row):
+        style = xlwt.easyxf(num_format_str="dd/mm/yyyy") if j == 2 else xlwt.Style.default_style
+        sheet.write(1, j, value, style)
+    book.save(str(tmp_path / "a.xls"))
+    assert read.list_roster_files(str(tmp_path)) == [str(tmp_path / "a.xls")]
+    rows, verdict = read_roster_file(str(tmp_path / "a.xls"), relative_to=str(tmp_path))
+    assert verdict.status == "read" and rows is not None
+    assert rows.iloc[0][["nik", "nama", "tanggal_lahir", "kode_desa", "source_sheet"]].tolist() == [
+        "3602011505900001", "Budi Santoso", "1990-05-15", "36.02.01.2002", "Data",
+    ]  # fmt: skip
+    assert rows.iloc[0]["source_row"] == 2
 
 
 def test_no_header_lists_missing_columns(tmp_path: Path) -> None:
@@ -361,7 +385,7 @@ def test_collect_never_stops_on_a_bad_file(tmp_path: Path) -> None:
         "a.XLSX": 1, "b.CSV": 1, "c copy.csv": 2, "kec/c.csv": 2, "rusak.xlsx": 0, "scan.pdf": 0,
     }  # fmt: skip
     assert "c copy.csv" in str(files.loc["kec/c.csv", "message"])  # same bytes, said once
-    assert list(got.rows.columns) == [*CANONICAL, "source_file", "source_sheet", "source_row"]
+    assert list(got.rows.columns) == [*ROW_COLUMNS, "source_file", "source_sheet", "source_row"]
     assert got.rows["source_row"].dtype == "int64"
     assert got.rows["source_file"].value_counts().to_dict() == {
         "c copy.csv": 2, "kec/c.csv": 2, "a.XLSX": 1, "b.CSV": 1,
@@ -372,7 +396,7 @@ def test_collect_never_stops_on_a_bad_file(tmp_path: Path) -> None:
 def test_collect_empty_and_missing_folders(tmp_path: Path) -> None:
     got = collect_rosters(str(tmp_path))
     assert got.rows.empty and got.files.empty
-    assert list(got.rows.columns) == [*CANONICAL, "source_file", "source_sheet", "source_row"]
+    assert list(got.rows.columns) == [*ROW_COLUMNS, "source_file", "source_sheet", "source_row"]
     with pytest.raises(FileNotFoundError):
         collect_rosters(str(tmp_path / "nope"))
 
