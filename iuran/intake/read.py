@@ -3,8 +3,8 @@
 The way in for every reader of files people send (rosters, SP2D and receipt files, BPJS's status
 list): `check_file` before any byte is read (type by name, size), `read_file` for a local file,
 `read_table` for its bytes (the type recognised from the bytes themselves: a workbook renamed to
-`.csv` is read as a workbook; an old `.xls`, a password-protected workbook or a PDF is refused by
-name), `table_frame` for a reader that wants a frame of the columns it found.
+`.csv` is read as a workbook, a web page's table as one (OpenSID's printable `.xls` list); an old
+`.xls`, a password-protected workbook or a PDF is refused by name), `table_frame` for a reader that wants a frame of the columns it found.
 """
 
 from __future__ import annotations
@@ -17,10 +17,13 @@ import pandas as pd
 from iuran.intake.cells import Table, clean
 from iuran.intake.delimited import read_csv
 from iuran.intake.header import Columns
+from iuran.intake.html import is_html, read_html
 from iuran.intake.refusal import FileRefused, Limits
 from iuran.intake.workbook import read_xlsx
 
-SUPPORTED = (".csv", ".xlsx", ".xlsm")  # .xlsm: a workbook with macros (OpenSID's template)
+#: .xlsm: a workbook with macros (OpenSID's template); .xls: OpenSID's printable list is a web page
+#: named so (`iuran.intake.html`)
+SUPPORTED = (".csv", ".xlsx", ".xlsm", ".xls")
 #: The start of an OLE file: Excel 97-2003 (.xls), or any workbook saved with a password
 OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
@@ -53,6 +56,8 @@ def read_table(raw: bytes, suffix: str, columns: Columns, limits: Limits) -> Tab
         raise FileRefused("BERKAS_JENIS", jenis="Excel 97-2003 (.xls) atau berkas berkata sandi")
     if raw.startswith(b"%PDF"):
         raise FileRefused("BERKAS_JENIS", jenis="PDF")
+    if is_html(raw):
+        return read_html(raw, columns, limits)  # OpenSID's printable list, `Penduduk_<date>.xls`
     if suffix in (".xlsx", ".xlsm"):
         raise FileRefused("BERKAS_RUSAK", jenis="Excel .xlsx")
     return read_csv(raw, columns, limits)

@@ -9,6 +9,7 @@ XLSX check before calamine, cells as text, limits) is `iuran.intake`'s; what is 
   Tanggal Lahir` over `Tempat | Tanggal`) and row of column numbers (`1 | 2 | 3 ...`) are recognised
   and skipped. A NIK in a number cell keeps its digits only when the float holds them exactly
   (`iuran.intake.cells.nik_cell`).
+- OpenSID's printable list, a web page named `.xls`: its table (`iuran.intake.html`).
 - XLSX (and `.xlsm`): the first visible sheet with a recognisable header (OpenSID's program-bantuan
   export: `Peserta`, not `Program`); data ends at a row whose second column is `###` (OpenSID's
   import template).
