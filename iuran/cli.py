@@ -53,6 +53,20 @@ def _safe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
+FORMAT_HELP = (
+    "roster layout: template (CSV and XLSX), opensid, opensid-names, bantuan, xlsm, html, siak, "
+    "or mixed (layouts spread over the villages)"
+)
+
+
+def _roster_format(fmt: str) -> str:
+    from iuran.generate_formats import FORMATS
+
+    if fmt not in FORMATS:
+        raise typer.BadParameter(f"one of {', '.join(FORMATS)}", param_hint="--format")
+    return fmt
+
+
 @app.command("generate-rosters")
 def generate_rosters(
     program: Annotated[str, typer.Option(help="program code, e.g. lebak")],
@@ -64,14 +78,22 @@ def generate_rosters(
     ] = None,
     faults: Annotated[float, typer.Option(help="share of extra rows with typical faults")] = 0.0,
     seed: Annotated[int, typer.Option(help="random seed")] = 2026,
+    fmt: Annotated[str, typer.Option("--format", help=FORMAT_HELP)] = "template",
 ) -> None:
-    """Write realistic demo rosters, one file per village, CSV and XLSX mixed."""
+    """Write realistic demo rosters, one file per village, in the layout villages send."""
     from iuran.generate import generate_rosters as generate
     from iuran.periods import Period
     from iuran.programs import load_program
 
     report = generate(
-        load_program(program), Period.parse(period), inbox, villages, per_village, faults, seed
+        load_program(program),
+        Period.parse(period),
+        inbox,
+        villages,
+        per_village,
+        faults,
+        seed,
+        fmt=_roster_format(fmt),
     )
     typer.echo(
         f"{report.rows} rows ({report.valid_rows} valid, faults {report.fault_rows}) "
@@ -443,7 +465,10 @@ DEMO = [
 
 
 @app.command("demo")
-def demo(seed: Annotated[int, typer.Option(help="random seed")] = 2026) -> None:
+def demo(
+    seed: Annotated[int, typer.Option(help="random seed")] = 2026,
+    fmt: Annotated[str, typer.Option("--format", help=FORMAT_HELP)] = "template",
+) -> None:
     """Generate demo rosters (once), run whole monthly cycles, then record BKAD's SP2D for January."""
     from flows.payment_status import payment_status
     from iuran.generate import generate_rosters as generate
@@ -451,9 +476,10 @@ def demo(seed: Annotated[int, typer.Option(help="random seed")] = 2026) -> None:
     from iuran.programs import load_program
 
     settings = load_settings()
+    fmt = _roster_format(fmt)
     for code, period, villages, per_village, faults in DEMO:
         folder = settings.inbox / code / period
-        if folder.is_dir() and any(folder.glob("*.csv")):
+        if folder.is_dir() and any(p.is_file() for p in folder.iterdir()):
             continue  # rosters already there (perhaps edited to try a fix): a rerun reads them as they are
         generate(
             load_program(code),
@@ -463,6 +489,7 @@ def demo(seed: Annotated[int, typer.Option(help="random seed")] = 2026) -> None:
             per_village,
             faults,
             seed,
+            fmt=fmt,
         )
     summaries = []
     with contextlib.redirect_stdout(sys.stderr):

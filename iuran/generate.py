@@ -54,6 +54,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 
 from iuran import wilayah
 from iuran.files import write_atomic
+from iuran.generate_formats import file_name, layout_bytes, layout_of
 from iuran.periods import Period
 from iuran.programs import Program
 
@@ -750,25 +751,40 @@ def generate_rosters(
     seed: int = 2026,
     xlsx_share: float = 0.5,
     churn: float = 0.02,
+    fmt: str = "template",
 ) -> GenerateReport:
     """Write one roster per village to `inbox/<program>/<YYYY-MM>/<kode_desa>.csv|.xlsx` (see module doc).
 
     `villages`: the first N villages in code order (default all; desa only for ADD programs);
     `per_village`: valid rows per village (default the program's quota); `faults`: extra faulty rows as a
-    share of the valid rows. A village's file of the other format left by an earlier run is removed, so a
-    folder never holds two rosters for one village.
+    share of the valid rows; `fmt`: the layout villages send (`iuran.generate_formats.FORMATS`: the
+    project's template, an OpenSID or SIAK export, or `mixed`). A village's file of another layout left
+    by an earlier run is removed, so a folder never holds two rosters for one village.
     """
+    layout_of(fmt, 0)  # an unknown format fails before anything is written
     rosters = build_rosters(program, period, villages, per_village, faults, seed, xlsx_share, churn)
     folder = Path(inbox) / program.code / str(period)
     folder.mkdir(parents=True, exist_ok=True)
+    names = wilayah.villages(program.regency).set_index("kode_desa")
     files: list[Path] = []
     counts: Counter[str] = Counter()
     rows = 0
-    for r in rosters:
-        path = folder / f"{r.kode_desa}.{r.fmt}"
-        stale = folder / f"{r.kode_desa}.{'csv' if r.fmt == 'xlsx' else 'xlsx'}"
-        stale.unlink(missing_ok=True)
-        data = _csv_bytes(r.columns) if r.fmt == "csv" else _xlsx_bytes(r.columns)
+    for j, r in enumerate(rosters):
+        layout = layout_of(fmt, j)
+        if layout == "template":
+            path = folder / f"{r.kode_desa}.{r.fmt}"
+            data = _csv_bytes(r.columns) if r.fmt == "csv" else _xlsx_bytes(r.columns)
+        else:
+            place = names.loc[r.kode_desa]
+            path = folder / file_name(r.kode_desa, layout)
+            cells = _cells(r.columns, excel=False)
+            data = layout_bytes(layout, cells, place["nama_desa"], place["nama_kecamatan"])
+        for stale in (
+            *folder.glob(f"{r.kode_desa}.*"),
+            *folder.glob(f"{r.kode_desa.replace('.', '')}*"),
+        ):
+            if stale != path:
+                stale.unlink(missing_ok=True)
         write_atomic(path, data)  # a reader never sees half a file
         files.append(path)
         rows += len(r)

@@ -30,10 +30,12 @@ PROVINSI = frozenset(
 
 #: NIK rejection codes in the order they are checked (index 0: valid).
 NIK_CODES = (
-    "", "NIK_KOSONG", "NIK_NOTASI_ILMIAH", "NIK_BUKAN_ANGKA", "NIK_PANJANG",
+    "", "NIK_KOSONG", "NIK_NOTASI_ILMIAH", "NIK_DISAMARKAN", "NIK_BUKAN_ANGKA", "NIK_PANJANG",
     "NIK_PROVINSI", "NIK_TANGGAL", "NIK_SERIAL",
 )  # fmt: skip
 
+#: A NIK as OpenSID's printable list writes it with NIK privacy on: `36020115XXXXXXXX`
+MASKED = r"^[0-9]{4,15}[Xx*]{1,12}$"
 _SPACES = r"[\s\pZ\x{200B}\x{FEFF}]+"  # RE2 (pyarrow): any space, non-breaking or zero-width
 _SCI = r"^(?P<i>\d+)(?:[.,](?P<f>\d*))?[eE]\+?(?P<e>\d{1,3})$"
 _FLOAT = r"^(?P<i>\d+)[.,]0+$"
@@ -167,9 +169,10 @@ def _normalize_messy(s: pa.Array) -> tuple[pa.Array, np.ndarray]:
     is_digits = matches(cleaned, r"^\d+$")
     length = np.asarray(pc.fill_null(pc.utf8_length(cleaned), 0).to_numpy(zero_copy_only=False))
 
+    masked = matches(cleaned, MASKED) & (length == 16)
     code = np.select(
-        [empty, (sci & ~exact_sci) | (as_float & (length < 16)), ~is_digits, length != 16],
-        [1, 2, 3, 4],  # positions in NIK_CODES
+        [empty, (sci & ~exact_sci) | (as_float & (length < 16)), masked, ~is_digits, length != 16],
+        [1, 2, 3, 4, 5],  # positions in NIK_CODES
         default=0,
     )
     return cleaned, code
@@ -178,11 +181,12 @@ def _normalize_messy(s: pa.Array) -> tuple[pa.Array, np.ndarray]:
 def normalize_niks(raw: pd.Series) -> pd.DataFrame:
     """Clean NIKs as operators type them: `nik` (16 digits or <NA>) and `code` (<NA> when fine).
 
-    Strips spaces (also non-breaking and zero-width), dots, hyphens and a leading apostrophe (Excel's
-    "text" marker). Spreadsheet damage is named as such: `3.602E+15` is NIK_NOTASI_ILMIAH; a float
-    rendering such as `3602011505900001.0` is recovered when all 16 digits are still there, as is
-    scientific notation that still carries all 16 (`3.602011505900001E+15`); anything shorter is
-    NIK_NOTASI_ILMIAH too. Empty, `-` or only dots is NIK_KOSONG. Only the shape is checked here.
+        Strips spaces (also non-breaking and zero-width), dots, hyphens and a leading apostrophe (Excel's
+        "text" marker). Spreadsheet damage is named as such: `3.602E+15` is NIK_NOTASI_ILMIAH; a float
+        rendering such as `3602011505900001.0` is recovered when all 16 digits are still there, as is
+        scientific notation that still carries all 16 (`3.602011505900001E+15`); anything shorter is
+        NIK_NOTASI_ILMIAH too. Empty, `-` or only dots is NIK_KOSONG; 16 characters of digits then `X`
+    (OpenSID's printable list with NIK privacy on, `36020115XXXXXXXX`) is NIK_DISAMARKAN. Only the shape is checked here.
     """
     cleaned, code = _normalize(raw)
     return _result(raw.index, cleaned, code)
@@ -214,7 +218,7 @@ def _content(cleaned: pa.Array, shape: np.ndarray) -> np.ndarray:
         pc.utf8_slice_codeunits(cleaned, 0, 2), value_set=pa.array(sorted(provinces()))
     )
     return np.select(
-        [shape != 0, ~flags(province), ~date_ok, serial == 0], [shape, 5, 6, 7], default=0
+        [shape != 0, ~flags(province), ~date_ok, serial == 0], [shape, 6, 7, 8], default=0
     )
 
 

@@ -9,6 +9,7 @@ accept (`refusal.Limits`); reading, and refusing a file with a `BERKAS_*` code, 
 - `workbook`: XLSX, measured before calamine opens it (a crafted file would abort the process);
 - `xls`: old Excel `.xls` (BIFF), measured the same way before calamine opens it;
 - `delimited`: CSV, encodings and separators;
+- `html`: a web page's table (OpenSID's printable list, served as `.xls`), bounded;
 - `header`: finding the header row with a reader's synonyms;
 - `cells`: cells as text, and cleaning (trim, collapse spaces, empty -> missing).
 """

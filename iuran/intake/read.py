@@ -4,14 +4,13 @@ The way in for every reader of files people send (rosters, SP2D and receipt file
 list): `check_file` before any byte is read (type by name, size), `read_file` for a local file,
 `read_table` for its bytes (the type recognised from the bytes themselves: a workbook renamed to
 `.csv` is read as a workbook; an old Excel `.xls` is read as one, measured first like an `.xlsx`;
-a password-protected workbook or a PDF is refused by name), `table_frame` for a reader that wants a
-frame of the columns it found. A text file named `.xls` (a web application's "Excel" download) is
-handed to `web_xls`: HTML is refused there today (BERKAS_JENIS), other text is read as CSV.
+a web page's table as one (OpenSID's printable `.xls` list, `iuran.intake.html`); a password-protected
+workbook or a PDF is refused by name), `table_frame` for a reader that wants a frame of the columns
+it found.
 """
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import numpy as np
@@ -20,13 +19,14 @@ import pandas as pd
 from iuran.intake.cells import Table, clean
 from iuran.intake.delimited import read_csv
 from iuran.intake.header import Columns
+from iuran.intake.html import is_html, read_html
 from iuran.intake.refusal import FileRefused, Limits
 from iuran.intake.workbook import read_xls, read_xlsx
 from iuran.intake.xls import OLE
 
-#: .xlsm: a workbook with macros (OpenSID's template); .xls: Excel 97-2003 (Dukcapil's SIAK)
+#: .xlsm: a workbook with macros (OpenSID's template); .xls: Excel 97-2003 (Dukcapil's SIAK), or a
+#: web page named so (OpenSID's printable list, `iuran.intake.html`)
 SUPPORTED = (".csv", ".xlsx", ".xlsm", ".xls")
-_HTML = re.compile(rb"^(?:\xef\xbb\xbf)?\s*<(?:!doctype\s+html|html|table|\?xml|meta)", re.I)
 
 
 def check_file(suffix: str, size: int, limits: Limits) -> None:
@@ -57,17 +57,11 @@ def read_table(raw: bytes, suffix: str, columns: Columns, limits: Limits) -> Tab
         return read_xls(raw, columns, limits)  # also an .xls renamed to .xlsx or .csv
     if raw.startswith(b"%PDF"):
         raise FileRefused("BERKAS_JENIS", jenis="PDF")
+    if is_html(raw):
+        return read_html(raw, columns, limits)  # OpenSID's printable list, `Penduduk_<date>.xls`
     if suffix in (".xlsx", ".xlsm"):
         raise FileRefused("BERKAS_RUSAK", jenis="Excel .xlsx")
-    if suffix == ".xls" and _HTML.match(raw[:1024]):
-        return web_xls(raw, columns, limits)
     return read_csv(raw, columns, limits)
-
-
-def web_xls(raw: bytes, columns: Columns, limits: Limits) -> Table:
-    """An HTML page named `.xls` (OpenSID's printable lists, many web applications' "Excel"
-    download): the hook for its reader. Refused by type until then, as before `.xls` was read."""
-    raise FileRefused("BERKAS_JENIS", jenis="halaman web (HTML/XML) bernama .xls")
 
 
 def table_frame(table: Table) -> pd.DataFrame:

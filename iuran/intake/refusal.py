@@ -45,6 +45,11 @@ FILE_MESSAGES: dict[str, str] = {
         "OpenSID pakai ekspor Program Bantuan (peserta BPJS Ketenagakerjaan), atau saring data "
         "penduduk lalu ekspor ulang."
     ),
+    "BERKAS_NIK_DISAMARKAN": (
+        "Semua NIK dalam berkas ini disamarkan (XXXX): daftar cetak OpenSID dengan privasi NIK "
+        "menyembunyikan 8 digit terakhir, sehingga tidak ada yang dapat didaftarkan. Unduh ulang "
+        "dari OpenSID dengan privasi NIK dimatikan, atau kirim ekspor Excel (Penduduk > Ekspor)."
+    ),
     "BERKAS_TERLALU_BESAR": (
         "Berkas terlalu besar ({ukuran}; batas {batas}). Pecah berkas, atau hapus baris/kolom kosong "
         "yang terformat."

@@ -23,6 +23,10 @@ CODES: dict[str, str] = {
         "NIK berubah menjadi notasi ilmiah (mis. 3.602E+15) atau kehilangan digit karena kolom Excel "
         "berformat angka; ketik ulang NIK sebagai teks (format kolom: Teks), nilai saat ini: {nilai}."
     ),
+    "NIK_DISAMARKAN": (
+        "NIK disamarkan ({nilai}): daftar cetak OpenSID dengan privasi NIK menyembunyikan 8 digit "
+        "terakhir. Unduh ulang dari OpenSID dengan privasi NIK dimatikan, atau kirim ekspor Excel."
+    ),
     "NIK_BUKAN_ANGKA": "NIK hanya boleh berisi angka 0-9 (nilai saat ini: {nilai}).",
     "NIK_PANJANG": "NIK harus 16 digit; yang tertulis {panjang} digit ({nilai}). Periksa kembali dengan KTP/KK.",
     "NIK_PROVINSI": (

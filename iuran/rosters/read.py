@@ -11,6 +11,7 @@ XLSX check before calamine, cells as text, limits) is `iuran.intake`'s; what is 
   Lahir | Tgl/Bln/Th`) and row of column numbers (`1 | 2 | 3 ...`, `-1 | -2 ...`) are recognised and
   skipped; a title block above the header (`KECAMATAN : ...`, `DESA : ...`) is read. A NIK in a
   number cell keeps its digits only when the float holds them exactly (`iuran.intake.cells.nik_cell`).
+- OpenSID's printable list, a web page named `.xls`: its table (`iuran.intake.html`).
 - XLSX (and `.xlsm`, and old Excel `.xls`, measured before calamine opens it like an XLSX,
   `iuran.intake.xls`): the first visible sheet with a recognisable header (OpenSID's program-bantuan
   export: `Peserta`, not `Program`); data ends at a row whose second column is `###` (OpenSID's

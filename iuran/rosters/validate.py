@@ -55,6 +55,7 @@ import pyarrow.compute as pc
 from iuran import faults
 from iuran.conflicts import fold_names
 from iuran.nik import (
+    NIK_CODES,
     birth_parts,
     decode,
     flags,
@@ -75,7 +76,7 @@ from iuran.wilayah import normalize_kode_desa, villages
 
 #: The order in which rules are checked; a row is rejected for the first one it fails.
 RULE_ORDER: tuple[str, ...] = (
-    "NIK_KOSONG", "NIK_NOTASI_ILMIAH", "NIK_BUKAN_ANGKA", "NIK_PANJANG",
+    "NIK_KOSONG", "NIK_NOTASI_ILMIAH", "NIK_DISAMARKAN", "NIK_BUKAN_ANGKA", "NIK_PANJANG",
     "NIK_PROVINSI", "NIK_TANGGAL", "NIK_SERIAL",
     "NIK_GANDA_BERKAS",
     "PENDUDUK_BUKAN_HIDUP",
@@ -277,7 +278,7 @@ def _check(r: pd.DataFrame, program: Program, on: dt.date) -> _Checked:
     nik = checked["nik"]
     nik_ok = nik.notna().to_numpy()
     nik_code = checked["code"].to_numpy(dtype=object, na_value="")
-    for c in RULE_ORDER[:7]:
+    for c in NIK_CODES[1:]:
         masks[c] = nik_code == c
     first, dup = _first_in_file(r["source_file"], nik, r["source_row"].to_numpy(), nik_ok)
     first_row = pd.Series(first, index=r.index)

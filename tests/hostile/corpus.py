@@ -496,6 +496,22 @@ def _old_mac(path: Path) -> None:
     path.write_text(csv_text(people(20, 2)).replace("\n", "\r"))
 
 
+def _html_table(rows: list[dict[str, str]], masked: bool = False) -> bytes:
+    """Rows as a web page's table, as OpenSID's printable `.xls` list is (cells not escaped: markup
+    in a cell stays markup); `masked`: NIKs printed as with OpenSID's NIK privacy on."""
+    lines = ["<tr>" + "".join(f"<th>{h}</th>" for h in HEADER) + "</tr>"]
+    for r in rows:
+        cells = r | ({"nik": r["nik"][:8] + "XXXXXXXX"} if masked else {})
+        lines.append("<tr>" + "".join(f"<td>{cells[h]}</td>" for h in HEADER) + "</tr>")
+    return ("<html><body><table>" + "\n".join(lines) + "</table></body></html>").encode()
+
+
+def _html_markup(path: Path) -> None:
+    rows = people(31, 2)
+    rows[0] = rows[0] | {"alamat": MARKUP[0], "no_hp": "<b>0812</b>"}
+    path.write_bytes(_html_table(rows))
+
+
 def _valid_named(slot: int) -> Callable[[Path], None]:
     return lambda p: write_csv(p, people(slot, 1))
 
@@ -555,6 +571,32 @@ CASES: list[Case] = [
         "txt_extension", "hostile-roster.txt", lambda p: write_csv(p, people(21, 1)), "BERKAS_JENIS"
     ),
     Case("no_extension", "hostile-roster", lambda p: write_csv(p, people(22, 1)), "BERKAS_JENIS"),
+    # --- web pages named .xls (OpenSID's printable list is one)
+    Case(
+        "html_deep_nesting",
+        "hostile-deep.xls",
+        _bytes(b"<div>" * 300_000 + b"x" + b"</div>" * 300_000),
+        "BERKAS_JENIS",
+    ),
+    Case(
+        "html_rows_over_limit",
+        "hostile-many-rows.xls",
+        _bytes(b"<table>" + b"<tr><td>1</td></tr>" * 10_100 + b"</table>"),
+        "BERKAS_TERLALU_BESAR",
+    ),
+    Case(
+        "html_wide_row",
+        "hostile-wide-row.xls",
+        _bytes(b"<table><tr>" + b"<td></td>" * 100_000 + b"</tr></table>"),
+        "BERKAS_TERLALU_BESAR",
+    ),
+    Case(
+        "html_all_niks_masked",
+        "hostile-masked.xls",
+        lambda p: p.write_bytes(_html_table(people(32, 2), masked=True)),
+        "BERKAS_NIK_DISAMARKAN",
+    ),
+    Case("html_markup_in_cells", "hostile-markup.xls", _html_markup, accepted=2),
     Case("xlsx_encrypted_flag", "hostile-encrypted.xlsx", _encrypted_flag, "BERKAS_RUSAK"),
     Case("xlsx_billion_laughs", "hostile-laughs.xlsx", _laughs, "BERKAS_RUSAK"),
     Case("xlsx_xxe", "hostile-xxe.xlsx", _xxe, "BERKAS_RUSAK"),

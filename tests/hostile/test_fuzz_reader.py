@@ -28,7 +28,7 @@ from iuran.rosters.read import (
 from iuran.rosters.validate import validate_rows
 from tests.hostile.corpus import PERIOD, lebak
 
-FILE_CODES = {"BERKAS_KOSONG", "BERKAS_RUSAK", "BERKAS_TANPA_HEADER", "BERKAS_JENIS", "BERKAS_TERLALU_BESAR", "BERKAS_TANPA_DESA", "BERKAS_DATA_PENDUDUK", "BERKAS_DESA_GANDA"}  # fmt: skip
+FILE_CODES = {"BERKAS_KOSONG", "BERKAS_RUSAK", "BERKAS_TANPA_HEADER", "BERKAS_JENIS", "BERKAS_TERLALU_BESAR", "BERKAS_TANPA_DESA", "BERKAS_DATA_PENDUDUK", "BERKAS_DESA_GANDA", "BERKAS_NIK_DISAMARKAN"}  # fmt: skip
 FUZZ = settings(
     deadline=None,
     database=None,

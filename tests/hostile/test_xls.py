@@ -110,7 +110,14 @@ def test_damaged_bytes_never_crash_the_reader() -> None:
     assert {"read", "BERKAS_RUSAK"} <= codes
 
 
-def test_html_named_xls_keeps_its_refusal() -> None:
-    """The hook for the web-page reader (`iuran.intake.read.web_xls`): refused by type for now."""
+def test_web_pages_named_xls_go_to_the_web_page_reader() -> None:
+    """An Excel 2003 XML page named `.xls` has no table to read: refused by type; an HTML table named
+    `.xls` is read as a table (OpenSID's printable list, `iuran.intake.html`), so a header without the
+    roster's columns is a header problem, not a type problem."""
+    xml = (
+        b'<?xml version="1.0"?><Workbook xmlns="urn:schemas-microsoft-com:office:spreadsheet">'
+        b"<Worksheet><Table><Row><Cell><Data>NIK</Data></Cell></Row></Table></Worksheet></Workbook>"
+    )
+    assert _code(xml) == "BERKAS_JENIS"
     page = b"<html><body><table><tr><td>NIK</td><td>Nama</td></tr></table></body></html>"
-    assert _code(page) == "BERKAS_JENIS"
+    assert _code(page) == "BERKAS_TANPA_HEADER"
