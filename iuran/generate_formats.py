@@ -36,8 +36,8 @@ from openpyxl import Workbook
 
 LAYOUTS = ("template", "opensid", "opensid-names", "bantuan", "xlsm", "html", "siak")
 FORMATS = (*LAYOUTS, "mixed")
-#: The layouts `mixed` spreads over the villages. SIAK joins once its reader is in (issue #15).
-MIXED = ("template", "opensid", "opensid-names", "bantuan", "xlsm", "html")
+#: The layouts `mixed` spreads over the villages, each read by `iuran.rosters.read`.
+MIXED = ("template", "opensid", "opensid-names", "bantuan", "xlsm", "html", "siak")
 
 #: OpenSID's penduduk export header (FORMATS.md), 43 columns; 2026 releases add `ket`
 OPENSID_HEADER = (

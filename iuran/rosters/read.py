@@ -303,6 +303,9 @@ _STATUS_CODES = {
     "6": "PERGI",
     "9": "TIDAK VALID",
 }
+#: The statuses of someone who is no longer a resident to insure. Anything else is not a reason to
+#: refuse: OpenSID's printable list has a `Status` of `TETAP`/`TIDAK TETAP` (resident or not).
+NOT_LIVING = ("MATI", "PINDAH", "HILANG", "PERGI", "TIDAK VALID")
 
 
 def _as_roster(

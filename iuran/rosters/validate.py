@@ -35,8 +35,9 @@ Decisions written down:
 - The same NIK twice in one file: the first row (lowest row number) is judged on its own, the later
   ones are NIK_GANDA_BERKAS naming the first. The same NIK in different files is left to `reconcile`.
 - A population register's status (`status_penduduk`: SIAK `Status`, OpenSID `status_dasar`, kept by
-  the reader only for a register export) other than `Hidup` is PENDUDUK_BUKAN_HIDUP (`Mati`,
-  `Pindah`, `Hilang`): nobody who died or moved away is billed.
+  the reader only for a register export) of `Mati`, `Pindah`, `Hilang`, `Pergi` or `Tidak Valid` is
+  PENDUDUK_BUKAN_HIDUP: nobody who died or moved away is billed. Other values (`Hidup`, the printable
+  list's `Tetap`/`Tidak Tetap`) are no reason to refuse.
 - In the rejected frame, `kode_desa` is the dotted code when it has that shape (else the raw text),
   and raw values are cut to the registry's column widths (kode_desa 13, nik 20, nama 200).
 """
@@ -71,7 +72,7 @@ from iuran.occupations import category
 from iuran.periods import Period
 from iuran.programs import Program
 from iuran.rosters.codes import fill
-from iuran.rosters.read import CANONICAL, PROVENANCE, ROW_COLUMNS, STATUS
+from iuran.rosters.read import CANONICAL, NOT_LIVING, PROVENANCE, ROW_COLUMNS, STATUS
 from iuran.wilayah import normalize_kode_desa, villages
 
 #: The order in which rules are checked; a row is rejected for the first one it fails.
@@ -286,7 +287,7 @@ def _check(r: pd.DataFrame, program: Program, on: dt.date) -> _Checked:
 
     # A register's status (`_as_roster`): someone who died or moved away is not a worker to insure
     status = pc.utf8_upper(text_array(r[STATUS]))
-    masks["PENDUDUK_BUKAN_HIDUP"] = ~_blank(status) & flags(pc.not_equal(status, "HIDUP"))
+    masks["PENDUDUK_BUKAN_HIDUP"] = flags(pc.is_in(status, pa.array(NOT_LIVING)))
 
     masks["NAMA_KOSONG"] = _blank(text_array(r["nama"]))
 
