@@ -10,13 +10,17 @@ export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 90
 export PREFECT_LOGGING_LEVEL ?= INFO
 
-.PHONY: help install demo test test-fast lint bench up down clean
+.PHONY: help install demo test test-fast lint bench crash-soak up down clean
+
+SEEDS ?= 500
+FIRST_SEED ?= 0
 
 help:
 	@echo "make demo   - create .venv and run a whole monthly cycle on demo data"
 	@echo "make test   - run the test suite"
 	@echo "make lint   - ruff + mypy"
 	@echo "make bench  - performance benchmarks (bench/results.json)"
+	@echo "make crash-soak SEEDS=500 - runs killed at SEEDS random moments, each rerun and compared"
 	@echo "make up     - local Prefect server + worker + deployments; make down stops them"
 
 $(STAMP): pyproject.toml
@@ -44,6 +48,10 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+crash-soak: $(STAMP)
+	IURAN_KILL_SEEDS=$(SEEDS) IURAN_KILL_FIRST_SEED=$(FIRST_SEED) \
+		$(BIN)/pytest -q -s tests/crash/test_random_kill.py
 
 up: $(STAMP)
 	$(BIN)/python -m deployments.local up

@@ -1,7 +1,8 @@
 """A real SMTP server on loopback for tests: aiosmtpd, optional AUTH / STARTTLS / implicit TLS, and
-fault injection (421 greetings, 421 at MAIL, 451 at DATA, a connection dropped during DATA, 550 for
-chosen recipients). What it accepts is kept in `server.messages`, so a test counts deliveries at the
-receiving end instead of trusting the sender's own report.
+fault injection (421 greetings, 421 at MAIL, 451 at DATA, a connection dropped during DATA, a
+message accepted and the connection dropped before the final reply, 550 for chosen recipients).
+What it accepts is kept in `server.messages`, so a test counts deliveries at the receiving end
+instead of trusting the sender's own report.
 
     with smtp_server(auth=("iuran", "s3cret")) as server:
         settings = server.settings(database_url, outbox)
@@ -45,6 +46,8 @@ class Faults:
     drop_data: int = 0  # hang up right after "354", nothing stored
     stall_data: int = 0  # store the message but answer only after `stall_seconds` (a lost "250")
     stall_seconds: float = 1.0
+    # store the message, then hang up before the final "250": the client cannot know it was taken
+    accept_then_drop: int = 0
     reject_recipients: set[str] = field(default_factory=set)  # 550 at RCPT TO, every time
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -103,6 +106,10 @@ class RecordingHandler:
                 Received(str(envelope.mail_from), tuple(envelope.rcpt_tos), bytes(content))
             )
             number = len(self.messages)
+        if self.faults.take("accept_then_drop"):
+            assert isinstance(server.transport, asyncio.Transport)
+            server.transport.abort()  # the message is kept; its "250" is never written
+            return f"250 2.0.0 OK queued as {number}"
         if self.faults.take("stall_data"):  # accepted, but the client gives up before the reply
             await asyncio.sleep(self.faults.stall_seconds)
         return f"250 2.0.0 OK queued as {number}"

@@ -154,6 +154,19 @@ def documents(out: Path, outbox: Path) -> dict[str, Any]:
     }
 
 
+def message(raw: bytes) -> tuple[str, dict[str, Any]]:
+    """One delivered message: its notification key, and its headers but `Date`, text, attachments.
+    Line ends as a file has them: SMTP carries the same message with CRLF."""
+    msg = email.message_from_bytes(raw.replace(b"\r\n", b"\n"), policy=email.policy.default)
+    assert isinstance(msg, EmailMessage)
+    body = msg.get_body(("plain",))
+    return str(msg["X-Iuran-Notification"]), {
+        "headers": sorted((k, str(v)) for k, v in msg.items() if k not in ("Date", "Content-Type")),
+        "text": body.get_content() if body is not None else None,
+        "attachments": [a.get_filename() for a in msg.iter_attachments()],
+    }
+
+
 def mails(outbox: Path) -> dict[str, dict[str, Any]]:
     """key -> the message, one per `.eml`; a file whose name is not its key's is an error."""
     found: dict[str, dict[str, Any]] = {}
@@ -161,19 +174,10 @@ def mails(outbox: Path) -> dict[str, dict[str, Any]]:
         if path.name.startswith(".") or path.suffix != ".eml":
             found[f"stray file {path.name}"] = {}  # e.g. a temporary file a dead sender left
             continue
-        msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
-        assert isinstance(msg, EmailMessage)
-        key = str(msg["X-Iuran-Notification"])
+        key, found_message = message(path.read_bytes())
         assert path.name == outbox_name(key), f"{path.name} is not where {key} is written"
         assert key not in found, f"{key} delivered twice"
-        body = msg.get_body(("plain",))
-        found[key] = {
-            "headers": sorted(
-                (k, str(v)) for k, v in msg.items() if k not in ("Date", "Content-Type")
-            ),
-            "text": body.get_content() if body is not None else None,
-            "attachments": [a.get_filename() for a in msg.iter_attachments()],
-        }
+        found[key] = found_message
     return found
 
 
