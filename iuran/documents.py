@@ -375,10 +375,10 @@ def render_invoice_pdf(doc: InvoiceDocument) -> bytes:
 
 # -------------------------------------------------------------------------------------------- XLSX
 
-XLSX_INT = ("penghasilan", *MONEY_COLUMNS)
+XLSX_INT = ("penghasilan_dilaporkan", "penghasilan", *MONEY_COLUMNS)
 XLSX_COLUMNS = (
     "nik", "nama", "tanggal_lahir", "jenis_kelamin", "kode_desa", "nama_desa", "pekerjaan",
-    "penghasilan", "jkk", "jkm", "jht", "discount", "total", "rule_id", "discount_id",
+    "penghasilan_dilaporkan", "penghasilan", "jkk", "jkm", "jht", "discount", "total", "rule_id", "discount_id",
 )  # fmt: skip
 XLSX_CODES = ("nik", "kode_desa")  # digits that must stay text: Text format, every digit kept
 _WIDTHS = {"nik": 19, "nama": 28, "tanggal_lahir": 12, "kode_desa": 14, "nama_desa": 20}
@@ -491,6 +491,7 @@ def render_pending(database_url: str, program: Program, period: Period) -> list[
                 Participant.jenis_kelamin,
                 ContributionLine.kode_desa,
                 ContributionLine.pekerjaan,
+                ContributionLine.penghasilan_dilaporkan,
                 ContributionLine.penghasilan,
                 ContributionLine.jkk,
                 ContributionLine.jkm,

@@ -451,10 +451,19 @@ def _current_lines(
     return read_frame(conn, query)
 
 
-LINE_FIELDS = ["participant_id", "kode_desa", "pekerjaan", "category", "penghasilan", "jkk", "jkm", "jht", "discount", "total", "rule_id", "discount_id"]  # fmt: skip
+LINE_FIELDS = ["participant_id", "kode_desa", "pekerjaan", "category", "penghasilan_dilaporkan", "penghasilan", "jkk", "jkm", "jht", "discount", "total", "rule_id", "discount_id"]  # fmt: skip
 
 
-_INT_FIELDS = ("participant_id", "penghasilan", "jkk", "jkm", "jht", "discount", "total")
+_INT_FIELDS = (
+    "participant_id",
+    "penghasilan_dilaporkan",
+    "penghasilan",
+    "jkk",
+    "jkm",
+    "jht",
+    "discount",
+    "total",
+)
 
 
 def _insert_lines(

@@ -346,7 +346,9 @@ class ContributionLine(Base):
     kode_desa: Mapped[str] = mapped_column(String(13))
     pekerjaan: Mapped[str] = mapped_column(String(100), default="")
     category: Mapped[str] = mapped_column(String(20))  # baru|lanjutan
-    penghasilan: Mapped[int] = mapped_column(Money)
+    # declared on the roster (else the program's default); null on lines priced before 0009
+    penghasilan_dilaporkan: Mapped[int | None] = mapped_column(Money, nullable=True)
+    penghasilan: Mapped[int] = mapped_column(Money)  # applied: held inside the rule's income range
     jkk: Mapped[int] = mapped_column(Money)
     jkm: Mapped[int] = mapped_column(Money)
     jht: Mapped[int] = mapped_column(Money, default=0)
