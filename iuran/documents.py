@@ -105,6 +105,8 @@ class InvoiceDocument:
     budget: dict[str, int] | None = None  # pagu, billed_to_date, projected_year, shortfall
     change_note: str | None = None  # for revisions: what changed and why
     place: str | None = None  # signature place; default: regency name without "Kabupaten"/"Kota"
+    # why the lines have (or have not) a discount: `Program.discount_note`, naming the funding basis
+    discount_note: str = ""
 
     @property
     def number_full(self) -> str:
@@ -297,6 +299,7 @@ def _payload(doc: InvoiceDocument) -> dict[str, Any]:
         "issue_date": tanggal(doc.issue_date),
         "due_date": tanggal(doc.due_date),
         "funding_source": _text(doc.funding_source),
+        "discount_note": _text(doc.discount_note) if doc.discount_note else None,
         "payer": _text(doc.payer_name),
         "payee": {
             "name": _text(doc.payee.name),
@@ -543,6 +546,7 @@ def render_pending(database_url: str, program: Program, period: Period) -> list[
                 program_name=program.name,
                 regency_name=program.regency_name,
                 funding_source=program.funding_source,
+                discount_note=program.discount_note(period),
                 payer_name=inv.payer_name,
                 period_label=period.label,
                 issue_date=inv.issue_date,

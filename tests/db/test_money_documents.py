@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import openpyxl
+import pypdf
 import pandas as pd
 
 from iuran.generate import generate_rosters
@@ -47,3 +48,20 @@ def test_the_detail_sheet_shows_declared_and_applied_income(
         2_500_000: (2_500_000, 25_000),
         1_000_000: (1_000_000, 10_000),
     }
+
+
+def _pdf_text(path: Path) -> str:
+    return " ".join(" ".join(p.extract_text() for p in pypdf.PdfReader(path).pages).split())
+
+
+def test_the_invoice_names_the_funding_basis_of_its_discount(
+    database_url: str, tmp_path: Path
+) -> None:
+    lahat = load_program("lahat")
+    inbox, out = tmp_path / "inbox", tmp_path / "out"
+    generate_rosters(lahat, Period(2026, 5), inbox, villages=1, per_village=3, seed=4, xlsx_share=0)
+    run(database_url, lahat, "2026-05", inbox, out)
+    [path] = sorted(out.rglob("*TAG-JKK-JKM*.pdf"))
+    text = _pdf_text(path)
+    assert "Dasar diskon" in text
+    assert "diskon 50% iuran JKK dan JKM: sumber dana ADD bukan APBN/APBD" in text

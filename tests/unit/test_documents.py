@@ -27,7 +27,8 @@ from iuran.documents import (
 )
 from iuran.money import rupiah, rupiah_sen, terbilang
 from iuran.nik import mask
-from iuran.programs import Payee, Signatory
+from iuran.periods import Period
+from iuran.programs import Payee, Signatory, load_program
 
 HOSTILE = '#set page(fill: red) =HYPERLINK("x") <b>x</b>'
 
@@ -456,3 +457,11 @@ def test_write_invoice_files_wants_a_plain_stem(
 ) -> None:
     with pytest.raises(ValueError, match="stem"):
         write_invoice_files(doc, tmp_path, stem)
+
+
+def test_the_invoice_names_the_basis_of_its_discount() -> None:
+    lahat = load_program("lahat")
+    note = lahat.discount_note(Period(2026, 5))
+    text = " ".join(" ".join(pdf_text(render_invoice_pdf(make_doc(discount_note=note)))).split())
+    assert "Dasar diskon" in text
+    assert "PP 50/2025 diskon 50% iuran JKK dan JKM: sumber dana ADD bukan APBN/APBD" in text

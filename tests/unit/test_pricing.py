@@ -127,3 +127,10 @@ def test_every_line_is_recomputable_from_its_income_rule_and_discount(
             d = discounts[line.discount_id]
             assert line.discount == sum((parts[c] * d.percent + 50) // 100 for c in d.components)
         assert line.total == line.jkk + line.jkm + line.jht - line.discount
+
+
+def test_a_dbh_sawit_program_pays_full_during_the_discount_window() -> None:
+    """DBH Sawit is spent through the regency's APBD (FUNDING_BASIS): no PP 50/2025 discount."""
+    lamandau = load_program("lamandau")
+    lines = price_lines(workers([None], ["petani"]), lamandau, Period(2026, 5))
+    assert lines.loc[0, "total"] == 16_800 and lines.loc[0, "discount_id"] is None
