@@ -107,6 +107,9 @@ class InvoiceDocument:
     place: str | None = None  # signature place; default: regency name without "Kabupaten"/"Kota"
     # why the lines have (or have not) a discount: `Program.discount_note`, naming the funding basis
     discount_note: str = ""
+    # the payer's credit (credit notes, overpayments) that paid this invoice when it was issued;
+    # the page shows the total (the sum of the lines), this credit, and total − credit still to pay
+    credit_applied: int = 0
 
     @property
     def number_full(self) -> str:
@@ -152,6 +155,12 @@ def check_document(doc: InvoiceDocument) -> None:
                 raise DocumentError(f"budget: unknown key {key!r} (known: {list(BUDGET_LABELS)})")
     except TypeError as exc:
         raise DocumentError(str(exc)) from exc
+    try:
+        credit = as_amount(doc.credit_applied)
+    except TypeError as exc:
+        raise DocumentError(f"credit_applied: {exc}") from exc
+    if credit < 0 or credit > total:
+        raise DocumentError(f"credit applied {credit} exceeds the total {total}")
     if jkk + jkm + jht - discount != total:
         raise DocumentError(
             f"breakdown JKK {jkk} + JKM {jkm} + JHT {jht} - potongan {discount} != total {total}"
@@ -322,6 +331,15 @@ def _payload(doc: InvoiceDocument) -> dict[str, Any]:
         "breakdown": breakdown,
         "total": rupiah_sen(doc.total),
         "total_words": f"({terbilang(doc.total)})",
+        "credit": (
+            {
+                "applied": rupiah(-doc.credit_applied),
+                "to_pay": rupiah_sen(doc.total - doc.credit_applied),
+                "to_pay_words": f"({terbilang(doc.total - doc.credit_applied)})",
+            }
+            if doc.credit_applied
+            else None
+        ),
         "budget": budget,
         "budget_note": budget_note,
         "change_title": f"Keterangan revisi {doc.revision}" if doc.revision else "Keterangan",
@@ -547,6 +565,7 @@ def render_pending(database_url: str, program: Program, period: Period) -> list[
                 regency_name=program.regency_name,
                 funding_source=program.funding_source,
                 discount_note=program.discount_note(period),
+                credit_applied=int(inv.credit_applied or 0),
                 payer_name=inv.payer_name,
                 period_label=period.label,
                 issue_date=inv.issue_date,

@@ -299,6 +299,8 @@ class Invoice(Base):
     participants: Mapped[int] = mapped_column(Integer)
     total: Mapped[int] = mapped_column(Money)
     paid: Mapped[int] = mapped_column(Money, default=0)
+    # credit (credit notes, overpayments) that paid this invoice: BKAD pays total − credit_applied
+    credit_applied: Mapped[int] = mapped_column(Money, default=0, server_default="0")
     content_hash: Mapped[str] = mapped_column(String(64))
     issue_date: Mapped[dt.date] = mapped_column(Date)
     due_date: Mapped[dt.date] = mapped_column(Date)
