@@ -240,6 +240,25 @@ def _place(doc: InvoiceDocument) -> str:
     return doc.regency_name
 
 
+BAND_KEYS = ["penghasilan", "jkk", "jkm", "jht", "discount", "total"]
+
+
+def income_bands(lines: pd.DataFrame) -> pd.DataFrame:
+    """The lines grouped by what each worker's amount is made of (applied income, JKK, JKM, JHT,
+    discount): per group the count and the subtotal, so an auditor can recompute every Rupiah of
+    the page (count × per-worker total) without the detail sheet. Sum of `jumlah` == the total."""
+    bands = (
+        lines[BAND_KEYS]
+        .astype("int64")
+        .groupby(BAND_KEYS, sort=True)
+        .size()
+        .rename("peserta")
+        .reset_index()
+    )
+    bands["jumlah"] = bands["total"] * bands["peserta"]
+    return bands
+
+
 def _payload(doc: InvoiceDocument) -> dict[str, Any]:
     """Everything the template shows, already formatted; strings only, so nothing is evaluated."""
     components = "JKK, JKM dan JHT" if doc.jht_total else "JKK dan JKM"
@@ -329,6 +348,33 @@ def _payload(doc: InvoiceDocument) -> dict[str, Any]:
         ],
         "villages_total": [angka(doc.participants), rupiah(doc.total)],
         "breakdown": breakdown,
+        "bands_header": [
+            "Penghasilan dasar",
+            "JKK",
+            "JKM/JHT" if with_jht else "JKM",
+            "Diskon",
+            "Per peserta",
+            "Peserta",
+            "Jumlah",
+        ],
+        "bands_note": (
+            "JKK = persentase program × penghasilan dasar (penghasilan yang dilaporkan, dibatasi "
+            "rentang penghasilan BPU), dibulatkan ke rupiah terdekat; JKM"
+            + (" dan JHT" if with_jht else "")
+            + " per peserta; diskon sesuai dasar diskon di atas. Jumlah = per peserta × peserta."
+        ),
+        "bands": [
+            [
+                rupiah(b.penghasilan),
+                rupiah(b.jkk),
+                rupiah(b.jkm + b.jht),
+                rupiah(-b.discount),
+                rupiah(b.total),
+                angka(b.peserta),
+                rupiah(b.jumlah),
+            ]
+            for b in income_bands(doc.lines).itertuples()
+        ],
         "total": rupiah_sen(doc.total),
         "total_words": f"({terbilang(doc.total)})",
         "credit": (
