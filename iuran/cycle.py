@@ -13,12 +13,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from iuran import faults
 from iuran.budget import Budget, compute_budget, pagu_notes
 from iuran.cycle_reports import ReportPaths, queue_report_mail
-from iuran.db.models import Cycle, CycleStatus, PaymentState
+from iuran.db.models import Cycle, CycleStatus, Invoice, PaymentState
 from iuran.db.session import session_scope
 from iuran.invoicing import (
     InvoiceOutcome,
@@ -28,6 +29,7 @@ from iuran.invoicing import (
     queue_invoice_mail,
 )
 from iuran.nik import isin_text
+from iuran.payments.credit import apply_credits
 from iuran.periods import Period
 from iuran.programs import Program
 from iuran.reconcile import Reconciled
@@ -108,6 +110,7 @@ def record_cycle(
             today,
             frozenset(kept),
         )
+        outcomes = spend_credit_at_issue(session, program, outcomes, today)
         live = [o for o in outcomes if o.action != "cancelled"]
         total_due = sum(o.total for o in live)
         # The projection repeats this month's regular billing; a supplementary invoice corrects
@@ -159,6 +162,22 @@ def record_cycle(
         if dry_run:
             session.rollback()
         return recorded
+
+
+def spend_credit_at_issue(
+    session: Session, program: Program, outcomes: list[InvoiceOutcome], today: dt.date
+) -> list[InvoiceOutcome]:
+    """The payers' open credit (credit notes, overpayments) pays their invoices as they are issued,
+    so a supplementary invoice never asks BKAD for money its own credit note already covers. The
+    outcomes then carry each invoice's credit; the invoice mail and PDF show what is left to pay.
+    `apply_credits` spends each credit once, so a rerun applies nothing again."""
+    if not any(o.action in ("issued", "revised", "supplementary") for o in outcomes):
+        return outcomes
+    apply_credits(session, program.code, today)
+    ids = [o.invoice_id for o in outcomes]
+    rows = session.execute(select(Invoice.id, Invoice.credit_applied).where(Invoice.id.in_(ids)))
+    credit = {int(i): int(c or 0) for i, c in rows.tuples()}
+    return [replace(o, credit_applied=credit.get(o.invoice_id, 0)) for o in outcomes]
 
 
 def payer_digests(lines: pd.DataFrame) -> dict[str, str]:

@@ -105,6 +105,11 @@ class InvoiceDocument:
     budget: dict[str, int] | None = None  # pagu, billed_to_date, projected_year, shortfall
     change_note: str | None = None  # for revisions: what changed and why
     place: str | None = None  # signature place; default: regency name without "Kabupaten"/"Kota"
+    # why the lines have (or have not) a discount: `Program.discount_note`, naming the funding basis
+    discount_note: str = ""
+    # the payer's credit (credit notes, overpayments) that paid this invoice when it was issued;
+    # the page shows the total (the sum of the lines), this credit, and total − credit still to pay
+    credit_applied: int = 0
 
     @property
     def number_full(self) -> str:
@@ -150,6 +155,12 @@ def check_document(doc: InvoiceDocument) -> None:
                 raise DocumentError(f"budget: unknown key {key!r} (known: {list(BUDGET_LABELS)})")
     except TypeError as exc:
         raise DocumentError(str(exc)) from exc
+    try:
+        credit = as_amount(doc.credit_applied)
+    except TypeError as exc:
+        raise DocumentError(f"credit_applied: {exc}") from exc
+    if credit < 0 or credit > total:
+        raise DocumentError(f"credit applied {credit} exceeds the total {total}")
     if jkk + jkm + jht - discount != total:
         raise DocumentError(
             f"breakdown JKK {jkk} + JKM {jkm} + JHT {jht} - potongan {discount} != total {total}"
@@ -229,6 +240,25 @@ def _place(doc: InvoiceDocument) -> str:
     return doc.regency_name
 
 
+BAND_KEYS = ["penghasilan", "jkk", "jkm", "jht", "discount", "total"]
+
+
+def income_bands(lines: pd.DataFrame) -> pd.DataFrame:
+    """The lines grouped by what each worker's amount is made of (applied income, JKK, JKM, JHT,
+    discount): per group the count and the subtotal, so an auditor can recompute every Rupiah of
+    the page (count × per-worker total) without the detail sheet. Sum of `jumlah` == the total."""
+    bands = (
+        lines[BAND_KEYS]
+        .astype("int64")
+        .groupby(BAND_KEYS, sort=True)
+        .size()
+        .rename("peserta")
+        .reset_index()
+    )
+    bands["jumlah"] = bands["total"] * bands["peserta"]
+    return bands
+
+
 def _payload(doc: InvoiceDocument) -> dict[str, Any]:
     """Everything the template shows, already formatted; strings only, so nothing is evaluated."""
     components = "JKK, JKM dan JHT" if doc.jht_total else "JKK dan JKM"
@@ -297,6 +327,7 @@ def _payload(doc: InvoiceDocument) -> dict[str, Any]:
         "issue_date": tanggal(doc.issue_date),
         "due_date": tanggal(doc.due_date),
         "funding_source": _text(doc.funding_source),
+        "discount_note": _text(doc.discount_note) if doc.discount_note else None,
         "payer": _text(doc.payer_name),
         "payee": {
             "name": _text(doc.payee.name),
@@ -317,8 +348,44 @@ def _payload(doc: InvoiceDocument) -> dict[str, Any]:
         ],
         "villages_total": [angka(doc.participants), rupiah(doc.total)],
         "breakdown": breakdown,
+        "bands_header": [
+            "Penghasilan dasar",
+            "JKK",
+            "JKM/JHT" if with_jht else "JKM",
+            "Diskon",
+            "Per peserta",
+            "Peserta",
+            "Jumlah",
+        ],
+        "bands_note": (
+            "JKK = persentase program × penghasilan dasar (penghasilan yang dilaporkan, dibatasi "
+            "rentang penghasilan BPU), dibulatkan ke rupiah terdekat; JKM"
+            + (" dan JHT" if with_jht else "")
+            + " per peserta; diskon sesuai dasar diskon di atas. Jumlah = per peserta × peserta."
+        ),
+        "bands": [
+            [
+                rupiah(b.penghasilan),
+                rupiah(b.jkk),
+                rupiah(b.jkm + b.jht),
+                rupiah(-b.discount),
+                rupiah(b.total),
+                angka(b.peserta),
+                rupiah(b.jumlah),
+            ]
+            for b in income_bands(doc.lines).itertuples()
+        ],
         "total": rupiah_sen(doc.total),
         "total_words": f"({terbilang(doc.total)})",
+        "credit": (
+            {
+                "applied": rupiah(-doc.credit_applied),
+                "to_pay": rupiah_sen(doc.total - doc.credit_applied),
+                "to_pay_words": f"({terbilang(doc.total - doc.credit_applied)})",
+            }
+            if doc.credit_applied
+            else None
+        ),
         "budget": budget,
         "budget_note": budget_note,
         "change_title": f"Keterangan revisi {doc.revision}" if doc.revision else "Keterangan",
@@ -375,10 +442,10 @@ def render_invoice_pdf(doc: InvoiceDocument) -> bytes:
 
 # -------------------------------------------------------------------------------------------- XLSX
 
-XLSX_INT = ("penghasilan", *MONEY_COLUMNS)
+XLSX_INT = ("penghasilan_dilaporkan", "penghasilan", *MONEY_COLUMNS)
 XLSX_COLUMNS = (
     "nik", "nama", "tanggal_lahir", "jenis_kelamin", "kode_desa", "nama_desa", "pekerjaan",
-    "penghasilan", "jkk", "jkm", "jht", "discount", "total", "rule_id", "discount_id",
+    "penghasilan_dilaporkan", "penghasilan", "jkk", "jkm", "jht", "discount", "total", "rule_id", "discount_id",
 )  # fmt: skip
 XLSX_CODES = ("nik", "kode_desa")  # digits that must stay text: Text format, every digit kept
 _WIDTHS = {"nik": 19, "nama": 28, "tanggal_lahir": 12, "kode_desa": 14, "nama_desa": 20}
@@ -491,6 +558,7 @@ def render_pending(database_url: str, program: Program, period: Period) -> list[
                 Participant.jenis_kelamin,
                 ContributionLine.kode_desa,
                 ContributionLine.pekerjaan,
+                ContributionLine.penghasilan_dilaporkan,
                 ContributionLine.penghasilan,
                 ContributionLine.jkk,
                 ContributionLine.jkm,
@@ -542,6 +610,8 @@ def render_pending(database_url: str, program: Program, period: Period) -> list[
                 program_name=program.name,
                 regency_name=program.regency_name,
                 funding_source=program.funding_source,
+                discount_note=program.discount_note(period),
+                credit_applied=int(inv.credit_applied or 0),
                 payer_name=inv.payer_name,
                 period_label=period.label,
                 issue_date=inv.issue_date,

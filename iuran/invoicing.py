@@ -65,6 +65,11 @@ class InvoiceOutcome:
     change_note: str | None = None
     previous_total: int | None = None
     previous_participants: int | None = None
+    credit_applied: int = 0  # the payer's credit that paid it: BKAD pays total − credit_applied
+
+    @property
+    def to_pay(self) -> int:
+        return self.total - self.credit_applied
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -347,6 +352,7 @@ def queue_invoice_mail(
             ).hexdigest()[:16]
         )
         total = sum(o.total for o in group)
+        credit = sum(o.credit_applied for o in group)
         context = base | {
             "invoices": [
                 {
@@ -357,6 +363,8 @@ def queue_invoice_mail(
                     "participants": o.participants,
                     "total": o.total,
                     "total_rupiah": rupiah(o.total),
+                    "credit_applied": o.credit_applied,
+                    "to_pay": o.to_pay,
                     "due_date": o.due_date,
                     "change_note": o.change_note,
                 }
@@ -365,6 +373,9 @@ def queue_invoice_mail(
             "total": total,
             "total_rupiah": rupiah(total),
             "total_terbilang": terbilang(total),
+            "credit_applied": credit,
+            "to_pay": total - credit,
+            "to_pay_terbilang": terbilang(total - credit),
             "due_date": group[0].due_date,
             "change_note": group[0].change_note,
             "old_total": group[0].previous_total,
@@ -402,6 +413,7 @@ def _outcome(inv: Invoice, action: str) -> InvoiceOutcome:
         due_date=inv.due_date.isoformat(),
         pdf=inv.pdf_path,
         change_note=inv.change_note,
+        credit_applied=int(inv.credit_applied or 0),
     )
 
 
@@ -451,10 +463,19 @@ def _current_lines(
     return read_frame(conn, query)
 
 
-LINE_FIELDS = ["participant_id", "kode_desa", "pekerjaan", "category", "penghasilan", "jkk", "jkm", "jht", "discount", "total", "rule_id", "discount_id"]  # fmt: skip
+LINE_FIELDS = ["participant_id", "kode_desa", "pekerjaan", "category", "penghasilan_dilaporkan", "penghasilan", "jkk", "jkm", "jht", "discount", "total", "rule_id", "discount_id"]  # fmt: skip
 
 
-_INT_FIELDS = ("participant_id", "penghasilan", "jkk", "jkm", "jht", "discount", "total")
+_INT_FIELDS = (
+    "participant_id",
+    "penghasilan_dilaporkan",
+    "penghasilan",
+    "jkk",
+    "jkm",
+    "jht",
+    "discount",
+    "total",
+)
 
 
 def _insert_lines(

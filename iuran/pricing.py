@@ -15,7 +15,7 @@ from iuran import faults
 from iuran.periods import Period
 from iuran.programs import Discount, PremiumRule, Program
 
-LINE_COLUMNS = ["penghasilan", "jkk", "jkm", "jht", "discount", "total", "rule_id", "discount_id"]
+LINE_COLUMNS = ["penghasilan_dilaporkan", "penghasilan", "jkk", "jkm", "jht", "discount", "total", "rule_id", "discount_id"]  # fmt: skip
 
 
 def percent_of(amount: np.ndarray, basis_points: int) -> np.ndarray:
@@ -23,10 +23,16 @@ def percent_of(amount: np.ndarray, basis_points: int) -> np.ndarray:
     return (amount.astype(np.int64) * basis_points + 5_000) // 10_000
 
 
-def declared_income(penghasilan: pd.Series, program: Program, rule: PremiumRule) -> np.ndarray:
-    """The roster's income, else the program's default; never below the rule's minimum."""
-    income = penghasilan.astype("Int64").fillna(program.default_income).to_numpy(dtype=np.int64)
-    income = np.maximum(income, rule.min_income)
+def reported_income(penghasilan: pd.Series, program: Program) -> np.ndarray:
+    """The income the roster declares, else the program's default (what the detail sheet shows as
+    declared beside the income the premium is computed on)."""
+    return penghasilan.astype("Int64").fillna(program.default_income).to_numpy(dtype=np.int64)
+
+
+def applied_income(reported: np.ndarray, rule: PremiumRule) -> np.ndarray:
+    """The income JKK is computed on: the declared one held inside the rule's range (BPU: Rp1,000,000
+    to Rp20,700,000), so a worker declaring Rp25,000,000 pays JKK on Rp20,700,000."""
+    income = np.maximum(reported, rule.min_income)
     if rule.max_income is not None:
         income = np.minimum(income, rule.max_income)
     return income
@@ -42,7 +48,8 @@ def price_lines(workers: pd.DataFrame, program: Program, period: Period) -> pd.D
     """Add the premium columns (`LINE_COLUMNS`) to `workers` (needs `penghasilan`, `pekerjaan`)."""
     rule = program.rule_for(period)
     n = len(workers)
-    income = declared_income(workers["penghasilan"], program, rule)
+    reported = reported_income(workers["penghasilan"], program)
+    income = applied_income(reported, rule)
     if rule.kind == "flat":
         assert rule.flat is not None
         jkm = np.full(n, min(rule.jkm, rule.flat), dtype=np.int64)
@@ -65,6 +72,7 @@ def price_lines(workers: pd.DataFrame, program: Program, period: Period) -> pd.D
         discount_id = np.where(better, d.id, discount_id)
 
     out = workers.copy()
+    out["penghasilan_dilaporkan"] = reported
     out["penghasilan"] = income
     out["jkk"] = jkk
     out["jkm"] = jkm

@@ -22,6 +22,43 @@ log = logging.getLogger("iuran.programs")
 
 Payer = Literal["regency", "village"]
 
+#: The budget a premium is paid (spent) through. PP 50/2025's discount excludes premiums paid from
+#: APBN/APBD; what counts is the budget the money is spent through, not where it first came from.
+FundingBasis = Literal["APBN", "APBD", "APBDes", "non-pemerintah"]
+
+#: Every funding source a program file may name → its basis, with the reason. The ONE place that
+#: decides; `Discount.excluded_funding` compares this basis, never the source's spelling.
+FUNDING_BASIS: dict[str, tuple[FundingBasis, str]] = {
+    "APBN": ("APBN", "anggaran pendapatan dan belanja negara"),
+    "APBD": ("APBD", "anggaran pendapatan dan belanja daerah kabupaten/kota"),
+    # DBH (Dana Bagi Hasil, incl. DBH Sawit) is a transfer from the centre to the regency, received
+    # as regional revenue and spent through the regency's APBD (DOMAIN.md; UU 1/2022 HKPD). So a
+    # DBH Sawit program (Lamandau) gets NO PP 50/2025 discount.
+    "DBH": ("APBD", "DBH adalah transfer ke daerah yang dibelanjakan melalui APBD kabupaten"),
+    "DBH Sawit": (
+        "APBD",
+        "DBH Sawit adalah transfer ke daerah yang dibelanjakan melalui APBD kabupaten",
+    ),
+    "DAU": ("APBD", "DAU adalah transfer ke daerah yang dibelanjakan melalui APBD kabupaten"),
+    # ADD: OPEN QUESTION (DOMAIN.md: whether ADD-funded rosters count as APBD is unclear). Decision:
+    # ADD is transferred from the regency's APBD to the village and the premium is paid by the village
+    # from its own budget, the APBDes (UU 6/2014 Desa: the village is the payer, its budget is not the
+    # APBD), so it is NOT APBN/APBD and the discount applies. If the ministry or BPJS rules otherwise,
+    # change this one line (to "APBD") and every ADD program is re-priced the same way.
+    "ADD": (
+        "APBDes",
+        "ADD dibayarkan desa dari APBDes, bukan dari APBN/APBD (keputusan sementara)",
+    ),
+    # Dana Desa comes from the APBN but, like ADD, is spent by the village through its APBDes.
+    "DD": (
+        "APBDes",
+        "Dana Desa dibayarkan desa dari APBDes, bukan dari APBN/APBD (keputusan sementara)",
+    ),
+    "APBDes": ("APBDes", "anggaran pendapatan dan belanja desa"),
+    # CSR: a company's own money, outside any government budget.
+    "CSR": ("non-pemerintah", "dana CSR perusahaan, bukan anggaran pemerintah"),
+}
+
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -75,7 +112,8 @@ class Discount(_Model):
     berlaku_mulai: Period
     berlaku_sampai: Period | None = None
     sectors: tuple[str, ...] = Field((), description="only for these occupations (empty: all)")
-    excluded_funding: tuple[str, ...] = ("APBN", "APBD")
+    #: funding bases (`FUNDING_BASIS` values, never a source's spelling) the discount does not cover
+    excluded_funding: tuple[FundingBasis, ...] = ("APBN", "APBD")
 
     _parse = field_validator("berlaku_mulai", "berlaku_sampai", mode="before")(_period)
 
@@ -119,7 +157,10 @@ class Program(_Model):
     months: tuple[Period, Period] | None = Field(
         None, description="first and last period of the program year (default: January–December)"
     )
-    funding_source: str
+    funding_source: str = Field(description="a key of FUNDING_BASIS, e.g. APBD, DBH Sawit, ADD")
+    funding_basis: FundingBasis | None = Field(
+        None, description="the basis FUNDING_BASIS gives the source, stated in the file for readers"
+    )
     payer: Payer = "regency"
     payer_name: str
     desa_only: bool = False
@@ -157,6 +198,15 @@ class Program(_Model):
     def _check(self) -> Program:
         if self.age_max < self.age_min:
             raise ValueError("age_max is below age_min")
+        if self.funding_source not in FUNDING_BASIS:
+            known = ", ".join(FUNDING_BASIS)
+            raise ValueError(f"funding_source {self.funding_source!r} is not one of: {known}")
+        basis = FUNDING_BASIS[self.funding_source][0]
+        if self.funding_basis is not None and self.funding_basis != basis:
+            raise ValueError(
+                f"funding_basis {self.funding_basis!r} disagrees with {self.funding_source!r}, "
+                f"which is spent through {basis} (iuran.programs.FUNDING_BASIS)"
+            )
         return self
 
     @property
@@ -182,12 +232,35 @@ class Program(_Model):
             )
         return found[0]
 
+    @property
+    def basis(self) -> FundingBasis:
+        """The budget this program's premiums are paid through (`FUNDING_BASIS`)."""
+        return FUNDING_BASIS[self.funding_source][0]
+
     def discounts_for(self, period: Period) -> tuple[Discount, ...]:
         return tuple(
-            d
-            for d in self.discounts
-            if d.in_force(period) and self.funding_source not in d.excluded_funding
+            d for d in self.discounts if d.in_force(period) and self.basis not in d.excluded_funding
         )
+
+    def discount_note(self, period: Period) -> str:
+        """Why the invoice has (or has not) a discount, in words a finance office files:
+        the discount's name and the funding basis that allows or excludes it."""
+        source, (basis, reason) = self.funding_source, FUNDING_BASIS[self.funding_source]
+        in_force = [d for d in self.discounts if d.in_force(period)]
+        if not in_force:
+            return f"Tanpa diskon: tidak ada diskon iuran yang berlaku untuk {period.label}."
+        notes = []
+        for d in in_force:
+            name = d.description or d.id
+            if basis in d.excluded_funding:
+                excluded = "/".join(d.excluded_funding)
+                notes.append(
+                    f"{name} tidak berlaku: sumber dana {source} termasuk {excluded} ({reason})."
+                )
+            else:
+                excluded = "/".join(d.excluded_funding) or "-"
+                notes.append(f"{name}: sumber dana {source} bukan {excluded} ({reason}).")
+        return " ".join(notes)
 
 
 class ProgramError(ValueError):

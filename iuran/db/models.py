@@ -299,6 +299,8 @@ class Invoice(Base):
     participants: Mapped[int] = mapped_column(Integer)
     total: Mapped[int] = mapped_column(Money)
     paid: Mapped[int] = mapped_column(Money, default=0)
+    # credit (credit notes, overpayments) that paid this invoice: BKAD pays total − credit_applied
+    credit_applied: Mapped[int] = mapped_column(Money, default=0, server_default="0")
     content_hash: Mapped[str] = mapped_column(String(64))
     issue_date: Mapped[dt.date] = mapped_column(Date)
     due_date: Mapped[dt.date] = mapped_column(Date)
@@ -346,7 +348,9 @@ class ContributionLine(Base):
     kode_desa: Mapped[str] = mapped_column(String(13))
     pekerjaan: Mapped[str] = mapped_column(String(100), default="")
     category: Mapped[str] = mapped_column(String(20))  # baru|lanjutan
-    penghasilan: Mapped[int] = mapped_column(Money)
+    # declared on the roster (else the program's default); null on lines priced before 0009
+    penghasilan_dilaporkan: Mapped[int | None] = mapped_column(Money, nullable=True)
+    penghasilan: Mapped[int] = mapped_column(Money)  # applied: held inside the rule's income range
     jkk: Mapped[int] = mapped_column(Money)
     jkm: Mapped[int] = mapped_column(Money)
     jht: Mapped[int] = mapped_column(Money, default=0)

@@ -124,7 +124,10 @@ def apply_credits(session: Session, program: str, today: dt.date) -> list[dict[s
 
     Returns one entry per credit that paid something (`source`: `sp2d` | `credit_note`); an
     overpayment's use is announced with a `payment_recorded` message (`credit_applied`), a credit
-    note's with a `credit_applied` message.
+    note's with a `credit_applied` message. Each invoice's `credit_applied` grows by what it got,
+    so its documents show what is still to pay. Called when a month issues invoices (credit waiting
+    while a new invoice is due would be paid twice) and by `settle`. Credit is spent once: a source's
+    `unallocated`/`unapplied` falls by what it paid, in the same transaction.
     """
     begin_write(session)
     open_payments = (
@@ -200,6 +203,11 @@ def apply_credits(session: Session, program: str, today: dt.date) -> list[dict[s
                     insert(PaymentAllocation),
                     [{source_col.key: c.id, "invoice_id": invoice_id, "amount": amount}],
                 )
+            session.execute(
+                update(Invoice)
+                .where(Invoice.id == invoice_id)
+                .values(credit_applied=Invoice.credit_applied + amount)
+            )
             touched.add(invoice_id)
         used = before - left
         entry: dict[str, Any] = {

@@ -227,24 +227,14 @@ def test_credit_pays_the_next_invoice_when_payments_are_settled(
     _remove_three(url, inbox, out)
     assert settle(url, "lebak", dt.date(2026, 1, 20))["credits_applied"] == []  # nothing open
 
+    # The credit pays February as February is issued (#18), not at a later settle run.
     assert _bill_february(url, inbox, out)["total_due"] == MONTH
-    settled = settle(url, "lebak", dt.date(2026, 2, 2))
-    [used] = settled["credits_applied"]
-    assert used | {"allocations": None} == {
-        "source": "credit_note",
-        "credit_note": f"{JAN}-K1",
-        "nomor_sp2d": None,
-        "payer": "kabupaten",
-        "used": 3 * PREMIUM,
-        "credit_left": 0,
-        "allocations": None,
-    }
-    assert [(a["number"], a["amount"], a["remaining"]) for a in used["allocations"]] == [
-        (FEB, 3 * PREMIUM, MONTH - 3 * PREMIUM)
-    ]
     assert _invoice(url, FEB)[1:3] == (3 * PREMIUM, "partial")
     assert _notes(url)[0]["unapplied"] == 0
-    assert settle(url, "lebak", dt.date(2026, 2, 3))["credits_applied"] == []  # idempotent
+    assert settle(url, "lebak", dt.date(2026, 2, 2))["credits_applied"] == []  # spent once
+    with session_scope(url) as s:
+        feb = s.scalars(select(Invoice).where(Invoice.number == FEB)).one()
+        assert int(feb.credit_applied) == 3 * PREMIUM
     # BKAD is told to pay only the rest: one message, whatever the settles
     with session_scope(url) as s:
         [told] = s.scalars(select(Notification).where(Notification.event == "credit_applied"))
@@ -430,17 +420,15 @@ def test_the_command_line_shows_credit_notes(paid_january: tuple[str, Path, Path
     runner = CliRunner(env={"IURAN_OUTBOX": str(out / "outbox"), "IURAN_SMTP_HOST": None})
     args = ["--program", "lebak", "--db", url, "--today", "2026-02-02"]
     before = json.loads(runner.invoke(app, ["status", *args, "--json"]).stdout)
-    assert before["totals"]["credit_notes"] == 3 * PREMIUM
     assert [n["number"] for n in before["credit_notes"]] == [f"{JAN}-K1"]
 
-    # A payment for February settles the program: the credit note pays February as well.
+    # The credit note paid February when it was issued (#18); a payment for February adds to it.
     sp2d = inbox / "sp2d.csv"
     sp2d.write_text(
         f"nomor_sp2d,tanggal_sp2d,jumlah,nomor_tagihan\n102/SP2D/2026,02/02/2026,1000,{FEB}\n"
     )
     done = runner.invoke(app, ["payments", "import", str(sp2d), *args])
     assert done.exit_code == 0, done.output
-    assert f"kredit nota kredit {JAN}-K1 Rp50.400 dipakai: {FEB} Rp50.400" in done.stdout
     after = runner.invoke(app, ["status", *args])
     assert f"{JAN}-K1 dari {JAN}: 3 peserta, Rp50.400 -> {FEB} Rp50.400" in after.stdout
     assert _invoice(url, FEB)[1:3] == (1_000 + 3 * PREMIUM, "partial")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
+import shutil
+import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -13,6 +15,8 @@ import openpyxl
 import pandas as pd
 import pypdf
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from python_calamine import CalamineWorkbook
 
 from iuran import documents
@@ -27,7 +31,8 @@ from iuran.documents import (
 )
 from iuran.money import rupiah, rupiah_sen, terbilang
 from iuran.nik import mask
-from iuran.programs import Payee, Signatory
+from iuran.periods import Period
+from iuran.programs import Payee, Signatory, load_program
 
 HOSTILE = '#set page(fill: red) =HYPERLINK("x") <b>x</b>'
 
@@ -456,3 +461,73 @@ def test_write_invoice_files_wants_a_plain_stem(
 ) -> None:
     with pytest.raises(ValueError, match="stem"):
         write_invoice_files(doc, tmp_path, stem)
+
+
+def test_the_invoice_names_the_basis_of_its_discount() -> None:
+    lahat = load_program("lahat")
+    note = lahat.discount_note(Period(2026, 5))
+    text = " ".join(" ".join(pdf_text(render_invoice_pdf(make_doc(discount_note=note)))).split())
+    assert "Dasar diskon" in text
+    assert "PP 50/2025 diskon 50% iuran JKK dan JKM: sumber dana ADD bukan APBN/APBD" in text
+
+
+def test_the_pdf_explains_each_amount_by_income(tmp_path: Path) -> None:
+    """Per applied income: JKK, JKM, discount, per worker, count, subtotal; an auditor recomputes
+    the total from the page alone. The first page is kept as an image (pdftoppm) to look at."""
+    lines = make_lines()
+    pdf = render_invoice_pdf(make_doc(lines=lines, credit_applied=20_000))
+    text = " ".join(" ".join(pdf_text(pdf)).split())
+    if shutil.which("pdftoppm"):
+        (tmp_path / "tagihan.pdf").write_bytes(pdf)
+        subprocess.run(
+            ["pdftoppm", "-r", "60", "-f", "1", "-l", "1", "-png", "tagihan.pdf", "tagihan"],
+            cwd=tmp_path,
+            check=True,
+        )
+        assert (tmp_path / "tagihan-1.png").stat().st_size > 0
+    assert "Dikurangi kredit : -Rp20.000 Sisa yang harus dibayar : Rp94.000,00" in text
+    assert "Perhitungan iuran per penghasilan" in text
+    bands = documents.income_bands(lines)
+    assert int(bands["jumlah"].sum()) == int(lines["total"].sum())
+    for b in bands.itertuples():
+        assert b.total == b.jkk + b.jkm + b.jht - b.discount
+        assert f"{rupiah(b.penghasilan)} {rupiah(b.jkk)}" in text
+
+
+@given(
+    st.lists(st.integers(1_000_000, 20_700_000), min_size=1, max_size=30),
+    st.integers(0, 100),
+)
+def test_every_invoice_total_is_the_sum_of_its_lines_after_credit(
+    incomes: list[int], credit_share: int
+) -> None:
+    """total = Σ lines, credit ≤ total, to pay = total − credit, on the page as in the data."""
+    lines = make_lines().iloc[:0]
+    rows = pd.DataFrame(
+        {
+            "nik": [f"3602011505{i:06d}" for i in range(len(incomes))],
+            "nama": "Siti",
+            "kode_desa": VILLAGES[0][0],
+            "nama_desa": VILLAGES[0][1],
+            "pekerjaan": "petani",
+            "penghasilan": incomes,
+        }
+    )
+    rows["jkk"] = [(i * 100 + 5_000) // 10_000 for i in incomes]
+    rows["jkm"], rows["jht"], rows["discount"] = 6_800, 0, 0
+    rows["total"] = rows["jkk"] + rows["jkm"]
+    rows["rule_id"] = "bpu"
+    lines = pd.concat([lines, rows], ignore_index=True)
+    for c in ("penghasilan", "jkk", "jkm", "jht", "discount", "total"):
+        lines[c] = lines[c].astype("int64")
+    total = int(lines["total"].sum())
+    credit = total * credit_share // 100
+    doc = make_doc(lines=lines, credit_applied=credit)
+    payload = documents._payload(doc)
+    assert doc.total == total == int(documents.income_bands(lines)["jumlah"].sum())
+    if credit:
+        assert payload["credit"]["to_pay"] == rupiah_sen(total - credit)
+    else:
+        assert payload["credit"] is None
+    with pytest.raises(DocumentError, match="exceeds"):
+        documents.check_document(make_doc(lines=lines, credit_applied=total + 1))

@@ -73,3 +73,64 @@ def test_every_total_is_the_sum_of_its_components(incomes: list[int | None]) -> 
     assert (lines["total"] == lines["jkk"] + lines["jkm"] + lines["jht"] - lines["discount"]).all()
     assert lines["total"].dtype.kind == "i" and (lines["total"] > 0).all()
     assert (lines["penghasilan"] >= 1_000_000).all()
+
+
+def test_jkk_ceiling_bills_the_highest_bpu_income() -> None:
+    """A worker declaring Rp25,000,000 pays JKK on Rp20,700,000 (Rp207,000), not Rp250,000; the
+    declared income stays on the line for the detail sheet."""
+    for code in ("lebak", "lamandau", "luwu-timur", "serang", "lahat"):
+        program = load_program(code)
+        lines = price_lines(
+            workers([25_000_000, 20_700_000, 300_000, None]), program, program.first_period
+        )
+        assert lines["penghasilan_dilaporkan"].tolist() == [
+            25_000_000,
+            20_700_000,
+            300_000,
+            1_000_000,
+        ]
+        assert lines["penghasilan"].tolist() == [20_700_000, 20_700_000, 1_000_000, 1_000_000]
+        assert lines["jkk"].tolist() == [207_000, 207_000, 10_000, 10_000], code
+
+
+@given(
+    st.lists(st.one_of(st.none(), st.integers(0, 100_000_000)), min_size=1, max_size=40),
+    st.lists(
+        st.sampled_from(["petani", "ojek", "nelayan", "pengemudi", "ojek online"]),
+        min_size=40,
+        max_size=40,
+    ),
+    st.sampled_from(["lebak", "lamandau", "luwu-timur", "serang", "lahat"]),
+    st.integers(0, 23),
+)
+def test_every_line_is_recomputable_from_its_income_rule_and_discount(
+    incomes: list[int | None], jobs: list[str], code: str, month: int
+) -> None:
+    """From the line alone (applied income, rule id, discount id) and the program file, anyone gets
+    the same Rupiah: JKK = income × bp rounded half up, JKM flat, discount = percent of the listed
+    components rounded half up; the applied income is the declared one held in the rule's range."""
+    program = load_program(code)
+    period = Period(program.first_period.year + month // 12, month % 12 + 1)
+    lines = price_lines(workers(incomes, jobs[: len(incomes)]), program, period)
+    rules = {r.id: r for r in program.rules}
+    discounts = {d.id: d for d in program.discounts}
+    for line in lines.itertuples():
+        rule = rules[line.rule_id]
+        declared = line.penghasilan_dilaporkan
+        assert line.penghasilan == min(max(declared, rule.min_income), rule.max_income or declared)
+        assert line.jkk == (line.penghasilan * rule.jkk_bp + 5_000) // 10_000
+        assert line.jkm == rule.jkm
+        parts = {"jkk": line.jkk, "jkm": line.jkm, "jht": line.jht}
+        if line.discount_id is None:
+            assert line.discount == 0
+        else:
+            d = discounts[line.discount_id]
+            assert line.discount == sum((parts[c] * d.percent + 50) // 100 for c in d.components)
+        assert line.total == line.jkk + line.jkm + line.jht - line.discount
+
+
+def test_a_dbh_sawit_program_pays_full_during_the_discount_window() -> None:
+    """DBH Sawit is spent through the regency's APBD (FUNDING_BASIS): no PP 50/2025 discount."""
+    lamandau = load_program("lamandau")
+    lines = price_lines(workers([None], ["petani"]), lamandau, Period(2026, 5))
+    assert lines.loc[0, "total"] == 16_800 and lines.loc[0, "discount_id"] is None
