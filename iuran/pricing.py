@@ -3,7 +3,9 @@
 Rounding rule (one, written down): every component computed from a percentage (JKK, JHT, a
 discount) is rounded once to whole Rupiah, half up; totals are sums of rounded components, never
 recomputed from percentages. Several discounts in force for the same worker do not stack: the largest
-one applies.
+one applies. A discount for some sectors (PP 50/2025's transport workers) matches the worker's
+occupation category (`iuran.occupations.category`), so `ojek online`, `Pengemudi` and `sopir angkot`
+are all transport.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from iuran import faults
+from iuran.occupations import category
 from iuran.periods import Period
 from iuran.programs import Discount, PremiumRule, Program
 
@@ -63,9 +66,14 @@ def price_lines(workers: pd.DataFrame, program: Program, period: Period) -> pd.D
 
     discount = np.zeros(n, dtype=np.int64)
     discount_id = np.full(n, None, dtype=object)
-    pekerjaan = workers["pekerjaan"].astype("string").fillna("").str.lower().to_numpy()
-    for d in program.discounts_for(period):
-        eligible = np.isin(pekerjaan, list(d.sectors)) if d.sectors else np.ones(n, dtype=bool)
+    discounts = program.discounts_for(period)
+    sector = (
+        category(workers["pekerjaan"]).to_numpy() if any(d.sectors for d in discounts) else None
+    )
+    for d in discounts:
+        eligible = (
+            np.isin(sector, d.sectors) if sector is not None and d.sectors else np.ones(n, bool)
+        )
         amount = np.where(eligible, _discount_amount(d, parts), 0)
         better = amount > discount
         discount = np.where(better, amount, discount)

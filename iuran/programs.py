@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from iuran.config import PROGRAMS_DIR
+from iuran.occupations import CATEGORIES
 from iuran.periods import Period
 
 log = logging.getLogger("iuran.programs")
@@ -111,11 +112,24 @@ class Discount(_Model):
     components: tuple[Literal["jkk", "jkm", "jht"], ...] = ("jkk", "jkm")
     berlaku_mulai: Period
     berlaku_sampai: Period | None = None
-    sectors: tuple[str, ...] = Field((), description="only for these occupations (empty: all)")
+    #: only for workers of these occupation categories (`iuran.occupations.CATEGORIES`, matched on the
+    #: normalised occupation, never its spelling: "ojek online" and "sopir angkot" are transport too);
+    #: empty: every worker
+    sectors: tuple[str, ...] = ()
     #: funding bases (`FUNDING_BASIS` values, never a source's spelling) the discount does not cover
     excluded_funding: tuple[FundingBasis, ...] = ("APBN", "APBD")
 
     _parse = field_validator("berlaku_mulai", "berlaku_sampai", mode="before")(_period)
+
+    @field_validator("sectors")
+    @classmethod
+    def _categories(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [v for v in value if v not in CATEGORIES]
+        if unknown:
+            raise ValueError(
+                f"unknown occupation categories {unknown}: use {', '.join(CATEGORIES)}"
+            )
+        return value
 
     def in_force(self, period: Period) -> bool:
         return self.berlaku_mulai <= period and (

@@ -1,11 +1,13 @@
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from iuran.periods import Period
 from iuran.pricing import percent_of, price_lines
-from iuran.programs import PremiumRule, load_program
+from iuran.programs import Discount, PremiumRule, load_program
 
 
 def workers(incomes: list[int | None], jobs: list[str] | None = None) -> pd.DataFrame:
@@ -134,3 +136,18 @@ def test_a_dbh_sawit_program_pays_full_during_the_discount_window() -> None:
     lamandau = load_program("lamandau")
     lines = price_lines(workers([None], ["petani"]), lamandau, Period(2026, 5))
     assert lines.loc[0, "total"] == 16_800 and lines.loc[0, "discount_id"] is None
+
+
+def test_the_transport_discount_follows_the_occupation_category_not_its_spelling() -> None:
+    """PP 50/2025's transport workers, however a roster writes them (`iuran.occupations`)."""
+    jobs = ["ojek", "Ojek Online", "sopir angkot", "PENGEMUDI", "kernet bus", "14", "petani", ""]
+    lines = price_lines(workers([None] * len(jobs), jobs), load_program("lahat"), Period(2026, 3))
+    assert lines["discount"].tolist() == [8_400] * 6 + [0, 0]
+    assert lines["discount_id"].tolist()[:6] == ["pp-50-2025-transportasi"] * 6
+
+
+def test_a_discount_names_categories_the_occupations_module_knows() -> None:
+    lahat = load_program("lahat")
+    with pytest.raises(ValidationError, match="unknown occupation categories"):
+        Discount(id="x", percent=50, berlaku_mulai=Period(2026, 1), sectors=("ojek",))
+    assert lahat.discounts[1].sectors == ("transportasi",)
