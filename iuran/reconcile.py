@@ -23,6 +23,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
+from iuran.bpjs_status import STATUS_COLUMNS
 from iuran.nik import isin_text
 from iuran.periods import Period
 from iuran.programs import Program
@@ -33,6 +34,27 @@ REJECTED_COLUMNS = [*PROVENANCE, "kode_desa", "nik", "nama", "column", "code", "
 CARRIED_SOURCE = "(dibawa dari periode sebelumnya)"
 
 MERGED_CODE = "NIK_GANDA_SUMBER"
+
+
+def status_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """nik, bpjs_status as text, tanggal as a date (NaT when none): the registry's status table."""
+    return pd.DataFrame(
+        {
+            "nik": df["nik"].astype("string"),
+            "bpjs_status": df["bpjs_status"].astype("string"),
+            "tanggal": pd.to_datetime(df["tanggal"]).astype("datetime64[ns]"),
+        }
+    )
+
+
+def in_force(status: pd.DataFrame, period: Period) -> pd.Series:
+    """nik -> bpjs_status of the statuses in force in `period`: dated before its first day (or
+    undated). A status takes effect from its own date, never backwards: the month a worker dies in
+    (or moves to wage work in) is still covered, and a rerun of an earlier month bills him as before."""
+    start = pd.Timestamp(period.first_day)
+    dated = pd.to_datetime(status["tanggal"])
+    live = status.loc[(dated.isna() | (dated < start)).to_numpy()]
+    return live.drop_duplicates("nik", keep="last").set_index("nik")["bpjs_status"]
 
 
 @dataclass(frozen=True)
@@ -46,14 +68,15 @@ class Registry:
     previous: pd.DataFrame
     #: nik, program: billed by other programs this period
     elsewhere: pd.DataFrame
-    #: nik, bpjs_status: participants BPJS reports as not active
+    #: nik, bpjs_status, tanggal: participants BPJS reports as not active, and since when (NaT:
+    #: a status recorded without a date, in force for every period)
     status: pd.DataFrame
 
     def with_status_list(self, status_list: pd.DataFrame) -> Registry:
         """BPJS's latest word on a NIK overrides what the registry knew."""
-        merged = pd.concat(
-            [self.status, status_list[["nik", "bpjs_status"]].astype("string")], ignore_index=True
-        ).drop_duplicates("nik", keep="last")
+        listed = status_list.reindex(columns=STATUS_COLUMNS).astype({"nik": "string", "bpjs_status": "string"})  # fmt: skip
+        merged = pd.concat([self.status, listed], ignore_index=True).drop_duplicates("nik", keep="last")  # fmt: skip
+        merged["tanggal"] = pd.to_datetime(merged["tanggal"])
         return replace(self, status=merged)
 
     @classmethod
@@ -71,7 +94,7 @@ class Registry:
                 }
             ),
             elsewhere=pd.DataFrame({"nik": [], "program": []}, dtype="string"),
-            status=pd.DataFrame({"nik": [], "bpjs_status": []}, dtype="string"),
+            status=status_frame(pd.DataFrame({"nik": [], "bpjs_status": [], "tanggal": []})),
         )
 
 
@@ -189,7 +212,7 @@ def reconcile(
                 message("NIK_PROGRAM_LAIN", program_lain=d["nik"].map(other)),
             )
         )
-    status = registry.status.drop_duplicates("nik").set_index("nik")["bpjs_status"]
+    status = in_force(registry.status, period)
     st = _lookup(rows["nik"], status, "aktif")
     for code, value in (("PESERTA_MENINGGAL", "meninggal"), ("PINDAH_PENERIMA_UPAH", "pindah_pu")):
         hit = (st == value) & ~in_other

@@ -34,7 +34,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from iuran import faults
-from iuran.bpjs_status import read_status_list
+from iuran.bpjs_status import STATUS_COLUMNS, read_status_list
 from iuran.conflicts import find_conflicts
 from iuran.db.models import (
     REGISTRY_CHANGE,
@@ -52,7 +52,7 @@ from iuran.db.upsert import insert_or_ignore
 from iuran.nik import isin_text, mask_series
 from iuran.periods import Period
 from iuran.programs import Program
-from iuran.reconcile import Reconciled, Registry, reconcile
+from iuran.reconcile import Reconciled, Registry, reconcile, status_frame
 from iuran.wilayah import normalize_kode_desa
 
 #: `is_current` spelled as the partial index `uq_line_current` spells it: SQLite uses a partial index
@@ -213,10 +213,13 @@ def load_registry(session: Session, program: Program, period: Period, niks: pd.S
     )
     status = _by_nik(
         conn,
-        select(Participant.nik, Participant.bpjs_status).where(Participant.bpjs_status != "aktif"),
+        select(
+            Participant.nik, Participant.bpjs_status, Participant.bpjs_status_date.label("tanggal")
+        ).where(Participant.bpjs_status != "aktif"),
         wanted,
-        ["nik", "bpjs_status"],
+        STATUS_COLUMNS,
     )
+    status = status_frame(status)
     return Registry(members=members, previous=previous, elsewhere=elsewhere, status=status)
 
 
@@ -230,6 +233,12 @@ def decide(
 ) -> Reconciled:
     """Reconcile this period's accepted rows against the registry and BPJS's status list."""
     status, notes = read_status_list(folder) if folder is not None else (None, [])
+    if status is not None:
+        # An undated status is BPJS's word as of this period's list: in force from this period on,
+        # never for an earlier month a later rerun bills again (`iuran.reconcile.in_force`).
+        status["tanggal"] = status["tanggal"].fillna(
+            pd.Timestamp(period.first_day - dt.timedelta(days=1))
+        )
     with session_scope(database_url) as session:
         registry = load_registry(session, program, period, accepted["nik"])
     if status is not None and len(status):

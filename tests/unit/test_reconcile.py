@@ -6,7 +6,7 @@ import pandas as pd
 
 from iuran.periods import Period
 from iuran.programs import load_program
-from iuran.reconcile import CARRIED_SOURCE, Registry, reconcile
+from iuran.reconcile import CARRIED_SOURCE, Registry, reconcile, status_frame
 
 LEBAK = load_program("lebak")  # quota 10 per village, regency pays
 LAHAT = load_program("lahat")  # villages pay
@@ -39,8 +39,9 @@ def registry(
     members: list[tuple[str, str]] = (),  # type: ignore[assignment]
     previous: pd.DataFrame | None = None,
     elsewhere: list[tuple[str, str]] = (),  # type: ignore[assignment]
-    status: list[tuple[str, str]] = (),  # type: ignore[assignment]
+    status: list[tuple[str, ...]] = (),  # type: ignore[assignment]
 ) -> Registry:
+    """`status`: (nik, bpjs_status) or (nik, bpjs_status, date in force from)."""
     empty = Registry.empty()
     prev = empty.previous
     if previous is not None:
@@ -53,7 +54,12 @@ def registry(
         elsewhere=pd.DataFrame(elsewhere, columns=["nik", "program"], dtype="string")
         if elsewhere
         else empty.elsewhere,
-        status=pd.DataFrame(status, columns=["nik", "bpjs_status"], dtype="string")
+        status=status_frame(
+            pd.DataFrame(
+                [(*s, None) if len(s) == 2 else s for s in status],
+                columns=["nik", "bpjs_status", "tanggal"],
+            )
+        )
         if status
         else empty.status,
     )
@@ -177,3 +183,15 @@ def test_every_accepted_row_is_billed_or_rejected_exactly_once() -> None:
     r = reconcile(accepted, {A, B, C}, registry(elsewhere=[(nik(3), "serang")]), LEBAK, JAN)
     assert len(r.billed) + len(r.rejected) == len(accepted)
     assert r.billed["nik"].is_unique
+
+
+def test_a_status_takes_effect_from_its_own_date() -> None:
+    """Died 20 January: billed in January (the month of death is covered), not from February on."""
+    prev = rows((nik(1), A), (nik(2), A))
+    reg = registry(previous=prev, status=[(nik(1), "meninggal", "2026-01-20")])
+    jan = reconcile(rows((nik(1), A), (nik(2), A)), {A}, reg, LEBAK, JAN)
+    assert sorted(jan.billed["nik"]) == [nik(1), nik(2)] and len(jan.rejected) == 0
+    feb = reconcile(rows((nik(1), A), (nik(2), A)), {A}, reg, LEBAK, Period(2026, 2))
+    assert feb.billed["nik"].tolist() == [nik(2)]
+    assert feb.rejected["code"].tolist() == ["PESERTA_MENINGGAL"]
+    assert feb.ended.set_index("nik")["reason"].to_dict() == {nik(1): "meninggal"}
