@@ -221,22 +221,44 @@ def reconcile(
     out_mask = in_other | (st == "meninggal") | (st == "pindah_pu")
     rows = rows.loc[~out_mask]
 
-    # 4. Quota per village: continuing members first in line (ordered only when a village is over).
+    # 4. Limits, only where the program sets them (a target is reported, never a cap): the village's
+    # limit, then the program's headcount; continuing members first in line, then file order.
     rows = rows.assign(_cont=isin_text(rows["nik"], registry.previous["nik"]))
     over = np.zeros(len(rows), dtype=bool)
-    if len(rows) and rows["kode_desa"].value_counts().iloc[0] > program.quota_per_village:
+    limit = program.limit_per_village
+    if limit and len(rows) and rows["kode_desa"].value_counts().iloc[0] > limit:
         rows = rows.sort_values(["kode_desa", "_cont", "_order"], ascending=[True, False, True])
-        over = rows.groupby("kode_desa", sort=False).cumcount().to_numpy() >= program.quota_per_village  # fmt: skip
-    if over.any():
-        d = rows.loc[over]
-        rejected.append(
-            _rejections(
-                d,
-                "KUOTA_DESA_PENUH",
-                "kode_desa",
-                message("KUOTA_DESA_PENUH", kuota=str(program.quota_per_village)),
+        over = rows.groupby("kode_desa", sort=False).cumcount().to_numpy() >= limit
+        if over.any():
+            rejected.append(
+                _rejections(
+                    rows.loc[over],
+                    "KUOTA_DESA_PENUH",
+                    "kode_desa",
+                    message("KUOTA_DESA_PENUH", kuota=str(limit)),
+                )
             )
-        )
+    notes: list[str] = []
+    headcount = program.workers
+    if headcount and int((~over).sum()) > headcount:
+        if program.pagu_policy == "stop":
+            rows = rows.assign(_over=over).sort_values(["_over", "_cont", "_order"], ascending=[True, False, True])  # fmt: skip
+            over = rows["_over"].to_numpy() | (np.arange(len(rows)) >= headcount)
+            beyond = rows.loc[over & ~rows["_over"].to_numpy()]
+            rejected.append(
+                _rejections(
+                    beyond,
+                    "KUOTA_PROGRAM_PENUH",
+                    "nik",
+                    message("KUOTA_PROGRAM_PENUH", kuota=str(headcount)),
+                )
+            )
+            rows = rows.drop(columns="_over")
+        else:
+            notes.append(
+                f"Peserta ditagih {int((~over).sum())} melebihi jumlah peserta program "
+                f"({headcount}); pagu_policy 'warn': semuanya ditagih."
+            )
     billed = rows.loc[~over].sort_values("_order")
     billed["category"] = np.where(billed["_cont"], "lanjutan", "baru")
     billed["payer_key"] = "kabupaten" if program.payer == "regency" else billed["kode_desa"]
@@ -262,4 +284,6 @@ def reconcile(
     # A carried-forward worker was not received this period, so it cannot be a rejected row: one
     # that fails a rule (deceased, quota) simply ends, with its reason.
     rej = rej.loc[rej["source_file"] != CARRIED_SOURCE].reset_index(drop=True)
-    return Reconciled(billed=billed, rejected=rej, ended=gone.reset_index(drop=True))
+    return Reconciled(
+        billed=billed, rejected=rej, ended=gone.reset_index(drop=True), notes=tuple(notes)
+    )

@@ -91,7 +91,12 @@ CODES: dict[str, str] = {
         "boleh ditanggung dua kali."
     ),
     "KUOTA_DESA_PENUH": (
-        "Kuota desa ({kuota} peserta) sudah penuh; peserta lanjutan didahulukan, lalu urutan baris."
+        "Batas peserta per desa program ini ({kuota} peserta) sudah penuh; peserta lanjutan "
+        "didahulukan, lalu urutan baris."
+    ),
+    "KUOTA_PROGRAM_PENUH": (
+        "Jumlah peserta program ini ({kuota} peserta) sudah penuh; peserta lanjutan didahulukan, "
+        "lalu urutan baris."
     ),
     "PESERTA_MENINGGAL": (
         "Menurut BPJS Ketenagakerjaan peserta ini telah meninggal dunia; hapus dari daftar."

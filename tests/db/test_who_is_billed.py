@@ -86,3 +86,13 @@ def test_the_month_of_death_stays_billed_when_january_is_rerun(
     mar = _bill(database_url, LEBAK, "2026-03", inbox, out)
     assert mar["rejections"].get("PESERTA_MENINGGAL") == 1
     assert deceased not in _billed(database_url, "lebak", "2026-02") | _billed(database_url, "lebak", "2026-03")  # fmt: skip
+
+
+def test_a_village_above_its_target_is_billed_in_full(database_url: str, tmp_path: Path) -> None:
+    """Luwu Timur, "setidaknya 100 pekerja" a village: a village of 120 gets all 120 billed."""
+    lutim = load_program("luwu-timur")
+    inbox = tmp_path / "inbox"
+    generate_rosters(lutim, Period(2025, 5), inbox, villages=1, per_village=120, seed=2, xlsx_share=0)  # fmt: skip
+    s = _bill(database_url, lutim, "2025-05", inbox, tmp_path / "out")
+    assert s["participants"]["billed"] == 120
+    assert "KUOTA_DESA_PENUH" not in s["rejections"]

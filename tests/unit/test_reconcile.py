@@ -8,7 +8,8 @@ from iuran.periods import Period
 from iuran.programs import load_program
 from iuran.reconcile import CARRIED_SOURCE, Registry, reconcile, status_frame
 
-LEBAK = load_program("lebak")  # quota 10 per village, regency pays
+LEBAK = load_program("lebak")  # no per-village limit, 3,450 workers, regency pays
+CAPPED = LEBAK.model_copy(update={"limit_per_village": 10})
 LAHAT = load_program("lahat")  # villages pay
 JAN = Period(2026, 1)
 A, B, C = "36.02.01.2002", "36.02.01.2003", "36.02.01.2004"
@@ -122,16 +123,51 @@ def _previous(pairs: list[tuple[str, str]]) -> pd.DataFrame:
     return prev
 
 
-def test_quota_keeps_continuing_members_first() -> None:
+def test_a_per_village_limit_keeps_continuing_members_first() -> None:
     new = [(nik(i), A) for i in range(1, 11)]
     old = [(nik(i), A) for i in range(11, 14)]
     feb = Period(2026, 2)
-    r = reconcile(rows(*new, *old), {A}, registry(previous=_previous(old)), LEBAK, feb)
+    r = reconcile(rows(*new, *old), {A}, registry(previous=_previous(old)), CAPPED, feb)
     assert len(r.billed) == 10
     assert set(r.billed.loc[r.billed["category"] == "lanjutan", "nik"]) == {n for n, _ in old}
     rejected = r.rejected.loc[r.rejected["code"] == "KUOTA_DESA_PENUH", "nik"].tolist()
     assert rejected == [nik(8), nik(9), nik(10)]  # the last new rows in file order
-    assert "10" in r.rejected["message"].iloc[0]
+    assert "(10 peserta)" in r.rejected["message"].iloc[0]
+
+
+def test_a_target_is_not_a_cap() -> None:
+    """Luwu Timur and Lahat: 'at least 100' a village. A village of 120 is billed in full."""
+    lutim = load_program("luwu-timur")
+    assert lutim.target_per_village == 100 and lutim.limit_per_village is None
+    village = "73.24.01.2001"
+    workers = [(f"732401150590{i:04d}", village) for i in range(1, 121)]
+    r = reconcile(rows(*workers), {village}, registry(), lutim, Period(2025, 5))
+    assert len(r.billed) == 120 and len(r.rejected) == 0
+
+
+def test_a_worker_listed_twice_is_resolved_before_the_limit() -> None:
+    """Listed by A (lower code) and B, billed by B last month: kept in B, and A's own tenth worker
+    is billed within A's limit of 10."""
+    own = [(nik(i), A) for i in range(1, 11)]
+    twice = nik(20)
+    prev = _previous([(twice, B)])
+    r = reconcile(rows((twice, A), *own, (twice, B)), {A, B}, registry(members=[(twice, B)], previous=prev), CAPPED, Period(2026, 2))  # fmt: skip
+    assert set(r.billed.loc[r.billed["kode_desa"] == A, "nik"]) == {n for n, _ in own}
+    assert r.billed.loc[r.billed["nik"] == twice, "kode_desa"].tolist() == [B]
+    assert r.rejected["code"].tolist() == ["NIK_DESA_GANDA"]
+
+
+def test_the_headcount_limit_warns_or_stops_as_the_pagu_policy_says() -> None:
+    small = LEBAK.model_copy(update={"workers": 3})
+    workers = rows(*[(nik(i), A) for i in range(1, 6)])
+    warn = reconcile(workers, {A}, registry(), small, JAN)
+    assert len(warn.billed) == 5 and any("(3)" in n for n in warn.notes)
+    stop = reconcile(
+        workers, {A}, registry(), small.model_copy(update={"pagu_policy": "stop"}), JAN
+    )
+    assert stop.billed["nik"].tolist() == [nik(1), nik(2), nik(3)]
+    assert stop.rejected["code"].tolist() == ["KUOTA_PROGRAM_PENUH"] * 2
+    assert "(3 peserta)" in stop.rejected["message"].iloc[0]
 
 
 def test_workers_no_longer_on_the_roster_have_ended() -> None:
