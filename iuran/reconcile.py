@@ -27,11 +27,14 @@ from iuran.bpjs_status import STATUS_COLUMNS
 from iuran.nik import isin_text
 from iuran.periods import Period
 from iuran.programs import Program
+from iuran.rosters.codes import CARRIED_SOURCE
 from iuran.rosters.codes import fill as message
+from iuran.rosters.validate import validate_rows
 
 PROVENANCE = ["source_file", "source_sheet", "source_row"]
 REJECTED_COLUMNS = [*PROVENANCE, "kode_desa", "nik", "nama", "column", "code", "message"]
-CARRIED_SOURCE = "(dibawa dari periode sebelumnya)"
+#: The `list_source` key of a village's own roster.
+VILLAGE_SOURCE = "desa"
 
 MERGED_CODE = "NIK_GANDA_SUMBER"
 
@@ -64,7 +67,7 @@ class Registry:
     #: nik, kode_desa: the village each NIK was last billed in before this period
     members: pd.DataFrame
     #: last period's billed workers: nik, nama, tanggal_lahir, jenis_kelamin, pekerjaan,
-    #: kode_desa, penghasilan
+    #: kode_desa, penghasilan, sumber (the lists that named them, `list_source` keys joined by "+")
     previous: pd.DataFrame
     #: nik, program: billed by other programs this period
     elsewhere: pd.DataFrame
@@ -86,7 +89,7 @@ class Registry:
             previous=pd.DataFrame(
                 {
                     c: pd.Series(dtype="string")
-                    for c in ["nik", "nama", "jenis_kelamin", "pekerjaan", "kode_desa"]
+                    for c in ["nik", "nama", "jenis_kelamin", "pekerjaan", "kode_desa", "sumber"]
                 }
                 | {
                     "tanggal_lahir": pd.Series(dtype="datetime64[ns]"),
@@ -138,16 +141,80 @@ def _rejections(rows: pd.DataFrame, code: str, column: str, msg: pd.Series | str
     return out[REJECTED_COLUMNS]
 
 
+def list_source(source_file: pd.Series) -> pd.Series:
+    """The list a roster file is: a partner OPD's sector list when the file's folder (or, at the top
+    of the month's folder, its name) starts with `dinas` or `opd` (`dinas-perikanan/nelayan.xlsx`,
+    `opd-pertanian.csv`: key `dinas-perikanan`, `opd-pertanian`: letters only, so a month or a number
+    in the name does not make another list), else the village's own roster (`desa`)."""
+    path = source_file.astype("string").fillna("")
+    top = path.str.split("/", n=1).str[0].str.rsplit(".", n=1).str[0]
+    top = top.where(path.str.contains("/", regex=False), path.str.rsplit(".", n=1).str[0])
+    key = top.str.lower().str.replace(r"[^a-z]+", "-", regex=True).str.strip("-").str[:60]
+    return key.where(key.str.match(r"^(dinas|opd)"), VILLAGE_SOURCE).astype("string")
+
+
+def _joined(sources: pd.DataFrame) -> pd.Series:
+    """nik -> its lists (`sumber` values, each maybe "a+b") as one sorted "+"-joined key."""
+    one = sources.assign(sumber=sources["sumber"].astype("string").str.split("+")).explode("sumber")
+    return one.groupby("nik")["sumber"].agg(lambda s: "+".join(sorted(set(s)))).astype("string")
+
+
+def _silent_lists(
+    prev: pd.DataFrame, received_villages: set[str], heard_lists: frozenset[str]
+) -> pd.DataFrame:
+    """nik, sumber: each of last period's workers with the lists that named them and are silent
+    now (a village's roster not sent, an OPD's list not sent). A worker with none has ended."""
+    each = prev[["nik", "kode_desa"]].assign(
+        sumber=prev.get("sumber", pd.Series(pd.NA, index=prev.index, dtype="string"))
+        .astype("string")
+        .fillna(VILLAGE_SOURCE)
+        .str.split("+")
+    )
+    each = each.explode("sumber")
+    village = each["sumber"].eq(VILLAGE_SOURCE).to_numpy()
+    silent = np.where(
+        village,
+        ~isin_text(each["kode_desa"], received_villages),
+        ~isin_text(each["sumber"], heard_lists),
+    )
+    return each.loc[silent, ["nik", "sumber"]].reset_index(drop=True)
+
+
+def _recheck(
+    carried: pd.DataFrame, program: Program, period: Period
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Carried workers through the same row rules as received rows (`validate_rows`: age limits on
+    this period's first day, eligibility, …): (those who pass, the rejections of the others)."""
+    text = pd.DataFrame(
+        {
+            c: carried[c].astype("string")
+            for c in ["nik", "nama", "jenis_kelamin", "pekerjaan", "kode_desa"]
+        }
+    )
+    text["tanggal_lahir"] = pd.to_datetime(carried["tanggal_lahir"]).dt.strftime("%d/%m/%Y")
+    text["penghasilan"] = carried["penghasilan"].astype("string")
+    text["source_file"] = CARRIED_SOURCE
+    text["source_sheet"] = ""
+    text["source_row"] = 0
+    checked = validate_rows(text, program, period)
+    return carried.loc[isin_text(carried["nik"], checked.accepted["nik"])], checked.rejected
+
+
 def reconcile(
     accepted: pd.DataFrame,
     received_villages: set[str],
     registry: Registry,
     program: Program,
     period: Period,
+    heard_lists: frozenset[str] = frozenset(),
 ) -> Reconciled:
+    """`received_villages`: the villages whose own roster came this period (a partner OPD's list
+    naming a village is not its roster); `heard_lists`: the partner OPDs' lists that came
+    (`list_source` keys)."""
     rows = accepted.reset_index(drop=True).copy()
     rows["_order"] = np.arange(len(rows))
     rows["carried"] = False
+    rows["sumber"] = list_source(rows["source_file"])
     rejected: list[pd.DataFrame] = []
 
     # 1. One NIK, one row: the home village first, else the lowest village code, then file order.
@@ -182,15 +249,28 @@ def reconcile(
                     message("NIK_DESA_GANDA", desa_lain=kept_desa[~same]),
                 )
             )
+        # A worker sent twice for the same village is on both lists.
+        merged = dup.loc[same, ["nik", "sumber"]]
+        if len(merged):
+            keepers = keeper.loc[keeper.index.isin(merged["nik"]), ["sumber"]].reset_index()
+            at = isin_text(rows["nik"], merged["nik"])
+            rows.loc[at, "sumber"] = rows.loc[at, "nik"].map(_joined(pd.concat([keepers, merged])))
         rows = rows.drop(index=dup.index)
 
-    # 2. Carry forward the villages that sent nothing this period.
+    # 2. Carry forward the workers whose list is silent this period: a village's workers while the
+    # village sends no roster, an OPD's while that OPD sends no list. Every list is checked again.
     if not program.require_fresh_rosters and len(registry.previous):
         prev = registry.previous
-        carried = prev.loc[
-            ~isin_text(prev["kode_desa"], received_villages) & ~isin_text(prev["nik"], rows["nik"])
-        ].copy()
+        held = _silent_lists(prev, received_villages, heard_lists)
+        listed = isin_text(rows["nik"], held["nik"])
+        if listed.any():  # still on a silent list too: the lists that named them this period and it
+            also = pd.concat([held, rows.loc[listed, ["nik", "sumber"]]])
+            rows.loc[listed, "sumber"] = rows.loc[listed, "nik"].map(_joined(also))
+        carried = prev.loc[isin_text(prev["nik"], held["nik"]) & ~isin_text(prev["nik"], rows["nik"])].copy()  # fmt: skip
         if len(carried):
+            carried["sumber"] = carried["nik"].map(_joined(held))
+            carried, failed = _recheck(carried, program, period)
+            rejected.append(failed)
             carried["source_file"] = CARRIED_SOURCE
             carried["source_sheet"] = ""
             carried["source_row"] = 0
@@ -270,20 +350,21 @@ def reconcile(
     people = ["nik", "kode_desa", "nama", "tanggal_lahir", "jenis_kelamin"]
     gone = prev.loc[~isin_text(prev["nik"], billed["nik"]), people].copy()
     gone_status = pd.Series(_lookup(gone["nik"], status, ""), index=gone.index)
-    gone["reason"] = np.select(
-        [gone_status.eq("meninggal"), gone_status.eq("pindah_pu")],
-        ["meninggal", "pindah_pu"],
-        default="tidak_di_roster",
-    )
-
     rej = (
         pd.concat(rejected, ignore_index=True)
         if rejected
         else pd.DataFrame({c: pd.Series(dtype="object") for c in REJECTED_COLUMNS})
     )
     # A carried-forward worker was not received this period, so it cannot be a rejected row: one
-    # that fails a rule (deceased, quota) simply ends, with its reason.
-    rej = rej.loc[rej["source_file"] != CARRIED_SOURCE].reset_index(drop=True)
+    # that fails a rule (age, double funding, deceased, a limit) simply ends, with that rule's code.
+    on_carried = (rej["source_file"] == CARRIED_SOURCE).to_numpy()
+    rule = rej.loc[on_carried].drop_duplicates("nik").set_index("nik")["code"].str.lower()
+    gone["reason"] = np.select(
+        [gone_status.eq("meninggal"), gone_status.eq("pindah_pu")],
+        ["meninggal", "pindah_pu"],
+        default=_lookup(gone["nik"], rule, "tidak_di_roster"),
+    )
+    rej = rej.loc[~on_carried].reset_index(drop=True)
     return Reconciled(
         billed=billed, rejected=rej, ended=gone.reset_index(drop=True), notes=tuple(notes)
     )

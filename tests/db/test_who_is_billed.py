@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import func, select
 
-from iuran.db.models import ContributionLine, CreditNote, Participant
+from iuran.db.models import ContributionLine, CreditNote, Membership, Participant
 from iuran.db.session import session_scope
 from iuran.generate import generate_rosters
 from iuran.payments.sp2d import record_payment
@@ -96,3 +96,69 @@ def test_a_village_above_its_target_is_billed_in_full(database_url: str, tmp_pat
     s = _bill(database_url, lutim, "2025-05", inbox, tmp_path / "out")
     assert s["participants"]["billed"] == 120
     assert "KUOTA_DESA_PENUH" not in s["rejections"]
+
+
+def _ended(url: str, program: str) -> dict[str, str]:
+    with session_scope(url) as s:
+        rows = s.execute(
+            select(Participant.nik, Membership.end_reason)
+            .join(Membership, Membership.participant_id == Participant.id)
+            .where(Membership.program == program, Membership.end_period.is_not(None))
+        ).all()
+    return {str(n): str(r) for n, r in rows}
+
+
+def test_an_opd_list_does_not_end_a_silent_villages_workers(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Serang: 36.04.05.2001 sends nothing in October; Dinas Perikanan's list names one new fisherman
+    there. The village's five September workers are carried forward, not ended; in November the
+    village sends its roster and the OPD is silent: the fisherman is carried."""
+    serang = load_program("serang")
+    inbox, out = tmp_path / "inbox", tmp_path / "out"
+    village = "36.04.05.2001"
+    generate_rosters(serang, Period(2024, 9), inbox, villages=2, per_village=5, seed=8, churn=0, xlsx_share=0)  # fmt: skip
+    sep = _bill(database_url, serang, "2024-09", inbox, out)
+    assert sep["participants"]["billed"] == 10
+    five = _billed(database_url, "serang", "2024-09")
+    generate_rosters(serang, Period(2024, 10), inbox, villages=3, per_village=5, seed=8, churn=0, xlsx_share=0)  # fmt: skip
+    october = inbox / "serang" / "2024-10"
+    (october / f"{village}.csv").unlink()  # the village is silent
+    third = sorted(october.glob("*.csv"))[-1]
+    fisherman = (
+        pd.read_csv(third, dtype=str).iloc[:1].assign(kode_desa=village, pekerjaan="nelayan")
+    )
+    third.unlink()
+    (october / "dinas-perikanan").mkdir()
+    fisherman.to_csv(october / "dinas-perikanan" / "nelayan.csv", index=False)
+    oct_ = _bill(database_url, serang, "2024-10", inbox, out)
+    assert oct_["participants"]["billed"] == 11
+    assert oct_["participants"]["ended"] == 0 and _ended(database_url, "serang") == {}
+    assert five | set(fisherman["nik"]) == _billed(database_url, "serang", "2024-10")
+    # November: the village's roster comes back (without the fisherman); the OPD is silent.
+    generate_rosters(serang, Period(2024, 11), inbox, villages=2, per_village=5, seed=8, churn=0, xlsx_share=0)  # fmt: skip
+    nov = _bill(database_url, serang, "2024-11", inbox, out)
+    assert nov["participants"]["ended"] == 0
+    assert set(fisherman["nik"]) <= _billed(database_url, "serang", "2024-11")
+
+
+def test_a_carried_worker_past_the_age_limit_is_not_billed(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Born 10 March 1960, village silent in April 2026: 66 on 1 April, above age_max 65: not billed,
+    ended with the age reason; the village's other workers are carried."""
+    inbox, out = tmp_path / "inbox", tmp_path / "out"
+    generate_rosters(LEBAK, Period(2026, 3), inbox, villages=2, per_village=5, seed=6, churn=0, xlsx_share=0)  # fmt: skip
+    path = sorted((inbox / "lebak" / "2026-03").glob("*.csv"))[0]
+    roster = pd.read_csv(path, dtype=str)
+    old = "3602011003600001"
+    roster.loc[0, ["nik", "tanggal_lahir", "jenis_kelamin"]] = [old, "10/03/1960", "L"]
+    roster.to_csv(path, index=False)
+    mar = _bill(database_url, LEBAK, "2026-03", inbox, out)
+    assert mar["participants"]["billed"] == 10 and old in _billed(database_url, "lebak", "2026-03")
+    generate_rosters(LEBAK, Period(2026, 4), inbox, villages=2, per_village=5, seed=6, churn=0, xlsx_share=0)  # fmt: skip
+    (inbox / "lebak" / "2026-04" / path.name).unlink()  # the village is silent in April
+    apr = _bill(database_url, LEBAK, "2026-04", inbox, out)
+    assert apr["participants"]["billed"] == 9 and apr["participants"]["carried_forward"] == 4
+    assert old not in _billed(database_url, "lebak", "2026-04")
+    assert _ended(database_url, "lebak") == {old: "usia_di_atas_batas"}

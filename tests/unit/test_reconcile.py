@@ -6,7 +6,7 @@ import pandas as pd
 
 from iuran.periods import Period
 from iuran.programs import load_program
-from iuran.reconcile import CARRIED_SOURCE, Registry, reconcile, status_frame
+from iuran.reconcile import CARRIED_SOURCE, Registry, list_source, reconcile, status_frame
 
 LEBAK = load_program("lebak")  # no per-village limit, 3,450 workers, regency pays
 CAPPED = LEBAK.model_copy(update={"limit_per_village": 10})
@@ -46,7 +46,7 @@ def registry(
     empty = Registry.empty()
     prev = empty.previous
     if previous is not None:
-        prev = previous[list(empty.previous.columns)]
+        prev = previous.reindex(columns=list(empty.previous.columns))
     return Registry(
         members=pd.DataFrame(members, columns=["nik", "kode_desa"], dtype="string")
         if members
@@ -231,3 +231,48 @@ def test_a_status_takes_effect_from_its_own_date() -> None:
     assert feb.billed["nik"].tolist() == [nik(2)]
     assert feb.rejected["code"].tolist() == ["PESERTA_MENINGGAL"]
     assert feb.ended.set_index("nik")["reason"].to_dict() == {nik(1): "meninggal"}
+
+
+def test_an_opd_list_does_not_end_a_silent_villages_workers() -> None:
+    """Village A sends nothing; Dinas Perikanan's list names one new fisherman in A: A's five
+    workers of last month are carried forward, not ended."""
+    prev = _previous([(nik(i), A) for i in range(1, 6)])
+    opd = rows((nik(9), A), file="dinas-perikanan/nelayan-oktober.xlsx")
+    r = reconcile(opd, set(), registry(previous=prev), LEBAK, Period(2026, 2), frozenset({"dinas-perikanan"}))  # fmt: skip
+    assert len(r.billed) == 6 and len(r.ended) == 0
+    assert r.billed.set_index("nik")["sumber"].to_dict() == {
+        **{nik(i): "desa" for i in range(1, 6)},
+        nik(9): "dinas-perikanan",
+    }
+
+
+def test_an_opd_workers_end_only_when_that_opd_sends_its_list() -> None:
+    prev = _previous([(nik(1), A), (nik(2), A)]).assign(sumber=["desa", "dinas-perikanan"])
+    reg = registry(previous=prev)
+    village = reconcile(rows((nik(1), A)), {A}, reg, LEBAK, Period(2026, 2))
+    assert sorted(village.billed["nik"]) == [nik(1), nik(2)] and len(village.ended) == 0
+    other = rows((nik(3), B), file="opd-pertanian.csv")
+    still = reconcile(other, {A}, reg, LEBAK, Period(2026, 2), frozenset({"opd-pertanian"}))
+    assert nik(2) in set(still.billed["nik"])
+    sent = rows((nik(3), A), file="dinas-perikanan/nelayan.csv")
+    ended = reconcile(sent, {A}, reg, LEBAK, Period(2026, 2), frozenset({"dinas-perikanan"}))
+    assert ended.ended.set_index("nik")["reason"].to_dict() == {nik(1): "tidak_di_roster", nik(2): "tidak_di_roster"}  # fmt: skip
+
+
+def test_list_source_names_the_opd_lists() -> None:
+    files = pd.Series(["3602012002.xlsx", "dinas-perikanan/nelayan.xlsx", "OPD Pertanian 2026-02.csv", "kec/3602012003.csv"])  # fmt: skip
+    assert list_source(files).tolist() == ["desa", "dinas-perikanan", "opd-pertanian", "desa"]
+
+
+def test_a_carried_worker_passes_the_months_rules() -> None:
+    """Born 10 March 1960, village silent: 66 on 1 April 2026, above Lebak's age_max 65: not billed,
+    ended with the age reason; the other carried worker goes on."""
+    old = "3602011003600001"
+    prev = rows((old, A), (nik(2), A))
+    prev["tanggal_lahir"] = pd.to_datetime(["1960-03-10", "1990-05-15"])
+    r = reconcile(rows((nik(3), B)), {B}, registry(previous=prev), LEBAK, Period(2026, 4))
+    assert sorted(r.billed["nik"]) == [nik(2), nik(3)]
+    assert r.ended.set_index("nik")["reason"].to_dict() == {old: "usia_di_atas_batas"}
+    assert len(r.rejected) == 0  # not a received row: nothing on a village's rejection list
+    march = reconcile(rows((nik(3), B)), {B}, registry(previous=prev), LEBAK, Period(2026, 3))
+    assert old in set(march.billed["nik"])  # 65 on 1 March 2026
