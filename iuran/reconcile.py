@@ -4,16 +4,28 @@ Pure functions over frames; the registry snapshot they need is read by `iuran.re
 derived from the previous period's billed lines, so a rerun of the same period reaches the same answer.
 
 Documented rules:
-- The same NIK in two villages of the program is billed once: in the village where the person is
-  already a member; otherwise in the village with the lowest code, then the earliest file and row.
-  The other row is rejected naming the village that keeps the worker. The same NIK sent twice for the
-  same village (a village list and an OPD sector list) is one worker; the second row is reported as
-  merged.
+- The same NIK in two villages of the program is billed once, before any limit counts: in the village
+  that billed the worker last month (else where last billed); otherwise in the village with the lowest
+  code, then the earliest file and row. The other row is rejected naming the village that keeps the
+  worker. The same NIK sent twice for the same village (a village list and an OPD sector list) is one
+  worker on both lists; the second row is reported as merged.
 - The same NIK billed by another program for the same period is double funding: rejected.
-- A participant that BPJS reports deceased or moved to wage employment is never billed again.
-- Quota per village: continuing members first, then new rows in file order.
-- A village that sent no roster keeps last period's billed workers (carried forward), unless the
-  program requires fresh rosters.
+- A participant that BPJS reports deceased or moved to wage employment is not billed from the month
+  after the status's own date: the month of death is covered (the heirs' JKM claim depends on it),
+  and a rerun of an earlier month bills him as before (`in_force`). An undated status counts from the
+  month of the list it came in.
+- Lists (`list_source`): a file or folder named `dinas…`/`opd…` is a partner OPD's list, anything else
+  a village's own roster. A worker is carried forward while a list that named him last month is silent
+  (his village sent no roster; the OPD sent no list) and ends only when every list that named him is
+  sent without him. An OPD's list naming a village is not that village's roster.
+- Every worker billed in a month, received or carried, passes that month's rules: carried workers go
+  through the row rules of `iuran.rosters.validate` (age on the period's first day, eligibility, ...),
+  the status list and double funding; one that fails ends with the rule's code as the reason.
+- Targets are not caps (`Program.target_per_village` is reported, never enforced). Limits only where
+  the program sets them: `limit_per_village` (KUOTA_DESA_PENUH) and the headcount `workers` (a note
+  under `pagu_policy: warn`; KUOTA_PROGRAM_PENUH under `stop`); continuing members first, then new
+  rows in file order.
+- `require_fresh_rosters` turns carry-forward off.
 """
 
 from __future__ import annotations
