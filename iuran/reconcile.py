@@ -158,11 +158,14 @@ def list_source(source_file: pd.Series) -> pd.Series:
     of the month's folder, its name) starts with `dinas` or `opd` (`dinas-perikanan/nelayan.xlsx`,
     `opd-pertanian.csv`: key `dinas-perikanan`, `opd-pertanian`: letters only, so a month or a number
     in the name does not make another list), else the village's own roster (`desa`)."""
-    path = source_file.astype("string").fillna("")
+    # a few hundred files for tens of thousands of rows: each distinct path once, then spread
+    positions, distinct = pd.factorize(source_file.astype("string").fillna(""))
+    path = pd.Series(distinct, dtype="string")
     top = path.str.split("/", n=1).str[0].str.rsplit(".", n=1).str[0]
     top = top.where(path.str.contains("/", regex=False), path.str.rsplit(".", n=1).str[0])
     key = top.str.lower().str.replace(r"[^a-z]+", "-", regex=True).str.strip("-").str[:60]
-    return key.where(key.str.match(r"^(dinas|opd)"), VILLAGE_SOURCE).astype("string")
+    key = key.where(key.str.match(r"^(dinas|opd)"), VILLAGE_SOURCE).astype("string")
+    return pd.Series(key.array.take(positions), index=source_file.index, dtype="string")
 
 
 def _joined(sources: pd.DataFrame) -> pd.Series:
