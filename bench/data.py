@@ -130,7 +130,7 @@ def national_program(template: Program, regency: str, index: int, villages: int)
             "regency_name": wilayah.regency_name(regency),
             "payer": "regency",
             "desa_only": False,
-            "quota_per_village": 100,
+            "target_per_village": 100,
             "workers": villages * 100,
             "pagu": villages * 100 * 16_800 * 12,
         }

@@ -1,8 +1,11 @@
 """BPJS's status list: who the branch reports as deceased, moved to wage employment, or inactive.
 
 Optional file `INBOX/<program>/<YYYY-MM>/bpjs_status.csv|xlsx` with columns `nik`, `status`
-(`aktif`, `nonaktif`, `meninggal`, `pindah_pu`) and a date (`tanggal`). A deceased participant is never
-billed again, whatever a roster says: the status is kept in the registry, not only for this period.
+(`aktif`, `nonaktif`, `meninggal`, `pindah_pu`) and the date it took effect (`tanggal`, also
+`tanggal meninggal`, `tmt`). A deceased participant is not billed for any month after the one he died
+in, whatever a roster says: the status and its date are kept in the registry, so a rerun of an earlier
+month still bills him (the month of death is covered; `iuran.reconcile.in_force`). A row without a date
+is in force from the month of the list it came in.
 
 The file is read like any other (`iuran.intake`): CSV or XLSX, the header among the first rows, the
 same guards as a roster (size, the XLSX check before calamine). A file that cannot be used gives a
@@ -25,7 +28,8 @@ STATUS_COLUMNS = ["nik", "bpjs_status", "tanggal"]
 #: Header spellings (as `normalize_header` gives them) -> column.
 _SYNONYMS = {"status": "bpjs_status", "status kepesertaan": "bpjs_status", "keterangan": "bpjs_status",
              "bpjs status": "bpjs_status", "tanggal": "tanggal", "tgl": "tanggal",
-             "tanggal status": "tanggal", "tanggal meninggal": "tanggal", "no ktp": "nik",
+             "tanggal status": "tanggal", "tanggal meninggal": "tanggal", "tgl meninggal": "tanggal",
+             "tmt": "tanggal", "tmt status": "tanggal", "tanggal berlaku": "tanggal", "no ktp": "nik",
              "nik": "nik"}  # fmt: skip
 COLUMNS = Columns(
     _SYNONYMS,

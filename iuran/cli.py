@@ -74,7 +74,10 @@ def generate_rosters(
     inbox: Annotated[Path, typer.Option(help="inbox folder")] = VAR / "inbox",
     villages: Annotated[int | None, typer.Option(help="first N villages of the regency")] = None,
     per_village: Annotated[
-        int | None, typer.Option(help="workers per village (default: the quota)")
+        int | None,
+        typer.Option(
+            help="workers per village (default: the limit, else the target, else the headcount per village)"
+        ),
     ] = None,
     faults: Annotated[float, typer.Option(help="share of extra rows with typical faults")] = 0.0,
     seed: Annotated[int, typer.Option(help="random seed")] = 2026,

@@ -41,6 +41,7 @@ from iuran.registry import (
     record_conflicts,
     record_inputs,
     record_memberships,
+    record_sources,
     record_status_list,
 )
 
@@ -98,6 +99,7 @@ def record_cycle(
         record_memberships(
             session, program, period, workers, decided.ended, known, only_these=bool(kept)
         )
+        record_sources(session, program, period, decided.billed)  # which lists named whom
         faults.point("record.memberships_written")
         outcomes = apply_invoices(
             session,

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from iuran.reconcile import CARRIED_SOURCE
+from iuran.rosters.codes import CARRIED_SOURCE
 from iuran.wilayah import normalize_kode_desa, village_names
 
 #: `kode_desa` of the rows and rejections no known village can be found for

@@ -16,7 +16,7 @@ Determinism and continuity (what the cycle relies on):
   period outside the program year).
 * Churn: from the program's second period on, each month replaces about `churn` (default 2%) of a village's
   rows with new people (stochastic rounding, so with 10 workers a village about one village in five replaces
-  one worker a month). A replacement keeps the row count, so a village at its quota stays at its quota.
+  one worker a month). A replacement keeps the row count, so a village's size stays the same.
   Period k's roster is period k-1's roster with that month's replacements: the rest continue. `churn=0`
   gives the same roster every month.
 * NIKs are unique across the program by construction: a person's 4-digit serial lies in a block reserved for
@@ -638,7 +638,7 @@ def build_rosters(
 ) -> list[VillageRoster]:
     """The rosters `generate_rosters` writes, as frames (for benchmarks and tests that skip the disk)."""
     if per_village is None:
-        per_village = program.quota_per_village
+        per_village = program.per_village
     if per_village < 1:
         raise ValueError("per_village must be at least 1")
     if faults < 0:
@@ -756,7 +756,7 @@ def generate_rosters(
     """Write one roster per village to `inbox/<program>/<YYYY-MM>/<kode_desa>.csv|.xlsx` (see module doc).
 
     `villages`: the first N villages in code order (default all; desa only for ADD programs);
-    `per_village`: valid rows per village (default the program's quota); `faults`: extra faulty rows as a
+    `per_village`: valid rows per village (default `Program.per_village`); `faults`: extra faulty rows as a
     share of the valid rows; `fmt`: the layout villages send (`iuran.generate_formats.FORMATS`: the
     project's template, an OpenSID or SIAK export, or `mixed`). A village's file of another layout left
     by an earlier run is removed, so a folder never holds two rosters for one village.

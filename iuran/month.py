@@ -168,7 +168,7 @@ def run_month(
         str(folder),
         None if dry_run else out_dir / KEEP_NAME,
         program.regency,
-        program.quota_per_village,  # the population-export guard (`iuran.rosters.read`)
+        program.per_village,  # the population-export guard (`iuran.rosters.read`)
     )  # what changed
     inputs = fingerprint(rosters.files)
     if approved_inputs is not None and inputs != approved_inputs:

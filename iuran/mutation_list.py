@@ -24,6 +24,12 @@ ALASAN = {
     "tidak_di_roster": "Tidak lagi tercantum di roster desa",
     "meninggal": "Meninggal dunia",
     "pindah_pu": "Pindah menjadi peserta Penerima Upah",
+    # a carried-forward worker who fails a rule this month ends with that rule's code, lower case
+    "usia_di_atas_batas": "Melewati batas usia program",
+    "usia_di_bawah_batas": "Di bawah batas usia program",
+    "nik_program_lain": "Dibiayai program lain",
+    "kuota_desa_penuh": "Batas peserta per desa penuh",
+    "kuota_program_penuh": "Jumlah peserta program penuh",
 }
 _DATE_FORMAT = xlsx.DMY_DATE
 

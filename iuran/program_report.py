@@ -65,7 +65,8 @@ class ProgramReport:
     budget: dict[str, int]
     #: every month of the program year: ("Jan 2026", billed, is_projection); see `monthly_billed`
     monthly: Sequence[tuple[str, int, bool]]
-    #: kode_desa, nama_desa, billed (workers billed this period), quota; see `village_coverage`
+    #: kode_desa, nama_desa, billed (workers billed this period), target (0: none); see
+    #: `village_coverage`
     villages: pd.DataFrame = field(repr=False)
     #: (code, short message, rows), most frequent first; see `rejections_by_reason`
     rejections: Sequence[tuple[str, str, int]]
@@ -78,8 +79,11 @@ class ProgramReport:
         return actual[-1] if actual else 0
 
 
-def village_coverage(billed: pd.DataFrame, village_names: pd.Series, quota: int) -> pd.DataFrame:
-    """Billed workers per village against the quota, every program village included (0 when none)."""
+def village_coverage(
+    billed: pd.DataFrame, village_names: pd.Series, target: int | None
+) -> pd.DataFrame:
+    """Billed workers per village against the program's target per village (a goal to reach, never a
+    cap; 0 when the program sets none), every program village included (0 billed when none)."""
     counts = billed["kode_desa"].astype("string").value_counts()
     index = pd.Index(village_names.index.astype("string")).union(counts.index)
     names = pd.Series(village_names.astype("string").to_numpy(), index=village_names.index)
@@ -90,7 +94,7 @@ def village_coverage(billed: pd.DataFrame, village_names: pd.Series, quota: int)
             "billed": counts.reindex(index, fill_value=0).to_numpy(dtype="int64"),
         }
     )
-    out["quota"] = int(quota)
+    out["target"] = int(target or 0)
     return out
 
 
@@ -153,7 +157,7 @@ def build_program_report(
         period_label=period.label,
         budget=dict(budget),
         monthly=list(monthly),
-        villages=village_coverage(billed, names, program.quota_per_village),
+        villages=village_coverage(billed, names, program.target_per_village),
         rejections=rejections_by_reason(rejected),
         generated=generated,
     )
@@ -226,39 +230,52 @@ COVERAGE_BINS = (
 
 
 def _coverage(report: ProgramReport) -> dict[str, Any]:
+    """Villages against the target per village: how many reach it, and the ones below it with how
+    many workers they lack. A program without a target says so; nobody is refused for a target."""
     v = report.villages
     billed = v["billed"].astype("int64").to_numpy()
-    quota = v["quota"].astype("int64").to_numpy()
-    percent = np.where(quota > 0, billed * 100 // np.maximum(quota, 1), 100)
+    target = v["target"].astype("int64").to_numpy()
+    percent = np.where(target > 0, billed * 100 // np.maximum(target, 1), 100)
     level = np.select(
         [percent <= 0, percent < 50, percent < 80, percent < 100], [0, 1, 2, 3], default=4
     )
     hist = np.bincount(level, minlength=len(COVERAGE_BINS))
-    below = v.assign(_p=billed / np.maximum(quota, 1), _pct=percent, _lvl=level)
+    below = v.assign(_p=billed / np.maximum(target, 1), _pct=percent, _lvl=level)
     below = below.loc[below["_pct"] < 100].sort_values(["_p", "kode_desa"], kind="stable")
     names = below["nama_desa"].astype("string").fillna("")
     names = names.where(names.str.len() <= 22, names.str[:21] + "…")
     full = int((percent >= 100).sum())
-    total_billed, total_quota = int(billed.sum()), int(quota.sum())
+    total_billed, total_target = int(billed.sum()), int(target.sum())
+    lacking = int(np.maximum(target - billed, 0).sum())
+    summary = (
+        f"{angka(full)} dari {angka(len(v))} desa mencapai target {angka(int(target.max()))} "
+        f"peserta per desa; {angka(len(below))} desa di bawah target, kurang {angka(lacking)} "
+        f"peserta. Peserta ditagih {angka(total_billed)} dari target {angka(total_target)} "
+        f"({total_billed * 100 // total_target}%)."
+        if total_target
+        else f"Program ini tidak menetapkan target per desa; peserta ditagih {angka(total_billed)}."
+    )
     return {
         "villages": len(v),
         "full": full,
-        "summary": (
-            f"{angka(full)} dari {angka(len(v))} desa memenuhi kuota; peserta ditagih "
-            f"{angka(total_billed)} dari kuota {angka(total_quota)}"
-            + (f" ({total_billed * 100 // total_quota}%)." if total_quota else ".")
-        ),
+        "summary": summary,
         "hist": [
             {"label": label, "level": key, "count": int(n), "frac": _fraction(int(n), max(hist))}
             for (label, key), n in zip(COVERAGE_BINS, hist.tolist(), strict=True)
         ],
         "below": [
-            [k, n, f"{b}/{q}", round(min(b / q, 1.0), 3) if q else 0.0, COVERAGE_BINS[lv][1]]
+            [
+                k,
+                n,
+                f"{b}/{q} (−{q - b})",
+                round(min(b / q, 1.0), 3) if q else 0.0,
+                COVERAGE_BINS[lv][1],
+            ]
             for k, n, b, q, lv in zip(
                 below["kode_desa"].astype("string").tolist(),
                 names.tolist(),
                 below["billed"].astype("int64").tolist(),
-                below["quota"].astype("int64").tolist(),
+                below["target"].astype("int64").tolist(),
                 below["_lvl"].tolist(),
                 strict=True,
             )

@@ -15,6 +15,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from iuran import wilayah
 from iuran.config import PROGRAMS_DIR
 from iuran.occupations import CATEGORIES
 from iuran.periods import Period
@@ -178,10 +179,22 @@ class Program(_Model):
     payer: Payer = "regency"
     payer_name: str
     desa_only: bool = False
-    workers: int | None = Field(None, ge=0, description="headcount the budget was planned for")
+    workers: int | None = Field(
+        None,
+        ge=1,
+        description="the program's headcount limit, only where its source gives one: more workers "
+        "billed is a note under pagu_policy warn; under stop the newest beyond it are refused",
+    )
     pagu: int = Field(ge=0)
     pagu_policy: Literal["warn", "stop"] = "warn"
-    quota_per_village: int = Field(ge=1)
+    target_per_village: int | None = Field(
+        None, ge=1, description="workers each village should reach: reported, never a cap"
+    )
+    limit_per_village: int | None = Field(
+        None,
+        ge=1,
+        description="a cap on workers billed per village, only where the program sets one",
+    )
     age_min: int = Field(15, ge=0)
     age_max: int = Field(65, ge=0)
     non_workers: Literal["refuse", "accept"] = Field(
@@ -230,6 +243,18 @@ class Program(_Model):
     @property
     def last_period(self) -> Period:
         return self.months[1] if self.months else Period(self.year, 12)
+
+    @property
+    def per_village(self) -> int:
+        """Workers one village is expected to list: its limit, else its target, else the headcount
+        limit spread over the program's villages, else 100 (the "1 desa 100" programs' scale). Sizes
+        generated rosters and the whole-population guard (`iuran.rosters.read`); never a cap."""
+        if self.limit_per_village or self.target_per_village:
+            return int(self.limit_per_village or self.target_per_village or 0)
+        if self.workers:
+            n = len(wilayah.villages(self.regency, desa_only=self.desa_only))
+            return max(1, -(-self.workers // max(n, 1)))
+        return 100
 
     def covers(self, period: Period) -> bool:
         return self.first_period <= period <= self.last_period

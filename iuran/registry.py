@@ -34,13 +34,14 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from iuran import faults
-from iuran.bpjs_status import read_status_list
+from iuran.bpjs_status import STATUS_COLUMNS, read_status_list
 from iuran.conflicts import find_conflicts
 from iuran.db.models import (
     REGISTRY_CHANGE,
     ConflictStatus,
     ContributionLine,
     Cycle,
+    LineSource,
     Membership,
     Participant,
     RegistryConflict,
@@ -52,7 +53,14 @@ from iuran.db.upsert import insert_or_ignore
 from iuran.nik import isin_text, mask_series
 from iuran.periods import Period
 from iuran.programs import Program
-from iuran.reconcile import Reconciled, Registry, reconcile
+from iuran.reconcile import (
+    VILLAGE_SOURCE,
+    Reconciled,
+    Registry,
+    list_source,
+    reconcile,
+    status_frame,
+)
 from iuran.wilayah import normalize_kode_desa
 
 #: `is_current` spelled as the partial index `uq_line_current` spells it: SQLite uses a partial index
@@ -150,8 +158,15 @@ def load_registry(session: Session, program: Program, period: Period, niks: pd.S
             ContributionLine.pekerjaan,
             ContributionLine.kode_desa,
             ContributionLine.penghasilan,
+            LineSource.sumber,
         )
         .join(Participant, Participant.id == ContributionLine.participant_id)
+        .outerjoin(
+            LineSource,
+            (LineSource.participant_id == ContributionLine.participant_id)
+            & (LineSource.program == program.code)
+            & (LineSource.period == prev_period),
+        )
         .where(
             ContributionLine.program == program.code,
             ContributionLine.period == prev_period,
@@ -167,8 +182,10 @@ def load_registry(session: Session, program: Program, period: Period, niks: pd.S
                 "pekerjaan": "string",
                 "kode_desa": "string",
                 "penghasilan": "Int64",
+                "sumber": "string",
             }
         )
+        previous["sumber"] = previous["sumber"].fillna(VILLAGE_SOURCE)  # no row: the village's
         previous["tanggal_lahir"] = pd.to_datetime(previous["tanggal_lahir"])
     else:
         previous = Registry.empty().previous
@@ -213,10 +230,13 @@ def load_registry(session: Session, program: Program, period: Period, niks: pd.S
     )
     status = _by_nik(
         conn,
-        select(Participant.nik, Participant.bpjs_status).where(Participant.bpjs_status != "aktif"),
+        select(
+            Participant.nik, Participant.bpjs_status, Participant.bpjs_status_date.label("tanggal")
+        ).where(Participant.bpjs_status != "aktif"),
         wanted,
-        ["nik", "bpjs_status"],
+        STATUS_COLUMNS,
     )
+    status = status_frame(status)
     return Registry(members=members, previous=previous, elsewhere=elsewhere, status=status)
 
 
@@ -230,12 +250,22 @@ def decide(
 ) -> Reconciled:
     """Reconcile this period's accepted rows against the registry and BPJS's status list."""
     status, notes = read_status_list(folder) if folder is not None else (None, [])
+    if status is not None:
+        # An undated status is BPJS's word as of this period's list: in force from this period on,
+        # never for an earlier month a later rerun bills again (`iuran.reconcile.in_force`).
+        status["tanggal"] = status["tanggal"].fillna(
+            pd.Timestamp(period.first_day - dt.timedelta(days=1))
+        )
     with session_scope(database_url) as session:
         registry = load_registry(session, program, period, accepted["nik"])
     if status is not None and len(status):
         registry = registry.with_status_list(status)
-    received = set(normalize_kode_desa(rows["kode_desa"]).dropna().unique()) if len(rows) else set()
-    decided = reconcile(accepted, received, registry, program, period)
+    # A village is heard from when its own roster came; a partner OPD's list naming it is not that.
+    lists = list_source(rows["source_file"]) if len(rows) else pd.Series([], dtype="string")
+    own = rows.loc[lists.eq(VILLAGE_SOURCE).to_numpy()] if len(rows) else rows
+    received = set(normalize_kode_desa(own["kode_desa"]).dropna().unique()) if len(own) else set()
+    heard = frozenset(lists.loc[lists.ne(VILLAGE_SOURCE)].unique().tolist())
+    decided = reconcile(accepted, received, registry, program, period, heard)
     faults.point("reconcile.done")
     return decided.with_status_list(status, notes)
 
@@ -561,6 +591,32 @@ def _cells(values: pd.Series) -> list[Any]:
 
 def _counts(values: pd.Series) -> list[int]:
     return pd.to_numeric(values, errors="coerce").fillna(0).astype("int64").tolist()
+
+
+def record_sources(
+    session: Session, program: Program, period: Period, billed: pd.DataFrame
+) -> None:
+    """The period's `line_source` rows, written again: the workers a partner OPD's list named (the
+    others were named by their village only, and have no row). A few rows a month, not a line each."""
+    session.execute(
+        delete(LineSource).where(
+            LineSource.program == program.code, LineSource.period == str(period)
+        )
+    )
+    named = billed.loc[billed["sumber"].astype("string").fillna(VILLAGE_SOURCE).ne(VILLAGE_SOURCE)]
+    if not len(named):
+        return
+    ids = participant_ids(session, named["nik"])
+    bulk_insert(
+        session,
+        cast(Table, LineSource.__table__),
+        ["program", "period", "participant_id", "sumber"],
+        [
+            (program.code, str(period), int(ids[n]), str(src)[:200])
+            for n, src in zip(named["nik"], named["sumber"], strict=True)
+            if n in ids.index
+        ],
+    )
 
 
 def record_status_list(session: Session, status_list: pd.DataFrame) -> int:

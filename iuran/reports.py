@@ -84,7 +84,8 @@ SHORT = {
     "NIK_DESA_GANDA": "Terdaftar di desa lain",
     "NIK_GANDA_SUMBER": "Ganda antar-berkas (digabung)",
     "NIK_PROGRAM_LAIN": "Dibiayai program lain",
-    "KUOTA_DESA_PENUH": "Kuota desa penuh",
+    "KUOTA_DESA_PENUH": "Batas peserta desa penuh",
+    "KUOTA_PROGRAM_PENUH": "Jumlah peserta program penuh",
     "PESERTA_MENINGGAL": "Peserta meninggal dunia",
     "PINDAH_PENERIMA_UPAH": "Pindah ke Penerima Upah",
 }

@@ -363,6 +363,24 @@ class ContributionLine(Base):
     invoice: Mapped[Invoice] = relationship(back_populates="lines")
 
 
+class LineSource(Base):
+    """Which lists named a worker billed in a period, where that is not (only) the village's own
+    roster: a partner OPD's list (`iuran.reconcile.list_source`), alone or with the village's. A worker
+    without a row here was listed by his village. The next period carries a worker forward while one of
+    his lists is silent, and ends him only when every list that named him is sent without him."""
+
+    __tablename__ = "line_source"
+    __table_args__ = (UniqueConstraint("program", "period", "participant_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    program: Mapped[str] = mapped_column(String(40))
+    period: Mapped[str] = mapped_column(String(7))
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participant.id"))
+    sumber: Mapped[str] = mapped_column(
+        String(200)
+    )  # list keys joined by "+": desa+dinas-perikanan
+
+
 class Notification(Base):
     """Transactional outbox: written with the event it reports, delivered at most once."""
 

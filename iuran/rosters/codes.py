@@ -14,6 +14,10 @@ import pyarrow.compute as pc
 from iuran.intake.refusal import FILE_MESSAGES
 from iuran.nik import text_array
 
+#: `source_file` of a worker carried forward from last period (`iuran.reconcile`): not a received row,
+#: so never on a village's rejection list, but checked by the same row rules.
+CARRIED_SOURCE = "(dibawa dari periode sebelumnya)"
+
 CODES: dict[str, str] = {
     # --- files (collect): one text for every file people send
     **FILE_MESSAGES,
@@ -119,7 +123,12 @@ CODES: dict[str, str] = {
         "boleh ditanggung dua kali."
     ),
     "KUOTA_DESA_PENUH": (
-        "Kuota desa ({kuota} peserta) sudah penuh; peserta lanjutan didahulukan, lalu urutan baris."
+        "Batas peserta per desa program ini ({kuota} peserta) sudah penuh; peserta lanjutan "
+        "didahulukan, lalu urutan baris."
+    ),
+    "KUOTA_PROGRAM_PENUH": (
+        "Jumlah peserta program ini ({kuota} peserta) sudah penuh; peserta lanjutan didahulukan, "
+        "lalu urutan baris."
     ),
     "PESERTA_MENINGGAL": (
         "Menurut BPJS Ketenagakerjaan peserta ini telah meninggal dunia; hapus dari daftar."

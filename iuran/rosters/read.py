@@ -35,7 +35,8 @@ XLSX check before calamine, cells as text, limits) is `iuran.intake`'s; what is 
   `agama_id`, `pendidikan_kk_id`, `status_kawin`, `nama_ayah`, `nama_ibu`, `warganegara_id`,
   `golongan_darah_id`; Dukcapil/SIAK `Nomor KK`, `Status`, `SHDK`, `Status Kawin`, `Agama`, `Ayah`,
   `Ibu`, `Hub. Keluarga`, `Pendidikan`) with more rows than the program's workers per village
-  (`village_limit`, `Program.quota_per_village`) times the villages it covers (1 when its village
+  (`village_limit`, `Program.per_village`: the per-village limit if set, else the target) times the
+  villages it covers (1 when its village
   comes from its name) is held as a whole (BERKAS_DATA_PENDUDUK): nobody in it is billed, the other
   files go on. An unfiltered export would otherwise bill every resident of working age. A filtered
   export within the limit is read as any other.

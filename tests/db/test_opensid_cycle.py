@@ -40,7 +40,7 @@ def test_a_village_that_sends_its_whole_population_bills_nobody(
     """~300 residents of 36.02.01.2004 (children, pupils, ASN, housewives, the elderly, 15 farmers)
     against a limit of 10 a village: held as a file; the template village is billed."""
     lebak = load_program("lebak")
-    assert lebak.quota_per_village == 10
+    assert lebak.per_village == 10  # 3,450 workers / 345 desa+kelurahan
     inbox = tmp_path / "inbox"
     generate_rosters(lebak, Period(2026, 1), inbox, villages=1, per_village=5, seed=7)
     folder = inbox / "lebak" / "2026-01"

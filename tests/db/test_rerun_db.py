@@ -78,7 +78,7 @@ def test_a_new_status_list_changes_the_key(month: dict) -> None:
 
 
 def test_a_changed_program_file_changes_the_key(month: dict) -> None:
-    changed = month["program"].model_copy(update={"quota_per_village": 9})
+    changed = month["program"].model_copy(update={"limit_per_village": 9})
     assert _key(month, changed) != month["key"]
 
 

@@ -43,8 +43,8 @@ def test_flow_runs_the_month_and_a_rerun_bills_nothing_twice(
     first = monthly_cycle(**args)
     assert first["status"] == "issued"
     assert first["rows"]["accepted"] + first["rows"]["rejected"] == first["rows"]["received"]
-    # 80 valid workers; the faulty extra rows are rejected, and a worker listed in two villages may
-    # push a village over its quota of 10.
+    # 80 valid workers; the faulty extra rows are rejected (a worker listed in two villages is billed
+    # once).
     billed = first["participants"]["billed"]
     assert billed == first["rows"]["accepted"] and billed >= 79
     assert first["rows"]["rejected"] >= 4

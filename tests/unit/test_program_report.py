@@ -49,12 +49,12 @@ def test_rupiah_singkat_refuses_floats() -> None:
 
 
 def test_coverage_and_reasons() -> None:
-    cov = village_coverage(billed_frame(), NAMES, quota=2)
+    cov = village_coverage(billed_frame(), NAMES, target=2)
     assert cov.to_dict("list") == {
         "kode_desa": [A, B, C],
         "nama_desa": ["Cilangkahan", "Pagelaran", "Sukaraja"],
         "billed": [3, 1, 1],
-        "quota": [2, 2, 2],
+        "target": [2, 2, 2],
     }
     assert rejections_by_reason(rejected_frame())[0] == ("NIK_PANJANG", "NIK tidak 16 digit", 2)
 
@@ -88,7 +88,7 @@ def make_report(
                 "kode_desa": codes,
                 "nama_desa": [f"Desa Nomor {i}" for i in range(villages)],
                 "billed": billed,
-                "quota": 10,
+                "target": 10,
             }
         ),
         rejections=[
@@ -137,7 +137,9 @@ def test_program_report_360_villages_fits_three_pages() -> None:
     pages, text = pdf_text(render_program_report(report))
     assert pages <= 3
     flat = " ".join(text.split())
-    assert "0 dari 360 desa memenuhi kuota" in flat
+    assert "0 dari 360 desa mencapai target 10 peserta per desa; 360 desa di bawah target" in flat
+    lacking = int((10 - report.villages["billed"]).sum())
+    assert f"kurang {lacking:,}".replace(",", ".") + " peserta" in flat
     assert "Desa Nomor 359" in flat or "36.02.09.2040" in flat
 
 
@@ -146,7 +148,14 @@ def test_program_report_nothing_rejected_everyone_covered() -> None:
     report = ProgramReport(**{**report.__dict__, "rejections": []})
     _, text = pdf_text(render_program_report(report))
     flat = " ".join(text.split())
-    assert "Tidak ada baris yang ditolak" in flat and "Semua desa memenuhi kuota" in flat
+    assert "Tidak ada baris yang ditolak" in flat and "Tidak ada desa di bawah target" in flat
+
+
+def test_program_report_without_a_target_says_so() -> None:
+    report = make_report(villages=3)
+    report.villages["target"] = 0
+    _, text = pdf_text(render_program_report(report))
+    assert "tidak menetapkan target per desa" in " ".join(text.split())
 
 
 def test_empty_inputs() -> None:
@@ -157,7 +166,7 @@ def test_empty_inputs() -> None:
         period_label="Januari 2026",
         budget={"pagu": 0},
         monthly=[],
-        villages=village_coverage(billed, NAMES.iloc[0:0], quota=10),
+        villages=village_coverage(billed, NAMES.iloc[0:0], target=10),
         rejections=[],
         generated=dt.date(2026, 1, 1),
     )

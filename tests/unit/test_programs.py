@@ -23,7 +23,8 @@ def test_the_five_programs_load() -> None:
         "APBD",
     )
     lahat = programs["lahat"]
-    assert lahat.payer == "village" and lahat.desa_only and lahat.quota_per_village == 100
+    assert lahat.payer == "village" and lahat.desa_only and lahat.target_per_village == 100
+    assert lahat.limit_per_village is None and lahat.workers is None
 
 
 def test_rule_selection_by_period() -> None:

@@ -6,9 +6,10 @@ import pandas as pd
 
 from iuran.periods import Period
 from iuran.programs import load_program
-from iuran.reconcile import CARRIED_SOURCE, Registry, reconcile
+from iuran.reconcile import CARRIED_SOURCE, Registry, list_source, reconcile, status_frame
 
-LEBAK = load_program("lebak")  # quota 10 per village, regency pays
+LEBAK = load_program("lebak")  # no per-village limit, 3,450 workers, regency pays
+CAPPED = LEBAK.model_copy(update={"limit_per_village": 10})
 LAHAT = load_program("lahat")  # villages pay
 JAN = Period(2026, 1)
 A, B, C = "36.02.01.2002", "36.02.01.2003", "36.02.01.2004"
@@ -39,12 +40,13 @@ def registry(
     members: list[tuple[str, str]] = (),  # type: ignore[assignment]
     previous: pd.DataFrame | None = None,
     elsewhere: list[tuple[str, str]] = (),  # type: ignore[assignment]
-    status: list[tuple[str, str]] = (),  # type: ignore[assignment]
+    status: list[tuple[str, ...]] = (),  # type: ignore[assignment]
 ) -> Registry:
+    """`status`: (nik, bpjs_status) or (nik, bpjs_status, date in force from)."""
     empty = Registry.empty()
     prev = empty.previous
     if previous is not None:
-        prev = previous[list(empty.previous.columns)]
+        prev = previous.reindex(columns=list(empty.previous.columns))
     return Registry(
         members=pd.DataFrame(members, columns=["nik", "kode_desa"], dtype="string")
         if members
@@ -53,7 +55,12 @@ def registry(
         elsewhere=pd.DataFrame(elsewhere, columns=["nik", "program"], dtype="string")
         if elsewhere
         else empty.elsewhere,
-        status=pd.DataFrame(status, columns=["nik", "bpjs_status"], dtype="string")
+        status=status_frame(
+            pd.DataFrame(
+                [(*s, None) if len(s) == 2 else s for s in status],
+                columns=["nik", "bpjs_status", "tanggal"],
+            )
+        )
         if status
         else empty.status,
     )
@@ -116,16 +123,51 @@ def _previous(pairs: list[tuple[str, str]]) -> pd.DataFrame:
     return prev
 
 
-def test_quota_keeps_continuing_members_first() -> None:
+def test_a_per_village_limit_keeps_continuing_members_first() -> None:
     new = [(nik(i), A) for i in range(1, 11)]
     old = [(nik(i), A) for i in range(11, 14)]
     feb = Period(2026, 2)
-    r = reconcile(rows(*new, *old), {A}, registry(previous=_previous(old)), LEBAK, feb)
+    r = reconcile(rows(*new, *old), {A}, registry(previous=_previous(old)), CAPPED, feb)
     assert len(r.billed) == 10
     assert set(r.billed.loc[r.billed["category"] == "lanjutan", "nik"]) == {n for n, _ in old}
     rejected = r.rejected.loc[r.rejected["code"] == "KUOTA_DESA_PENUH", "nik"].tolist()
     assert rejected == [nik(8), nik(9), nik(10)]  # the last new rows in file order
-    assert "10" in r.rejected["message"].iloc[0]
+    assert "(10 peserta)" in r.rejected["message"].iloc[0]
+
+
+def test_a_target_is_not_a_cap() -> None:
+    """Luwu Timur and Lahat: 'at least 100' a village. A village of 120 is billed in full."""
+    lutim = load_program("luwu-timur")
+    assert lutim.target_per_village == 100 and lutim.limit_per_village is None
+    village = "73.24.01.2001"
+    workers = [(f"732401150590{i:04d}", village) for i in range(1, 121)]
+    r = reconcile(rows(*workers), {village}, registry(), lutim, Period(2025, 5))
+    assert len(r.billed) == 120 and len(r.rejected) == 0
+
+
+def test_a_worker_listed_twice_is_resolved_before_the_limit() -> None:
+    """Listed by A (lower code) and B, billed by B last month: kept in B, and A's own tenth worker
+    is billed within A's limit of 10."""
+    own = [(nik(i), A) for i in range(1, 11)]
+    twice = nik(20)
+    prev = _previous([(twice, B)])
+    r = reconcile(rows((twice, A), *own, (twice, B)), {A, B}, registry(members=[(twice, B)], previous=prev), CAPPED, Period(2026, 2))  # fmt: skip
+    assert set(r.billed.loc[r.billed["kode_desa"] == A, "nik"]) == {n for n, _ in own}
+    assert r.billed.loc[r.billed["nik"] == twice, "kode_desa"].tolist() == [B]
+    assert r.rejected["code"].tolist() == ["NIK_DESA_GANDA"]
+
+
+def test_the_headcount_limit_warns_or_stops_as_the_pagu_policy_says() -> None:
+    small = LEBAK.model_copy(update={"workers": 3})
+    workers = rows(*[(nik(i), A) for i in range(1, 6)])
+    warn = reconcile(workers, {A}, registry(), small, JAN)
+    assert len(warn.billed) == 5 and any("(3)" in n for n in warn.notes)
+    stop = reconcile(
+        workers, {A}, registry(), small.model_copy(update={"pagu_policy": "stop"}), JAN
+    )
+    assert stop.billed["nik"].tolist() == [nik(1), nik(2), nik(3)]
+    assert stop.rejected["code"].tolist() == ["KUOTA_PROGRAM_PENUH"] * 2
+    assert "(3 peserta)" in stop.rejected["message"].iloc[0]
 
 
 def test_workers_no_longer_on_the_roster_have_ended() -> None:
@@ -177,3 +219,60 @@ def test_every_accepted_row_is_billed_or_rejected_exactly_once() -> None:
     r = reconcile(accepted, {A, B, C}, registry(elsewhere=[(nik(3), "serang")]), LEBAK, JAN)
     assert len(r.billed) + len(r.rejected) == len(accepted)
     assert r.billed["nik"].is_unique
+
+
+def test_a_status_takes_effect_from_its_own_date() -> None:
+    """Died 20 January: billed in January (the month of death is covered), not from February on."""
+    prev = rows((nik(1), A), (nik(2), A))
+    reg = registry(previous=prev, status=[(nik(1), "meninggal", "2026-01-20")])
+    jan = reconcile(rows((nik(1), A), (nik(2), A)), {A}, reg, LEBAK, JAN)
+    assert sorted(jan.billed["nik"]) == [nik(1), nik(2)] and len(jan.rejected) == 0
+    feb = reconcile(rows((nik(1), A), (nik(2), A)), {A}, reg, LEBAK, Period(2026, 2))
+    assert feb.billed["nik"].tolist() == [nik(2)]
+    assert feb.rejected["code"].tolist() == ["PESERTA_MENINGGAL"]
+    assert feb.ended.set_index("nik")["reason"].to_dict() == {nik(1): "meninggal"}
+
+
+def test_an_opd_list_does_not_end_a_silent_villages_workers() -> None:
+    """Village A sends nothing; Dinas Perikanan's list names one new fisherman in A: A's five
+    workers of last month are carried forward, not ended."""
+    prev = _previous([(nik(i), A) for i in range(1, 6)])
+    opd = rows((nik(9), A), file="dinas-perikanan/nelayan-oktober.xlsx")
+    r = reconcile(opd, set(), registry(previous=prev), LEBAK, Period(2026, 2), frozenset({"dinas-perikanan"}))  # fmt: skip
+    assert len(r.billed) == 6 and len(r.ended) == 0
+    assert r.billed.set_index("nik")["sumber"].to_dict() == {
+        **{nik(i): "desa" for i in range(1, 6)},
+        nik(9): "dinas-perikanan",
+    }
+
+
+def test_an_opd_workers_end_only_when_that_opd_sends_its_list() -> None:
+    prev = _previous([(nik(1), A), (nik(2), A)]).assign(sumber=["desa", "dinas-perikanan"])
+    reg = registry(previous=prev)
+    village = reconcile(rows((nik(1), A)), {A}, reg, LEBAK, Period(2026, 2))
+    assert sorted(village.billed["nik"]) == [nik(1), nik(2)] and len(village.ended) == 0
+    other = rows((nik(3), B), file="opd-pertanian.csv")
+    still = reconcile(other, {A}, reg, LEBAK, Period(2026, 2), frozenset({"opd-pertanian"}))
+    assert nik(2) in set(still.billed["nik"])
+    sent = rows((nik(3), A), file="dinas-perikanan/nelayan.csv")
+    ended = reconcile(sent, {A}, reg, LEBAK, Period(2026, 2), frozenset({"dinas-perikanan"}))
+    assert ended.ended.set_index("nik")["reason"].to_dict() == {nik(1): "tidak_di_roster", nik(2): "tidak_di_roster"}  # fmt: skip
+
+
+def test_list_source_names_the_opd_lists() -> None:
+    files = pd.Series(["3602012002.xlsx", "dinas-perikanan/nelayan.xlsx", "OPD Pertanian 2026-02.csv", "kec/3602012003.csv"])  # fmt: skip
+    assert list_source(files).tolist() == ["desa", "dinas-perikanan", "opd-pertanian", "desa"]
+
+
+def test_a_carried_worker_passes_the_months_rules() -> None:
+    """Born 10 March 1960, village silent: 66 on 1 April 2026, above Lebak's age_max 65: not billed,
+    ended with the age reason; the other carried worker goes on."""
+    old = "3602011003600001"
+    prev = rows((old, A), (nik(2), A))
+    prev["tanggal_lahir"] = pd.to_datetime(["1960-03-10", "1990-05-15"])
+    r = reconcile(rows((nik(3), B)), {B}, registry(previous=prev), LEBAK, Period(2026, 4))
+    assert sorted(r.billed["nik"]) == [nik(2), nik(3)]
+    assert r.ended.set_index("nik")["reason"].to_dict() == {old: "usia_di_atas_batas"}
+    assert len(r.rejected) == 0  # not a received row: nothing on a village's rejection list
+    march = reconcile(rows((nik(3), B)), {B}, registry(previous=prev), LEBAK, Period(2026, 3))
+    assert old in set(march.billed["nik"])  # 65 on 1 March 2026
