@@ -30,9 +30,7 @@ def _workers(villages: int, per_village: int, period: Period = JAN) -> pd.DataFr
 
 
 def _read_back(folder: Path, period: Period = JAN) -> tuple[pd.DataFrame, pd.DataFrame]:
-    collected = collect_rosters(
-        str(folder), regency=LEBAK.regency, village_limit=LEBAK.per_village
-    )
+    collected = collect_rosters(str(folder), regency=LEBAK.regency, village_limit=LEBAK.per_village)
     checked = validate_rows(collected.rows, LEBAK, period)
     return collected.files, checked.accepted.set_index("nik").sort_index()
 
