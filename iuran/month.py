@@ -33,7 +33,7 @@ from iuran.programs import Program
 from iuran.reconcile import Reconciled
 from iuran.registry import decide
 from iuran.rerun import Kept, inputs_key, recall, remember
-from iuran.rosters.read import KEEP_NAME, Collected, collect_rosters
+from iuran.rosters.read import Collected, collect_rosters, kept_read_path
 from iuran.rosters.validate import Validated, validate_rows
 from iuran.summary import all_rejections, summarize, village_table
 
@@ -141,7 +141,7 @@ def run_month(
             return Answer(kept.summary, kept.inputs)
     rosters = steps.collect(
         str(folder),
-        None if dry_run else out_dir / KEEP_NAME,
+        None if dry_run else kept_read_path(settings.private, program.code, str(period)),
         program.regency,
         program.quota_per_village,  # the population-export guard (`iuran.rosters.read`)
     )  # what changed
