@@ -68,17 +68,16 @@ def period() -> Period:
     return open_periods(load_program("lebak"))[0]
 
 
-def roster(village: str = DESA, n: int = 6, bad: bool = False, seed: int = 7) -> bytes:
+def roster(
+    village: str = DESA, n: int = 6, bad: bool = False, seed: int = 7, csv: bool = False
+) -> bytes:
     """An XLSX of `n` synthetic workers of `village`, as the template lays it out; `bad`: the NIK of
     the second worker (Excel row 3) one digit short and the birth date of the fourth (row 5) not a
     date."""
     program = load_program("lebak")
     everyone = build_rosters(program, period(), villages=6, per_village=n, seed=seed)
     frame = next(r for r in everyone if r.kode_desa == village).frame
-    wb = openpyxl.Workbook()
-    ws = wb.active
-    assert ws is not None
-    ws.append(COLUMNS)
+    lines: list[list[object]] = [list(COLUMNS)]
     for i, row in enumerate(frame[COLUMNS].itertuples(index=False)):
         values = ["" if pd.isna(v) else v for v in row]
         values[0] = str(values[0])
@@ -87,7 +86,14 @@ def roster(village: str = DESA, n: int = 6, bad: bool = False, seed: int = 7) ->
             values[0] = values[0][:-1]
         if bad and i == 3:
             values[2] = "bukan tanggal"
-        ws.append(values)
+        lines.append(values)
+    if csv:
+        return "\n".join(";".join(map(str, line)) for line in lines).encode()
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    assert ws is not None
+    for line in lines:
+        ws.append(line)
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
