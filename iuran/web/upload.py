@@ -33,7 +33,7 @@ from iuran.intake.refusal import FileRefused
 from iuran.nik import mask_series
 from iuran.periods import Period
 from iuran.programs import Program
-from iuran.rosters.read import LIMITS, read_roster_file
+from iuran.rosters.read import LABELS, LIMITS, read_roster_file
 from iuran.rosters.validate import validate_rows
 from iuran.web.accounts import User
 
@@ -78,6 +78,7 @@ def _refused(name: str, sha: str, code: str, message: str | None) -> Verdict:
 
 def _shown(rejected: pd.DataFrame) -> pd.DataFrame:
     out = rejected[["source_row", "column", "code", "message", "nama"]].copy()
+    out["column"] = out["column"].map(LABELS).fillna(out["column"])  # what the header says
     out.insert(4, "nik", mask_series(rejected["nik"]))
     return out.sort_values("source_row", kind="stable").reset_index(drop=True)
 

@@ -1,0 +1,122 @@
+"""The counter in a real browser (headless Chromium through Selenium), served by uvicorn on a
+loopback port: a village operator logs in, uploads a roster with two bad rows, reads both reasons,
+uploads the fixed file and sees it accepted. Screenshots at phone and desk widths go to
+`test-output/web/` (git-ignored)."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+
+from iuran.config import Settings
+from iuran.web.app import create_app
+from tests.web.conftest import PASSWORD, niks, roster
+
+CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+SHOTS = Path(__file__).resolve().parents[2] / "test-output" / "web"
+WIDTHS = {"ponsel": (390, 844), "meja": (1366, 900)}
+
+pytestmark = pytest.mark.skipif(
+    not (CHROMIUM and DRIVER), reason="needs Debian's chromium and chromium-driver (.ci/run)"
+)
+
+
+@pytest.fixture
+def database_url(sqlite_url: str) -> str:
+    """The browser test on SQLite only: the routes' database work is tested on both elsewhere."""
+    return sqlite_url
+
+
+@pytest.fixture
+def server(settings: Settings) -> Iterator[str]:
+    config = uvicorn.Config(  # log_config=None: the access log goes to the root logger (caplog)
+        create_app(settings), host="127.0.0.1", port=0, log_level="info", log_config=None
+    )
+    running = uvicorn.Server(config)
+    thread = threading.Thread(target=running.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not running.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    port = running.servers[0].sockets[0].getsockname()[1]
+    yield f"http://127.0.0.1:{port}"
+    running.should_exit = True
+    thread.join(10)
+
+
+@pytest.fixture
+def browser() -> Iterator[webdriver.Chrome]:
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM or ""
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(DRIVER or ""), options=options)
+    driver.implicitly_wait(10)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def _shoot(browser: webdriver.Chrome, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    for label, (width, height) in WIDTHS.items():
+        browser.set_window_size(width, height)
+        body = browser.find_element(By.TAG_NAME, "body")
+        browser.set_window_size(width, max(height, body.size["height"] + 140))
+        browser.save_screenshot(str(SHOTS / f"{name}-{label}.png"))
+
+
+def _upload(browser: webdriver.Chrome, path: Path) -> None:
+    browser.find_element(By.ID, "berkas").send_keys(str(path))
+    browser.find_element(By.ID, "unggah").click()
+    browser.find_element(By.ID, "hasil")
+
+
+def test_a_village_operator_fixes_a_roster(
+    server: str, browser: webdriver.Chrome, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    browser.get(server + "/desa")
+    assert browser.current_url.endswith("/masuk")  # nobody logged in: the login form
+    _shoot(browser, "1-masuk")
+    browser.find_element(By.ID, "username").send_keys("desa-cilangkahan")
+    browser.find_element(By.ID, "password").send_keys(PASSWORD)
+    browser.find_element(By.ID, "masuk").click()
+    assert browser.find_element(By.TAG_NAME, "h2").text == "Unggah roster bulanan"
+
+    bad = tmp_path / "roster desember.xlsx"
+    bad.write_bytes(roster(bad=True))
+    _upload(browser, bad)
+    assert browser.find_element(By.ID, "diterima").text == "4"
+    assert browser.find_element(By.ID, "ditolak").text == "2"
+    rows = browser.find_elements(By.CSS_SELECTOR, "#baris-ditolak tbody tr")
+    cells = [[td.text for td in r.find_elements(By.TAG_NAME, "td")] for r in rows]
+    assert [c[0] for c in cells] == ["3", "5"]
+    assert "NIK harus 16 digit" in cells[0][4]
+    assert "Tanggal lahir 'bukan tanggal' tidak dikenali" in cells[1][4]
+    _shoot(browser, "2-dua-baris-ditolak")
+
+    fixed = tmp_path / "roster desember perbaikan.xlsx"
+    fixed.write_bytes(roster())
+    _upload(browser, fixed)
+    assert browser.find_element(By.ID, "diterima").text == "6"
+    assert browser.find_element(By.ID, "ditolak").text == "0"
+    assert not browser.find_elements(By.ID, "baris-ditolak")
+    history = browser.find_elements(By.CSS_SELECTOR, "#riwayat tbody tr")
+    assert len(history) == 2
+    _shoot(browser, "3-diterima")
+    # the server's log: every request, never a NIK
+    assert "POST /desa/unggah" in caplog.text
+    assert not any(nik in caplog.text for nik in niks())
