@@ -197,23 +197,9 @@ def _payments_db(db: str | None) -> str:
     return url
 
 
-RESULT_LABELS = {
-    "already_recorded": "sudah tercatat",
-    "conflict": "konflik, tidak dicatat",
-    "rejected": "ditolak",
-}
-STATUS_LABELS = {
-    "matched": "cocok",
-    "partial": "dibayar sebagian",
-    "credit": "lebih bayar (kredit)",
-    "unmatched": "belum cocok",
-    "confirmed": "sesuai",
-    "mismatch": "selisih",
-}
-
-
 def _print_payment_result(result: dict[str, Any]) -> None:
     from iuran.money import rupiah
+    from iuran.payments.rules import RESULT_LABELS, STATUS_LABELS
 
     where = result.get("file") or "input manual"
     if result["status"] == "rejected":

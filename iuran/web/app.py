@@ -2,8 +2,8 @@
 
 Every page but the login form needs a session of an account (`_visitor`); every form posts the
 session's CSRF token; what a role may open is said once per route (`_allowed`). A village account
-sees only its own village's uploads and template; the pages of Disnaker, BKAD and BPJS come later
-(`/beranda` says so). `create_app(settings)` builds it; `iuran web` serves it with uvicorn.
+sees only its own village's uploads and template; BKAD its program's invoices and SP2D imports;
+the pages of Disnaker and BPJS come later (`/beranda` says so). `create_app(settings)` builds it; `iuran web` serves it with uvicorn.
 """
 
 from __future__ import annotations
@@ -24,17 +24,21 @@ from iuran.config import Settings
 from iuran.db.models import Role
 from iuran.db.session import session_scope
 from iuran.generate import build_roster_template
+from iuran.money import rupiah
+from iuran.payments.read import LIMITS as PAYMENT_LIMITS
 from iuran.periods import Period
 from iuran.programs import Program, load_program, today
 from iuran.rosters.read import LIMITS
-from iuran.web import accounts, audit, upload
+from iuran.web import accounts, audit, bkad, upload
 from iuran.web.accounts import User
 from iuran.web.cookies import COOKIE, MAX_AGE, Signer, Visit, csrf_ok, new_visit, server_secret
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 VILLAGE_ROLES = (Role.DESA, Role.OPD)
+HOMES = {Role.DESA: "/desa", Role.OPD: "/desa", Role.BKAD: "/bkad"}
 #: A multipart request is its file plus a few short fields
 BODY_LIMIT = LIMITS.max_bytes + 64 * 1024
+PAYMENT_BODY_LIMIT = PAYMENT_LIMITS.max_bytes + 64 * 1024
 HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
@@ -135,7 +139,7 @@ def create_app(settings: Settings) -> FastAPI:
     @app.get("/", response_class=HTMLResponse)
     def home(request: Request) -> Response:
         _, user = visitor(request, *Role)
-        where = "/desa" if user.role in VILLAGE_ROLES else "/beranda"
+        where = HOMES.get(user.role, "/beranda")
         return RedirectResponse(where, status_code=303)
 
     @app.get("/masuk", response_class=HTMLResponse)
@@ -196,7 +200,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.get("/beranda", response_class=HTMLResponse)
     def board(request: Request) -> Response:
-        visit, user = visitor(request, Role.DISNAKER, Role.BKAD, Role.BPJS)
+        visit, user = visitor(request, Role.DISNAKER, Role.BPJS)
         return page(request, "beranda.html", visit, user=user)
 
     def village_page(
@@ -286,6 +290,69 @@ def create_app(settings: Settings) -> FastAPI:
         keep(response, request, visit)
         return response
 
+    def bkad_page(
+        request: Request, visit: Visit, user: User, status: int = 200, **context: Any
+    ) -> Response:
+        with session_scope(url) as session:
+            invoices = bkad.invoices(session, user.program, today())
+        context.setdefault("result", None)
+        return page(
+            request, "bkad.html", visit, status, user=user, invoices=invoices,
+            rupiah=rupiah, **context,
+        )  # fmt: skip
+
+    @app.get("/bkad", response_class=HTMLResponse)
+    def treasury(request: Request) -> Response:
+        visit, user = visitor(request, Role.BKAD)
+        return bkad_page(request, visit, user)
+
+    @app.get("/bkad/tagihan/{invoice_id}/{kind}")
+    def invoice_document(request: Request, invoice_id: int, kind: str) -> Response:
+        visit, user = visitor(request, Role.BKAD)
+        with session_scope(url) as session:
+            path = bkad.document(session, user.program, invoice_id, kind, settings.out)
+            if path is not None:
+                audit.record(
+                    session, "unduh", username=user.username, role=user.role.value,
+                    address=address(request), object=path.name,
+                )  # fmt: skip
+        if path is None:
+            return page(
+                request, "pesan.html", visit, 404, user=user, judul="Tidak ditemukan",
+                pesan="Dokumen ini tidak ada atau bukan milik program Anda.",
+            )  # fmt: skip
+        response = Response(
+            path.read_bytes(),
+            media_type=bkad.KINDS[kind],
+            headers={"Content-Disposition": f'attachment; filename="{path.name}"'},
+        )
+        keep(response, request, visit)
+        return response
+
+    @app.post("/bkad/sp2d", response_class=HTMLResponse)
+    async def sp2d(request: Request) -> Response:
+        visit, user = visitor(request, Role.BKAD)
+        size = request.headers.get("content-length")
+        if size is None or not size.isdigit() or int(size) > PAYMENT_BODY_LIMIT:
+            return bkad_page(request, visit, user, 413, galat=TOO_LARGE_OR_UNKNOWN)
+        form = await request.form(max_files=1, max_fields=2)
+        if not csrf_ok(visit, str(form.get("csrf", ""))):
+            return bkad_page(request, visit, user, 400, galat=STALE_FORM)
+        file = form.get("berkas")
+        if not isinstance(file, UploadFile) or not file.filename:
+            return bkad_page(request, visit, user, 400, galat=NO_FILE)
+        data = await file.read(PAYMENT_BODY_LIMIT)
+        result = await run_in_threadpool(
+            bkad.import_sp2d, url, data, file.filename, user.program, staging
+        )
+        summary = result.get("summary", {})
+        note(
+            request, user, "impor_sp2d", object=file.filename,
+            detail={"status": result["status"], "sha256": result.get("sha256"),
+                    "dicatat": summary.get("recorded"), "belum_cocok": summary.get("unmatched")},
+        )  # fmt: skip
+        return bkad_page(request, visit, user, result=result)
+
     return app
 
 
@@ -308,4 +375,5 @@ WRONG_PASSWORD = "Nama pengguna atau kata sandi salah."
 TOO_MANY = "Terlalu banyak percobaan masuk yang gagal. Coba lagi dalam 15 menit."
 NO_FILE = "Pilih berkas roster (.xlsx atau .csv) terlebih dahulu."
 NO_SIZE = "Ukuran unggahan tidak diketahui; gunakan peramban biasa untuk mengunggah."
+TOO_LARGE_OR_UNKNOWN = "Berkas terlalu besar atau ukurannya tidak diketahui (paling besar 5 MB)."
 BAD_PERIOD = "Bulan yang dipilih tidak dibuka untuk unggahan."

@@ -12,7 +12,8 @@ from tests.web.conftest import ACCOUNTS, csrf_of, log_in, period, roster
 
 EVERYONE = frozenset(ACCOUNTS)
 VILLAGES = frozenset(n for n, (role, _) in ACCOUNTS.items() if role in ("desa", "opd"))
-OFFICES = EVERYONE - VILLAGES
+OFFICES = frozenset({"disnaker", "bpjs"})
+TREASURY = frozenset({"bkad"})
 PUBLIC = None  # the login form: open to all
 #: (method, path) -> the accounts that may use it
 ALLOWED: dict[tuple[str, str], frozenset[str] | None] = {
@@ -24,6 +25,9 @@ ALLOWED: dict[tuple[str, str], frozenset[str] | None] = {
     ("GET", "/desa"): VILLAGES,
     ("POST", "/desa/unggah"): VILLAGES,
     ("GET", "/desa/templat"): VILLAGES,
+    ("GET", "/bkad"): TREASURY,
+    ("GET", "/bkad/tagihan/{invoice_id}/{kind}"): TREASURY,
+    ("POST", "/bkad/sp2d"): TREASURY,
 }
 
 
@@ -36,14 +40,16 @@ def _routes(client: TestClient) -> set[tuple[str, str]]:
     }
 
 
-def _call(client: TestClient, method: str, path: str, token: str) -> int:
+def _call(client: TestClient, method: str, route: str, token: str) -> int:
+    path = route.format(invoice_id=1, kind="pdf")
     if method == "GET":
         return client.get(path).status_code
     files = {"berkas": ("r.xlsx", roster(), "application/octet-stream")}
+    sends_file = path in ("/desa/unggah", "/bkad/sp2d")
     data = {"csrf": token, "periode": str(period())}
     if path == "/masuk":
         data |= {"username": "tidak-ada", "password": "x"}
-    return client.post(path, data=data, files=files if path == "/desa/unggah" else None).status_code
+    return client.post(path, data=data, files=files if sends_file else None).status_code
 
 
 def test_every_route_is_listed(client: TestClient) -> None:
@@ -63,8 +69,8 @@ def test_every_route_with_every_role(client: TestClient, account: str | None) ->
             assert status in (200, 303, 401), (account, method, path, status)
         elif account is None:
             assert status == 303, (method, path, status)  # to the login form, nothing shown
-        elif account in allowed:
-            assert status in (200, 303), (account, method, path, status)
+        elif account in allowed:  # 404: an invoice that is not there
+            assert status in (200, 303, 404), (account, method, path, status)
         else:
             assert status == 403, (account, method, path, status)
     status = client.post("/keluar", data={"csrf": csrf_of(client.get("/masuk").text)}).status_code
@@ -76,6 +82,6 @@ def test_nobody_logged_out_sees_anything(client: TestClient) -> None:
     for (method, path), allowed in ALLOWED.items():
         if allowed is PUBLIC:
             continue
-        response = client.request(method, path)
+        response = client.request(method, path.format(invoice_id=1, kind="pdf"))
         assert response.status_code == 303 and response.headers["location"] == "/masuk"
         assert response.content == b""

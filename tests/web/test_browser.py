@@ -17,6 +17,8 @@ import uvicorn
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import WebDriverWait
 
 from iuran.config import Settings
 from iuran.web.app import create_app
@@ -79,8 +81,11 @@ def _shoot(browser: webdriver.Chrome, name: str) -> None:
 
 
 def _upload(browser: webdriver.Chrome, path: Path) -> None:
+    """Send the file and wait for the page that answers it (not the one it was sent from)."""
+    before = browser.find_element(By.TAG_NAME, "html")
     browser.find_element(By.ID, "berkas").send_keys(str(path))
     browser.find_element(By.ID, "unggah").click()
+    WebDriverWait(browser, 60).until(expected_conditions.staleness_of(before))
     browser.find_element(By.ID, "hasil")
 
 
@@ -93,7 +98,9 @@ def test_a_village_operator_fixes_a_roster(
     _shoot(browser, "1-masuk")
     browser.find_element(By.ID, "username").send_keys("desa-cilangkahan")
     browser.find_element(By.ID, "password").send_keys(PASSWORD)
+    before = browser.find_element(By.TAG_NAME, "html")
     browser.find_element(By.ID, "masuk").click()
+    WebDriverWait(browser, 60).until(expected_conditions.staleness_of(before))
     assert browser.find_element(By.TAG_NAME, "h2").text == "Unggah roster bulanan"
 
     bad = tmp_path / "roster desember.xlsx"

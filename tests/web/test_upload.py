@@ -36,7 +36,9 @@ def _upload(client: TestClient, data: bytes, name: str = "roster maret.xlsx") ->
 def _rows(html: str) -> list[tuple[str, str]]:
     """(Excel row, reason) of each refused row shown."""
     body = html.split('id="baris-ditolak"')[1].split("</table>")[0]
-    cells = re.findall(r'<td class="angka">(\d+)</td>.*?<td>([^<]*)</td></tr>', body, re.S)
+    cells = re.findall(
+        r'data-label="Baris Excel">(\d+)</td>.*?data-label="Alasan">([^<]*)</td></tr>', body, re.S
+    )
     return [(row, reason) for row, reason in cells]
 
 
