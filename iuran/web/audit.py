@@ -16,7 +16,8 @@ from iuran.nik import mask
 _NIK_LIKE = re.compile(r"\d{16}")
 
 
-def _masked(text: str | None) -> str | None:
+def masked(text: str | None) -> str | None:
+    """`text` with every run of 16 digits (a NIK's shape) masked as `iuran.nik.mask` does."""
     return None if text is None else _NIK_LIKE.sub(lambda m: mask(m.group()), text)
 
 
@@ -36,7 +37,7 @@ def record(
             username=username,
             role=role,
             address=address,
-            object=_masked(object[:500] if object else object),
+            object=masked(object[:500] if object else object),
             detail=detail,
         )
     )

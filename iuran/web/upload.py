@@ -36,6 +36,7 @@ from iuran.programs import Program
 from iuran.rosters.read import LABELS, LIMITS, read_roster_file
 from iuran.rosters.validate import validate_rows
 from iuran.web.accounts import User
+from iuran.web.audit import masked
 
 PREVIOUS = ".sebelumnya"  # hidden: never read by the cycle
 OTHER_VILLAGE = "LOKET_DESA_LAIN"
@@ -182,7 +183,7 @@ def remember(session: Session, user: User, period: Period, verdict: Verdict) -> 
             program=user.program,
             period=str(period),
             scope=user.scope,
-            original_name=verdict.original_name[:255],
+            original_name=masked(verdict.original_name[:255]) or "",
             stored=verdict.stored,
             sha256=verdict.sha256,
             accepted=verdict.accepted,

@@ -141,3 +141,16 @@ def test_template_download_is_audited(settings: Settings, client: TestClient) ->
         assert session.scalar(select(AuditEvent.object).where(AuditEvent.action == "unduh")) == (
             "templat-roster.xlsx"
         )
+
+
+def test_a_nik_in_a_file_name_is_masked_in_the_records(
+    settings: Settings, client: TestClient
+) -> None:
+    log_in(client, "desa-cilangkahan")
+    nik = niks()[0]
+    _upload(client, roster(village=OTHER_DESA), f"koreksi {nik}.xlsx")  # refused: not stored
+    with session_scope(settings.database_url) as session:
+        upload = session.scalars(select(RosterUpload)).one()
+        event = session.scalars(select(AuditEvent).where(AuditEvent.action == "unggah")).one()
+    assert nik not in upload.original_name and nik[:4] in upload.original_name
+    assert event.object is not None and nik not in event.object
