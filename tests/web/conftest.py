@@ -15,11 +15,12 @@ from fastapi.testclient import TestClient
 
 from iuran.config import Settings, load_settings
 from iuran.db.session import session_scope
-from iuran.generate import COLUMNS, build_rosters
+from iuran.generate import COLUMNS, build_rosters, generate_rosters
 from iuran.periods import Period
 from iuran.programs import load_program
 from iuran.web.accounts import add_user
 from iuran.web.app import create_app, open_periods
+from tests.pipeline import run
 
 PASSWORD = "kata-sandi-uji-123"
 DESA = "36.02.01.2002"
@@ -103,3 +104,14 @@ def niks(village: str = DESA, n: int = 6, seed: int = 7) -> list[str]:
     program = load_program("lebak")
     everyone = build_rosters(program, period(), villages=6, per_village=n, seed=seed)
     return [str(x) for x in next(r for r in everyone if r.kode_desa == village).frame["nik"]]
+
+
+@pytest.fixture
+def january(settings: Settings) -> dict[str, object]:
+    """Lebak's January billed: one invoice, its PDF and XLSX in the documents folder."""
+    program = load_program("lebak")
+    generate_rosters(program, Period(2026, 1), settings.inbox, 2, 3, 0.0, 1)
+    summary = run(settings.database_url, program, "2026-01", settings.inbox, settings.out)
+    invoice = summary["invoices"][0]
+    assert isinstance(invoice, dict)
+    return invoice

@@ -5,29 +5,13 @@ from __future__ import annotations
 
 import re
 
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
 from iuran.config import Settings
 from iuran.db.models import AuditEvent, Invoice
 from iuran.db.session import session_scope
-from iuran.generate import generate_rosters
-from iuran.periods import Period
-from iuran.programs import load_program
-from tests.pipeline import run
 from tests.web.conftest import csrf_of, log_in
-
-
-@pytest.fixture
-def january(settings: Settings) -> dict[str, object]:
-    """Lebak's January billed: one invoice, its PDF and XLSX in the documents folder."""
-    program = load_program("lebak")
-    generate_rosters(program, Period(2026, 1), settings.inbox, 2, 3, 0.0, 1)
-    summary = run(settings.database_url, program, "2026-01", settings.inbox, settings.out)
-    invoice = summary["invoices"][0]
-    assert isinstance(invoice, dict)
-    return invoice
 
 
 def _sp2d(client: TestClient, body: bytes, name: str = "sp2d-sipd.csv") -> str:

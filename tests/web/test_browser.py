@@ -58,11 +58,20 @@ def server(settings: Settings) -> Iterator[str]:
 
 
 @pytest.fixture
-def browser() -> Iterator[webdriver.Chrome]:
+def downloads(tmp_path: Path) -> Path:
+    return tmp_path / "unduhan"
+
+
+@pytest.fixture
+def browser(downloads: Path) -> Iterator[webdriver.Chrome]:
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM or ""
     for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"):
         options.add_argument(flag)
+    options.add_experimental_option(
+        "prefs",
+        {"download.default_directory": str(downloads), "download.prompt_for_download": False},
+    )
     driver = webdriver.Chrome(service=Service(DRIVER or ""), options=options)
     driver.implicitly_wait(10)
     try:
@@ -78,6 +87,15 @@ def _shoot(browser: webdriver.Chrome, name: str) -> None:
         body = browser.find_element(By.TAG_NAME, "body")
         browser.set_window_size(width, max(height, body.size["height"] + 140))
         browser.save_screenshot(str(SHOTS / f"{name}-{label}.png"))
+
+
+def _log_in(browser: webdriver.Chrome, server: str, username: str) -> None:
+    browser.get(server + "/masuk")
+    browser.find_element(By.ID, "username").send_keys(username)
+    browser.find_element(By.ID, "password").send_keys(PASSWORD)
+    before = browser.find_element(By.TAG_NAME, "html")
+    browser.find_element(By.ID, "masuk").click()
+    WebDriverWait(browser, 60).until(expected_conditions.staleness_of(before))
 
 
 def _upload(browser: webdriver.Chrome, path: Path) -> None:
@@ -127,3 +145,37 @@ def test_a_village_operator_fixes_a_roster(
     # the server's log: every request, never a NIK
     assert "POST /desa/unggah" in caplog.text
     assert not any(nik in caplog.text for nik in niks())
+
+
+def test_bkad_downloads_an_invoice_and_pays_it(
+    server: str,
+    browser: webdriver.Chrome,
+    downloads: Path,
+    tmp_path: Path,
+    january: dict[str, object],
+) -> None:
+    _log_in(browser, server, "bkad")
+    row = browser.find_element(By.CSS_SELECTOR, "#tagihan tbody tr")
+    assert str(january["number"]) in row.text
+    assert row.find_element(By.CLASS_NAME, "status").text in ("belum dibayar", "lewat jatuh tempo")
+    row.find_element(By.LINK_TEXT, "PDF").click()
+    deadline = time.monotonic() + 60
+    while not [p for p in downloads.glob("*.pdf")]:
+        assert time.monotonic() < deadline, "the invoice PDF was not downloaded"
+        time.sleep(0.2)
+    pdf = next(downloads.glob("*.pdf"))
+    time.sleep(0.5)  # Chromium renames the .crdownload when it is whole
+    assert pdf.read_bytes().startswith(b"%PDF")
+    _shoot(browser, "4-bkad-tagihan")
+
+    sipd = tmp_path / "sp2d-januari.csv"
+    sipd.write_text(
+        "nomor_sp2d,tanggal_sp2d,jumlah,nomor_tagihan,keterangan\n"
+        f"0042/SP2D/BKAD/2026,14/01/2026,{january['total']},{january['number']},Iuran Januari\n"
+    )
+    _upload(browser, sipd)
+    paid = browser.find_element(By.CSS_SELECTOR, "#sp2d tbody tr").text
+    assert "0042/SP2D/BKAD/2026" in paid and "cocok" in paid and "(lunas)" in paid
+    status = browser.find_element(By.CSS_SELECTOR, "#tagihan tbody tr .status").text
+    assert status.startswith("lunas")
+    _shoot(browser, "5-bkad-lunas")
