@@ -110,16 +110,13 @@ def create_app(settings: Settings) -> FastAPI:
             raise Denied(login=False)
         return visit, user
 
-    def note(request: Request, user: User | None, action: str, **kw: Any) -> None:
+    def note(request: Request, user: User, action: str, **kw: Any) -> None:
+        """`action` of a logged-in account in the audit trail, in a transaction of its own."""
         with session_scope(url) as session:
             audit.record(
-                session,
-                action,
-                username=user.username if user else kw.pop("username", None),
-                role=user.role.value if user else None,
-                address=address(request),
-                **kw,
-            )
+                session, action, username=user.username, role=user.role.value,
+                address=address(request), **kw,
+            )  # fmt: skip
 
     @app.exception_handler(Denied)
     def denied(request: Request, exc: Denied) -> Response:
