@@ -25,6 +25,8 @@ payments_app = typer.Typer(
     help="Payments (SP2D) and BPJS receipts: import, record by hand, confirm.", no_args_is_help=True
 )
 app.add_typer(payments_app, name="payments")
+users_app = typer.Typer(help="Accounts of the web counter (Loket).", no_args_is_help=True)
+app.add_typer(users_app, name="users")
 
 DbOpt = Annotated[
     str | None,
@@ -230,23 +232,9 @@ def _payments_db(db: str | None) -> str:
     return url
 
 
-RESULT_LABELS = {
-    "already_recorded": "sudah tercatat",
-    "conflict": "konflik, tidak dicatat",
-    "rejected": "ditolak",
-}
-STATUS_LABELS = {
-    "matched": "cocok",
-    "partial": "dibayar sebagian",
-    "credit": "lebih bayar (kredit)",
-    "unmatched": "belum cocok",
-    "confirmed": "sesuai",
-    "mismatch": "selisih",
-}
-
-
 def _print_payment_result(result: dict[str, Any]) -> None:
     from iuran.money import rupiah
+    from iuran.payments.rules import RESULT_LABELS, STATUS_LABELS
 
     where = result.get("file") or "input manual"
     if result["status"] == "rejected":
@@ -535,6 +523,74 @@ def demo(
     typer.echo("status:    .venv/bin/iuran status --program lebak")
     typer.echo(
         "Run `make demo` again: unchanged rosters answer 'unchanged' and bill nothing twice."
+    )
+
+
+@users_app.command("add")
+def users_add(
+    username: Annotated[str, typer.Argument(help="login name: a-z 0-9 . _ -")],
+    role: Annotated[str, typer.Option(help="desa, opd, disnaker, bkad or bpjs")],
+    program: Annotated[str, typer.Option(help="program code, e.g. lebak")],
+    desa: Annotated[
+        list[str] | None, typer.Option(help="village code (desa: one; opd: repeat it)")
+    ] = None,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="read the password from standard input")
+    ] = False,
+    db: DbOpt = None,
+) -> None:
+    """Create an account of the web counter; the password is asked (or read from stdin)."""
+    from iuran.db.session import session_scope
+    from iuran.programs import ProgramError, load_program
+    from iuran.web.accounts import AccountError, add_user
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    try:
+        with session_scope(load_settings(db).database_url) as session:
+            user = add_user(session, username, password, role, load_program(program), desa or [])
+    except (AccountError, ProgramError) as exc:
+        _fail(str(exc))
+        raise
+    typer.echo(f"account {user.username} ({user.role}, {user.program}) created")
+
+
+@users_app.command("list")
+def users_list(db: DbOpt = None) -> None:
+    """The counter's accounts: name, role, program, villages."""
+    from iuran.db.session import session_scope
+    from iuran.web.accounts import list_users
+
+    with session_scope(load_settings(db).database_url) as session:
+        for u in list_users(session):
+            typer.echo(f"{u.username}\t{u.role}\t{u.program}\t{','.join(u.villages)}")
+
+
+@app.command("web")
+def web(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port")] = 8400,
+    proxy: Annotated[
+        str | None,
+        typer.Option(help="address of the TLS reverse proxy whose X-Forwarded-* headers to trust"),
+    ] = None,
+    db: DbOpt = None,
+) -> None:
+    """Serve the web counter (Loket) with uvicorn; put a TLS reverse proxy in front of it."""
+    import uvicorn
+
+    from iuran.web.app import create_app
+
+    typer.echo(f"Loket: http://{host}:{port}/masuk", err=True)
+    uvicorn.run(
+        create_app(load_settings(db)),
+        host=host,
+        port=port,
+        proxy_headers=proxy is not None,
+        forwarded_allow_ips=proxy,
+        server_header=False,
     )
 
 

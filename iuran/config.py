@@ -80,6 +80,10 @@ class Settings:
     work_pool: str = WORK_POOL
     prefect_port: int = PREFECT_PORT
     crash_after: dt.timedelta | None = None  # None: three missed Prefect heartbeats
+    # Owner-only files a web server must never serve (the roster read cache, the counter's staging
+    # area and session secret); the counter's session secret ("": one kept in `private`)
+    private: Path = VAR / "private"
+    web_secret: str = field(default="", repr=False)
 
 
 def _number(env: Mapping[str, str], name: str, default: float) -> float:
@@ -138,6 +142,8 @@ def load_settings(
         sqlite=sqlite,
         source=env.get("IURAN_SOURCE") or str(ROOT),
         work_pool=env.get("IURAN_WORK_POOL", WORK_POOL),
+        private=Path(env.get("IURAN_PRIVATE") or VAR / "private"),
+        web_secret=env.get("IURAN_WEB_SECRET", ""),
         prefect_port=int(_number(env, "IURAN_PREFECT_PORT", PREFECT_PORT)),
         crash_after=dt.timedelta(seconds=int(crash_after)) if crash_after else None,
     )

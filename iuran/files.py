@@ -73,3 +73,13 @@ def replace_if_changed(path: Path, data: bytes) -> bool:
         pass
     write_atomic(path, data, sweep=False)
     return True
+
+
+def private_folder(path: Path) -> Path:
+    """`path` as a folder only its owner may enter (`0700`), made when missing: where files with
+    personal data or secrets live that a web server must never serve (the roster read cache, the
+    counter's staging area and session secret)."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if path.stat().st_mode & 0o077:
+        os.chmod(path, 0o700)
+    return path

@@ -35,7 +35,7 @@ from iuran.programs import Program
 from iuran.reconcile import Reconciled
 from iuran.registry import decide
 from iuran.rerun import Kept, inputs_key, recall, remember
-from iuran.rosters.read import KEEP_NAME, Collected, collect_rosters
+from iuran.rosters.read import Collected, collect_rosters, kept_read_path
 from iuran.rosters.validate import (
     Validated,
     confirm_rounded_niks,
@@ -166,7 +166,7 @@ def run_month(
             return Answer(kept.summary, kept.inputs)
     rosters = steps.collect(
         str(folder),
-        None if dry_run else out_dir / KEEP_NAME,
+        None if dry_run else kept_read_path(settings.private, program.code, str(period)),
         program.regency,
         program.per_village,  # the population-export guard (`iuran.rosters.read`)
     )  # what changed

@@ -560,8 +560,91 @@ class PaymentReminder(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
 
 
+# --- The counter (`iuran/web/`): its accounts, login attempts, audit trail and uploads
+
+
+class Role(StrEnum):
+    """Who an account of the counter speaks for: a village, a partner OPD over its villages,
+    Disnaker, BKAD or the BPJS branch."""
+
+    DESA = "desa"
+    OPD = "opd"
+    DISNAKER = "disnaker"
+    BKAD = "bkad"
+    BPJS = "bpjs"
+
+
+class WebUser(Base):
+    """An account of the counter: an Argon2 hash, never the password; scoped to a program and, for
+    a village or an OPD, to its villages (dotted codes)."""
+
+    __tablename__ = "web_user"
+    __table_args__ = (UniqueConstraint("username"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(80))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))  # Role
+    program: Mapped[str] = mapped_column(String(40))
+    villages: Mapped[list[str]] = mapped_column(JSON, default=list)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class LoginAttempt(Base):
+    """One login attempt: the recent failures of a username from an address limit the next ones."""
+
+    __tablename__ = "login_attempt"
+    __table_args__ = (Index("ix_login_attempt_username_address_at", "username", "address", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(80))
+    address: Mapped[str] = mapped_column(String(64))
+    ok: Mapped[bool] = mapped_column(Boolean)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class AuditEvent(Base):
+    """Who did what to which object, when: every login, upload and download of the counter.
+    `object` and `detail` name files and counts, never a whole NIK."""
+
+    __tablename__ = "audit_event"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now, index=True)
+    username: Mapped[str | None] = mapped_column(String(80))
+    role: Mapped[str | None] = mapped_column(String(20))
+    address: Mapped[str | None] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(40))
+    object: Mapped[str | None] = mapped_column(String(500))
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class RosterUpload(Base):
+    """A roster handed in at the counter, with the verdict the operator was shown (counts only):
+    `stored` is the name it landed under in the month's inbox, None when refused whole."""
+
+    __tablename__ = "roster_upload"
+    __table_args__ = (Index("ix_roster_upload_program_scope", "program", "scope"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    username: Mapped[str] = mapped_column(String(80))
+    program: Mapped[str] = mapped_column(String(40))
+    period: Mapped[str] = mapped_column(String(7))
+    scope: Mapped[str] = mapped_column(String(80))  # the village code, or `opd-<username>`
+    original_name: Mapped[str] = mapped_column(String(255))
+    stored: Mapped[str | None] = mapped_column(String(255))
+    sha256: Mapped[str] = mapped_column(String(64))
+    accepted: Mapped[int] = mapped_column(Integer, default=0)
+    rejected: Mapped[int] = mapped_column(Integer, default=0)
+    code: Mapped[str | None] = mapped_column(String(40))
+    message: Mapped[str | None] = mapped_column(Text)
+
+
 __all__ = [
     "LIVE",
+    "AuditEvent",
     "Base",
     "ConflictStatus",
     "ContributionLine",
@@ -572,6 +655,7 @@ __all__ = [
     "DocumentState",
     "Invoice",
     "InvoiceCounter",
+    "LoginAttempt",
     "Membership",
     "Notification",
     "NotificationStatus",
@@ -586,7 +670,10 @@ __all__ = [
     "ReceiptStatus",
     "RegistryConflict",
     "Rejection",
+    "Role",
     "RosterFile",
     "RosterFileStatus",
+    "RosterUpload",
+    "WebUser",
     "func",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -60,6 +61,19 @@ def _sqlite_pragmas(dbapi_conn: Any, options: SqliteOptions) -> None:
     cur.close()
 
 
+def owner_only(database: Path) -> None:
+    """The SQLite registry (every worker's NIK, name and birth date) readable by its owner only:
+    created `0600` before SQLite opens it (its `-wal` and `-shm` files take the same mode), and
+    an older file made group- or world-readable narrowed to it."""
+    database.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.close(os.open(database, os.O_CREAT | os.O_WRONLY, 0o600))
+        if database.stat().st_mode & 0o077:
+            os.chmod(database, 0o600)
+    except OSError:  # not ours to change (a read-only copy): SQLite says what it can do with it
+        pass
+
+
 @lru_cache(maxsize=16)
 def get_engine(url: str) -> Engine:
     """One engine per URL; SQLite ones with the options `configure_sqlite` was last given."""
@@ -68,7 +82,7 @@ def get_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            owner_only(Path(parsed.database))
         options = _sqlite
         engine = create_engine(
             url, connect_args={"timeout": options.busy_timeout}, hide_parameters=True

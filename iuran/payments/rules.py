@@ -27,6 +27,20 @@ PAYMENT, RECEIPT = "pembayaran", "penerimaan"
 
 
 REGENCY_PAYER = "kabupaten"
+#: A payment or receipt row's outcome, as the command line and the counter show it
+RESULT_LABELS = {
+    "already_recorded": "sudah tercatat",
+    "conflict": "konflik, tidak dicatat",
+    "rejected": "ditolak",
+}
+STATUS_LABELS = {
+    "matched": "cocok",
+    "partial": "dibayar sebagian",
+    "credit": "lebih bayar (kredit)",
+    "unmatched": "belum cocok",
+    "confirmed": "sesuai",
+    "mismatch": "selisih",
+}
 
 
 #: Column names as the operator reads them in a message.

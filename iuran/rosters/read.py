@@ -48,8 +48,8 @@ XLSX check before calamine, cells as text, limits) is `iuran.intake`'s; what is 
   BERKAS_JENIS so that the operator learns the file was not used, as is a symbolic link that leads out
   of the roster folder (never read).
 - Limits keep time and memory bounded (`LIMITS`); tests/hostile/ holds the corpus.
-- What a run read is kept (`KEEP_NAME`), so that the next run of the same folder parses only the
-  files whose bytes changed.
+- What a run read is kept (`KEEP_NAME`, owner-only in `kept_read_path`), so that the next run of the
+  same folder parses only the files whose bytes changed.
 
 `source_row` is the row number the operator sees in Excel (the header row counts as its own row).
 """
@@ -76,7 +76,7 @@ from fsspec.implementations.local import LocalFileSystem
 from iuran import faults, intake
 from iuran.db.models import RosterFileStatus
 from iuran.desa import code_in_file_name
-from iuran.files import temp_beside
+from iuran.files import private_folder, temp_beside
 from iuran.intake.cells import Table, clean
 from iuran.intake.header import Columns
 from iuran.intake.read import SUPPORTED, check_file, read_table
@@ -572,8 +572,16 @@ def _outside_listed(
     }
 
 
-#: Where a cycle keeps what it read, in its output folder (`collect_rosters(keep=…)`)
+#: What a cycle keeps of what it read (`collect_rosters(keep=…)`), in `kept_read_path`'s folder
 KEEP_NAME = ".rosters-read.arrow"
+
+
+def kept_read_path(private: Path, program: str, period: str) -> Path:
+    """Where a month's kept read lives: in the owner-only folder (`Settings.private`), never beside
+    the documents, as it holds every roster row (full NIKs, names, phones)."""
+    return private_folder(private / "rosters-read" / program / period) / KEEP_NAME
+
+
 #: `_read`'s table for a file whose bytes are those of the last read (`collect_rosters(keep=…)`)
 KEPT = Table({}, np.zeros(0, dtype=np.int64))
 _ROW_TYPES = {c: "string[pyarrow]" for c in ROW_COLUMNS} | {
