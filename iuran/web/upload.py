@@ -90,7 +90,7 @@ def judge(path: Path, user: User, program: Program, period: Period, data_sha: st
         str(path),
         relative_to=str(path.parent),
         regency=program.regency,
-        village_limit=program.quota_per_village,
+        village_limit=program.per_village,
     )
     if rows is None:
         return _refused(path.name, data_sha, verdict.code or "BERKAS_RUSAK", verdict.message)
@@ -108,11 +108,17 @@ def judge(path: Path, user: User, program: Program, period: Period, data_sha: st
             "Berkas tidak disimpan: perbaiki lalu unggah lagi.",
         )
     counts = villages.value_counts()
+    limit, target = program.limit_per_village, program.target_per_village
     warnings = [
-        f"Desa {code}: {n} baris diterima, kuota desa {program.quota_per_village}; "
+        f"Desa {code}: {n} baris diterima, batas desa {limit}; "
         "kelebihannya ditolak saat siklus (KUOTA_DESA_PENUH)."
         for code, n in counts.items()
-        if n > program.quota_per_village
+        if limit is not None and n > limit
+    ] + [
+        f"Desa {code}: {n} baris diterima, di bawah target {target} pekerja per desa "
+        f"(kurang {target - n})."
+        for code, n in counts.items()
+        if target is not None and n < target
     ]
     if verdict.message:
         warnings.insert(0, verdict.message)
