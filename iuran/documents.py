@@ -541,7 +541,7 @@ def render_pending(database_url: str, program: Program, period: Period) -> list[
                 kind=inv.kind,
                 program_name=program.name,
                 regency_name=program.regency_name,
-                funding_source=program.funding_source,
+                funding_source=program.year_of(period).funding_source,
                 payer_name=inv.payer_name,
                 period_label=period.label,
                 issue_date=inv.issue_date,

@@ -1,7 +1,10 @@
 """Program files (`deployments/programs/*.yaml`): who pays, for whom, at which rates, from which budget.
 
 A program file is validated on load; an error names the file and the field so the admin who edited it
-can fix it. Rates are effective-dated configuration, never constants in code.
+can fix it. Rates are effective-dated configuration, never constants in code. A program goes on
+from one budget year to the next (`years:`): each year has its months, its pagu and its funding
+source, and the same program code bills across the boundary, so a worker billed in December and
+January is continuing.
 """
 
 from __future__ import annotations
@@ -109,22 +112,59 @@ class Schedule(_Model):
     timezone: str = "Asia/Jakarta"
 
 
+class ProgramYear(_Model):
+    """One budget year (tahun anggaran) of a program: APBD, DBH and ADD are annual, so each year
+    has its own pagu, its own headcount plan and its own source of money, and bills its own months."""
+
+    tahun: int = Field(ge=2000, le=2100, description="the budget year (tahun anggaran)")
+    months: tuple[Period, Period] | None = Field(
+        None, description="first and last period this year pays for (default: January–December)"
+    )
+    funding_source: str
+    workers: int | None = Field(None, ge=0, description="headcount the pagu was planned for")
+    pagu: int = Field(ge=0)
+
+    @field_validator("months", mode="before")
+    @classmethod
+    def _months(cls, value: object) -> object:
+        if isinstance(value, list | tuple):
+            return tuple(_period(v) for v in value)
+        return value
+
+    @model_validator(mode="after")
+    def _check(self) -> ProgramYear:
+        if self.last < self.first:
+            raise ValueError(f"months: {self.last} is before {self.first}")
+        return self
+
+    @property
+    def first(self) -> Period:
+        return self.months[0] if self.months else Period(self.tahun, 1)
+
+    @property
+    def last(self) -> Period:
+        return self.months[1] if self.months else Period(self.tahun, 12)
+
+    @property
+    def month_count(self) -> int:
+        return self.last.index - self.first.index + 1
+
+    def covers(self, period: Period) -> bool:
+        return self.first <= period <= self.last
+
+
 class Program(_Model):
     code: str = Field(pattern=r"^[a-z][a-z0-9-]*$")
     name: str
     short: str = Field(pattern=r"^[A-Z]{2,6}$", description="invoice-number code, e.g. LBK")
     regency: str = Field(pattern=r"^\d{2}\.\d{2}$")
     regency_name: str
-    year: int = Field(ge=2000, le=2100)
-    months: tuple[Period, Period] | None = Field(
-        None, description="first and last period of the program year (default: January–December)"
+    years: tuple[ProgramYear, ...] = Field(
+        min_length=1, description="the budget years in order, each with its months and pagu"
     )
-    funding_source: str
     payer: Payer = "regency"
     payer_name: str
     desa_only: bool = False
-    workers: int | None = Field(None, ge=0, description="headcount the budget was planned for")
-    pagu: int = Field(ge=0)
     pagu_policy: Literal["warn", "stop"] = "warn"
     quota_per_village: int = Field(ge=1)
     age_min: int = Field(15, ge=0)
@@ -146,33 +186,55 @@ class Program(_Model):
     signatory: Signatory
     schedule: Schedule = Schedule()
 
-    @field_validator("months", mode="before")
-    @classmethod
-    def _months(cls, value: object) -> object:
-        if isinstance(value, list | tuple):
-            return tuple(_period(v) for v in value)
-        return value
-
     @model_validator(mode="after")
     def _check(self) -> Program:
         if self.age_max < self.age_min:
             raise ValueError("age_max is below age_min")
+        for before, after in zip(self.years, self.years[1:], strict=False):
+            if after.tahun <= before.tahun or after.first <= before.last:
+                raise ValueError(
+                    f"years: {after.tahun} ({after.first} to {after.last}) must come after "
+                    f"{before.tahun} ({before.first} to {before.last}), in order and not overlapping"
+                )
         return self
 
     @property
     def first_period(self) -> Period:
-        return self.months[0] if self.months else Period(self.year, 1)
+        return self.years[0].first
 
     @property
     def last_period(self) -> Period:
-        return self.months[1] if self.months else Period(self.year, 12)
+        return self.years[-1].last
+
+    def spans(self) -> list[tuple[Period, Period]]:
+        """The program's months as unbroken runs (first, last): one run when each year starts the
+        month after the one before ends, more when a budget year started late."""
+        runs: list[tuple[Period, Period]] = []
+        for y in self.years:
+            if runs and runs[-1][1].shift(1) == y.first:
+                runs[-1] = (runs[-1][0], y.last)
+            else:
+                runs.append((y.first, y.last))
+        return runs
+
+    def months_text(self) -> str:
+        """`2024-01 to 2025-12`: the months the program bills, as messages and listings write them."""
+        return ", ".join(f"{first} to {last}" for first, last in self.spans())
+
+    def year_for(self, period: Period) -> ProgramYear | None:
+        """The budget year that pays for `period`, None outside the program's months."""
+        return next((y for y in self.years if y.covers(period)), None)
+
+    def year_of(self, period: Period) -> ProgramYear:
+        """`year_for`, for callers that only run inside the program's months (the month refuses
+        the rest first, `iuran.month.refuse_outside`)."""
+        found = self.year_for(period)
+        if found is None:
+            raise ProgramError(f"program {self.code}: {period} is in none of its years")
+        return found
 
     def covers(self, period: Period) -> bool:
-        return self.first_period <= period <= self.last_period
-
-    def months_after(self, period: Period) -> int:
-        """Program-year months still to come after `period` (for the budget projection)."""
-        return max(0, self.last_period.index - period.index)
+        return self.year_for(period) is not None
 
     def rule_for(self, period: Period) -> PremiumRule:
         found = [r for r in self.rules if r.in_force(period)]
@@ -186,7 +248,7 @@ class Program(_Model):
         return tuple(
             d
             for d in self.discounts
-            if d.in_force(period) and self.funding_source not in d.excluded_funding
+            if d.in_force(period) and self.year_of(period).funding_source not in d.excluded_funding
         )
 
 

@@ -1,21 +1,35 @@
 from pathlib import Path
 
 import pytest
+import yaml
 
 from iuran.periods import Period
-from iuran.programs import ProgramError, load_program, load_program_file, load_programs
+from iuran.programs import (
+    Program,
+    ProgramError,
+    load_program,
+    load_program_file,
+    load_programs,
+)
 
 
 def test_the_five_programs_load() -> None:
     programs = load_programs()
     assert set(programs) == {"lebak", "lamandau", "luwu-timur", "serang", "lahat"}
     lebak = programs["lebak"]
-    assert (lebak.regency, lebak.pagu, lebak.workers, lebak.funding_source) == (
+    [y2026, y2027] = lebak.years
+    assert (lebak.regency, y2026.pagu, y2026.workers, y2026.funding_source) == (
         "36.02",
         670_680_000,
         3450,
         "APBD",
     )
+    assert (y2027.tahun, y2027.first, y2027.last) == (2027, Period(2027, 1), Period(2027, 12))
+    lamandau = programs["lamandau"]
+    assert [(y.tahun, y.funding_source, y.workers) for y in lamandau.years] == [
+        (2024, "DBH Sawit", 3200),
+        (2025, "DBH Sawit", 3200),
+    ]
     lahat = programs["lahat"]
     assert lahat.payer == "village" and lahat.desa_only and lahat.quota_per_village == 100
 
@@ -67,3 +81,57 @@ def test_overlapping_rules_are_refused() -> None:
     twice = lebak.model_copy(update={"rules": lebak.rules * 2})
     with pytest.raises(ProgramError, match="2 premium rules"):
         twice.rule_for(Period(2026, 1))
+
+
+def test_each_period_belongs_to_one_budget_year() -> None:
+    lamandau = load_program("lamandau")
+    assert lamandau.year_of(Period(2024, 12)).tahun == 2024
+    assert lamandau.year_of(Period(2025, 1)).tahun == 2025
+    assert lamandau.year_for(Period(2026, 1)) is None and not lamandau.covers(Period(2026, 1))
+    assert lamandau.months_text() == "2024-01 to 2025-12"
+    lahat = load_program("lahat")  # a budget year need not be a calendar year
+    assert lahat.year_of(Period(2026, 8)).tahun == 2025 and lahat.year_for(Period(2026, 9)) is None
+    with pytest.raises(ProgramError, match="2026-01 is in none of its years"):
+        lamandau.year_of(Period(2026, 1))
+
+
+def test_discounts_follow_the_funding_source_of_the_period_s_year() -> None:
+    lahat = load_program("lahat")
+    data = lahat.model_dump()
+    data["years"] = [
+        data["years"][0] | {"months": ["2025-09", "2026-04"]},
+        {"tahun": 2026, "months": ["2026-05", "2026-12"], "funding_source": "APBD", "pagu": 1},
+    ]
+    moved = Program.model_validate(data)  # the regency's APBD takes over in May
+    assert {d.id for d in moved.discounts_for(Period(2026, 4))} >= {"pp-50-2025"}
+    assert moved.discounts_for(Period(2026, 5)) == ()
+
+
+@pytest.mark.parametrize(
+    "second",
+    [
+        {"tahun": 2026, "months": ["2026-12", "2027-11"]},  # overlaps 2026's December
+        {"tahun": 2025, "months": ["2025-01", "2025-12"]},  # before the year above it
+        {"tahun": 2026},  # the same budget year twice
+    ],
+)
+def test_years_out_of_order_or_overlapping_are_refused_naming_the_field(
+    tmp_path: Path, second: dict[str, object]
+) -> None:
+    data = yaml.safe_load(Path("deployments/programs/lebak.yaml").read_text())
+    data["years"][1] = {"funding_source": "APBD", "pagu": 1} | second
+    bad = tmp_path / "lebak.yaml"
+    bad.write_text(yaml.safe_dump(data))
+    with pytest.raises(
+        ProgramError, match=r"lebak\.yaml: \(top\): .*years: .*in order and not overlapping"
+    ):
+        load_program_file(bad)
+
+
+def test_a_year_whose_months_run_backwards_is_refused(tmp_path: Path) -> None:
+    data = yaml.safe_load(Path("deployments/programs/lebak.yaml").read_text())
+    data["years"][1]["months"] = ["2027-12", "2027-01"]
+    bad = tmp_path / "lebak.yaml"
+    bad.write_text(yaml.safe_dump(data))
+    with pytest.raises(ProgramError, match=r"years\.1: .*2027-01 is before 2027-12"):
+        load_program_file(bad)
