@@ -4,8 +4,8 @@
 
 Every `deployments/programs/<code>.yaml` becomes `monthly-cycle/cycle-<code>`, on the program's own
 schedule (`schedule.cron`, in `schedule.timezone`, Asia/Jakarta by default) within the program's
-months only (`cycle_schedule`: the cron written as an RRULE from the first month's first day UNTIL
-the last month's last day, so no run is scheduled after the program year), with `program` as its
+months only (`cycle_schedules`: the cron written as an RRULE from the first year's first day UNTIL
+the last year's last day, so no run is scheduled after the last program year), with `program` as its
 parameter and no period: a scheduled run bills the month it was scheduled in; an admin's run passes
 `-p period=2026-01`. Adding a program file and deploying again is all it takes to add a deployment.
 
@@ -96,13 +96,15 @@ def _cron_values(field: str, low: int, high: int) -> list[int] | None:
     return sorted(values)
 
 
-def cycle_schedule(program: Program) -> Any:
-    """The program's `schedule.cron` within its months: an RRULE from 00:00 on the first month's
-    first day UNTIL 23:59:59 on the last month's last day, in the program's timezone. A cron has no
-    end, and a run after the last month would bill a year no budget pays for (the month refuses it,
-    `iuran.month.refuse_outside`, but the schedule should not ask). Cron fields are numbers, ranges,
-    steps and lists; a day of month and a day of week both restricted (cron runs on either, an
-    RRULE only on both) is refused, as are names (`MON`, `JAN`)."""
+def cycle_schedules(program: Program) -> list[Any]:
+    """The program's `schedule.cron` within its months, over all its years: an RRULE from 00:00 on
+    the first day of each unbroken run of months (`Program.spans`: consecutive budget years make one
+    run, from the first year's first month to the last year's last) UNTIL 23:59:59 on the run's
+    last day, in the program's timezone. A cron has no end, and a run after the last month would
+    bill a year no budget pays for (the month refuses it, `iuran.month.refuse_outside`, but the
+    schedule should not ask). Cron fields are numbers, ranges, steps and lists; a day of month and
+    a day of week both restricted (cron runs on either, an RRULE only on both) is refused, as are
+    names (`MON`, `JAN`)."""
     from prefect.schedules import RRule
 
     cron = program.schedule.cron
@@ -125,12 +127,15 @@ def cycle_schedule(program: Program) -> Any:
             items = sorted({_WEEKDAYS[v] for v in found}) if name == "BYDAY" else found
             parts.append(f"{name}={','.join(str(v) for v in items)}")
     parts.append("BYSECOND=0")
-    end = program.last_period.shift(1).first_day - dt.timedelta(days=1)
-    rule = (
-        f"DTSTART:{program.first_period.first_day:%Y%m%d}T000000\n"
-        f"RRULE:{';'.join(parts)};UNTIL={end:%Y%m%d}T235959"
-    )
-    return RRule(rule, timezone=program.schedule.timezone)
+    schedules = []
+    for first, last in program.spans():
+        end = last.shift(1).first_day - dt.timedelta(days=1)
+        rule = (
+            f"DTSTART:{first.first_day:%Y%m%d}T000000\n"
+            f"RRULE:{';'.join(parts)};UNTIL={end:%Y%m%d}T235959"
+        )
+        schedules.append(RRule(rule, timezone=program.schedule.timezone))
+    return schedules
 
 
 def _flow(entrypoint: str, source: str) -> Any:
@@ -146,12 +151,13 @@ def cycle_deployment(
     scheduled: bool = True,
     source: str = str(ROOT),
 ) -> Any:
-    """`monthly-cycle/cycle-<code>`: the program's schedule within its months, one run at a time."""
+    """`monthly-cycle/cycle-<code>`: the program's schedule within its years' months, one run at a
+    time."""
     code = program.code
     return _flow(CYCLE_ENTRYPOINT, source).to_deployment(
         name=f"cycle-{code}",
         description=f"Siklus iuran bulanan {program.name}",
-        schedules=[cycle_schedule(program)],
+        schedules=cycle_schedules(program),
         parameters={"program": code, **(parameters or {})},
         job_variables=dict(job_variables or {}),
         concurrency_limit=1,
@@ -379,7 +385,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if not args.only or code in args.only:
                 print(
                     f"monthly-cycle/cycle-{code}  {p.schedule.cron}  {p.schedule.timezone}  "
-                    f"{p.first_period} to {p.last_period}"
+                    f"{p.months_text()}"
                 )
         for daily in DAILY:
             state = "present" if daily.path.exists() else "not there yet"

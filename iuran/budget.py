@@ -1,7 +1,8 @@
 """The pagu: what the program's year may cost, against what it is billed and on course to be billed.
 
-Billed to date counts every live invoice of the program year up to the period; the projection
-repeats the period's regular billing for each month left. A shortfall is news for BKAD (the invoice
+Each budget year (`ProgramYear`) has its own pagu: billed to date counts every live invoice of the
+period's program year up to the period (January of a new year starts again from its own billing),
+and the projection repeats the period's regular billing for each month of that year left. A shortfall is news for BKAD (the invoice
 and the program report show it) and, under `pagu_policy: stop`, a reason to issue nothing.
 """
 
@@ -41,26 +42,27 @@ class Budget:
 def compute_budget(
     session: Session, program: Program, period: Period, period_total: int, billed_count: int
 ) -> Budget:
-    """Billed to date counts every live invoice of the program year up to and including `period`."""
+    """Billed to date counts every live invoice of `period`'s program year up to and including
+    `period`; the pagu is that year's."""
+    year = program.year_of(period)
     billed = session.scalar(
         select(func.coalesce(func.sum(Invoice.total), 0)).where(
             Invoice.program == program.code,
             Invoice.document_state.in_(LIVE),
-            Invoice.period >= str(program.first_period),
+            Invoice.period >= str(year.first),
             Invoice.period <= str(period),
         )
     )
     billed_to_date = int(billed or 0)
-    projected = billed_to_date + period_total * program.months_after(period)
-    months_total = program.last_period.index - program.first_period.index + 1
+    projected = billed_to_date + period_total * max(0, year.last.index - period.index)
     per_worker = period_total // billed_count if billed_count else 0
     return Budget(
-        pagu=program.pagu,
+        pagu=year.pagu,
         billed_to_date=billed_to_date,
         projected_year=projected,
-        shortfall=max(0, projected - program.pagu),
-        months_covered=program.pagu // period_total if period_total else 0,
-        headcount_covered=program.pagu // (per_worker * months_total) if per_worker else 0,
+        shortfall=max(0, projected - year.pagu),
+        months_covered=year.pagu // period_total if period_total else 0,
+        headcount_covered=year.pagu // (per_worker * year.month_count) if per_worker else 0,
     )
 
 

@@ -609,7 +609,7 @@ def render_pending(database_url: str, program: Program, period: Period) -> list[
                 kind=inv.kind,
                 program_name=program.name,
                 regency_name=program.regency_name,
-                funding_source=program.funding_source,
+                funding_source=program.year_of(period).funding_source,
                 discount_note=program.discount_note(period),
                 credit_applied=int(inv.credit_applied or 0),
                 payer_name=inv.payer_name,

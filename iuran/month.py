@@ -54,14 +54,14 @@ class OutsideProgram(ValueError):
 
 
 def refuse_outside(program: Program, period: Period) -> None:
-    """Raise `OutsideProgram` for a period the program does not cover (`Program.covers`): a program
-    year's budget pays for its own months only, so carried-forward workers are never billed past
-    its last month."""
+    """Raise `OutsideProgram` for a period none of the program's years covers (`Program.covers`):
+    a budget year pays for its own months only, so carried-forward workers are never billed past
+    the last year's last month (nor in a gap between years)."""
     if not program.covers(period):
         raise OutsideProgram(
             f"{program.code} {period}: outside the program's months "
-            f"({program.first_period} to {program.last_period}); nothing was billed. "
-            "A new program year needs its own months in the program file."
+            f"({program.months_text()}); nothing was billed. "
+            "A new budget year needs its own entry under years: in the program file."
         )
 
 

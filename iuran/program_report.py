@@ -108,15 +108,17 @@ def rejections_by_reason(rejected: pd.DataFrame) -> list[tuple[str, str, int]]:
 def monthly_billed(
     session: Session, program: Program, period: Period
 ) -> list[tuple[str, int, bool]]:
-    """Billed per month of the program year: live invoices (draft/issued, regular and supplementary)
-    up to `period`, then each month after it projected at `period`'s regular total (as the budget's
-    `projected_year` does; a supplementary invoice corrects the past and is not repeated)."""
+    """Billed per month of `period`'s program year (its own pagu's months, `ProgramYear`): live
+    invoices (draft/issued, regular and supplementary) up to `period`, then each month after it
+    projected at `period`'s regular total (as the budget's `projected_year` does; a supplementary
+    invoice corrects the past and is not repeated)."""
+    year = program.year_of(period)
     rows = session.execute(
         select(Invoice.period, Invoice.kind, func.coalesce(func.sum(Invoice.total), 0))
         .where(
             Invoice.program == program.code,
             Invoice.document_state.in_(LIVE),
-            Invoice.period >= str(program.first_period),
+            Invoice.period >= str(year.first),
             Invoice.period <= str(period),
         )
         .group_by(Invoice.period, Invoice.kind)
@@ -129,8 +131,8 @@ def monthly_billed(
             regular[key] = regular.get(key, 0) + int(total)
     projection = regular.get(str(period), 0)
     out: list[tuple[str, int, bool]] = []
-    month = program.first_period
-    while month <= program.last_period:
+    month = year.first
+    while month <= year.last:
         if month <= period:
             out.append((month_label(month), per_month.get(str(month), 0), False))
         else:

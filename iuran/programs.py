@@ -1,7 +1,10 @@
 """Program files (`deployments/programs/*.yaml`): who pays, for whom, at which rates, from which budget.
 
 A program file is validated on load; an error names the file and the field so the admin who edited it
-can fix it. Rates are effective-dated configuration, never constants in code.
+can fix it. Rates are effective-dated configuration, never constants in code. A program goes on
+from one budget year to the next (`years:`): each year has its months, its pagu and its funding
+source, and the same program code bills across the boundary, so a worker billed in December and
+January is continuing.
 """
 
 from __future__ import annotations
@@ -162,30 +165,80 @@ class Schedule(_Model):
     timezone: str = "Asia/Jakarta"
 
 
+class ProgramYear(_Model):
+    """One budget year (tahun anggaran) of a program: APBD, DBH and ADD are annual, so each year
+    has its own pagu, its own headcount plan and its own source of money, and bills its own months."""
+
+    tahun: int = Field(ge=2000, le=2100, description="the budget year (tahun anggaran)")
+    months: tuple[Period, Period] | None = Field(
+        None, description="first and last period this year pays for (default: January–December)"
+    )
+    funding_source: str = Field(description="a key of FUNDING_BASIS, e.g. APBD, DBH Sawit, ADD")
+    funding_basis: FundingBasis | None = Field(
+        None, description="the basis FUNDING_BASIS gives the source, stated in the file for readers"
+    )
+    workers: int | None = Field(
+        None,
+        ge=1,
+        description="the year's headcount limit, only where its source gives one: more workers "
+        "billed is a note under pagu_policy warn; under stop the newest beyond it are refused",
+    )
+    pagu: int = Field(ge=0)
+
+    @field_validator("months", mode="before")
+    @classmethod
+    def _months(cls, value: object) -> object:
+        if isinstance(value, list | tuple):
+            return tuple(_period(v) for v in value)
+        return value
+
+    @model_validator(mode="after")
+    def _check(self) -> ProgramYear:
+        if self.last < self.first:
+            raise ValueError(f"months: {self.last} is before {self.first}")
+        if self.funding_source not in FUNDING_BASIS:
+            known = ", ".join(FUNDING_BASIS)
+            raise ValueError(f"funding_source {self.funding_source!r} is not one of: {known}")
+        if self.funding_basis is not None and self.funding_basis != self.basis:
+            raise ValueError(
+                f"funding_basis {self.funding_basis!r} disagrees with {self.funding_source!r}, "
+                f"which is spent through {self.basis} (iuran.programs.FUNDING_BASIS)"
+            )
+        return self
+
+    @property
+    def basis(self) -> FundingBasis:
+        """The budget this year's premiums are paid through (`FUNDING_BASIS`)."""
+        return FUNDING_BASIS[self.funding_source][0]
+
+    @property
+    def first(self) -> Period:
+        return self.months[0] if self.months else Period(self.tahun, 1)
+
+    @property
+    def last(self) -> Period:
+        return self.months[1] if self.months else Period(self.tahun, 12)
+
+    @property
+    def month_count(self) -> int:
+        return self.last.index - self.first.index + 1
+
+    def covers(self, period: Period) -> bool:
+        return self.first <= period <= self.last
+
+
 class Program(_Model):
     code: str = Field(pattern=r"^[a-z][a-z0-9-]*$")
     name: str
     short: str = Field(pattern=r"^[A-Z]{2,6}$", description="invoice-number code, e.g. LBK")
     regency: str = Field(pattern=r"^\d{2}\.\d{2}$")
     regency_name: str
-    year: int = Field(ge=2000, le=2100)
-    months: tuple[Period, Period] | None = Field(
-        None, description="first and last period of the program year (default: January–December)"
-    )
-    funding_source: str = Field(description="a key of FUNDING_BASIS, e.g. APBD, DBH Sawit, ADD")
-    funding_basis: FundingBasis | None = Field(
-        None, description="the basis FUNDING_BASIS gives the source, stated in the file for readers"
+    years: tuple[ProgramYear, ...] = Field(
+        min_length=1, description="the budget years in order, each with its months and pagu"
     )
     payer: Payer = "regency"
     payer_name: str
     desa_only: bool = False
-    workers: int | None = Field(
-        None,
-        ge=1,
-        description="the program's headcount limit, only where its source gives one: more workers "
-        "billed is a note under pagu_policy warn; under stop the newest beyond it are refused",
-    )
-    pagu: int = Field(ge=0)
     pagu_policy: Literal["warn", "stop"] = "warn"
     target_per_village: int | None = Field(
         None, ge=1, description="workers each village should reach: reported, never a cap"
@@ -214,35 +267,60 @@ class Program(_Model):
     signatory: Signatory
     schedule: Schedule = Schedule()
 
-    @field_validator("months", mode="before")
-    @classmethod
-    def _months(cls, value: object) -> object:
-        if isinstance(value, list | tuple):
-            return tuple(_period(v) for v in value)
-        return value
-
     @model_validator(mode="after")
     def _check(self) -> Program:
         if self.age_max < self.age_min:
             raise ValueError("age_max is below age_min")
-        if self.funding_source not in FUNDING_BASIS:
-            known = ", ".join(FUNDING_BASIS)
-            raise ValueError(f"funding_source {self.funding_source!r} is not one of: {known}")
-        basis = FUNDING_BASIS[self.funding_source][0]
-        if self.funding_basis is not None and self.funding_basis != basis:
-            raise ValueError(
-                f"funding_basis {self.funding_basis!r} disagrees with {self.funding_source!r}, "
-                f"which is spent through {basis} (iuran.programs.FUNDING_BASIS)"
-            )
+        for before, after in zip(self.years, self.years[1:], strict=False):
+            if after.tahun <= before.tahun or after.first <= before.last:
+                raise ValueError(
+                    f"years: {after.tahun} ({after.first} to {after.last}) must come after "
+                    f"{before.tahun} ({before.first} to {before.last}), in order and not overlapping"
+                )
+        for year in self.years:  # every month the program bills can be priced, by exactly one rule
+            for k in range(year.month_count):
+                period = year.first.shift(k)
+                n = sum(r.in_force(period) for r in self.rules)
+                if n != 1:
+                    raise ValueError(
+                        f"rules: {n} premium rules in force for {period} (year {year.tahun}), need 1"
+                    )
         return self
 
     @property
     def first_period(self) -> Period:
-        return self.months[0] if self.months else Period(self.year, 1)
+        return self.years[0].first
 
     @property
     def last_period(self) -> Period:
-        return self.months[1] if self.months else Period(self.year, 12)
+        return self.years[-1].last
+
+    def spans(self) -> list[tuple[Period, Period]]:
+        """The program's months as unbroken runs (first, last): one run when each year starts the
+        month after the one before ends, more when a budget year started late."""
+        runs: list[tuple[Period, Period]] = []
+        for y in self.years:
+            if runs and runs[-1][1].shift(1) == y.first:
+                runs[-1] = (runs[-1][0], y.last)
+            else:
+                runs.append((y.first, y.last))
+        return runs
+
+    def months_text(self) -> str:
+        """`2024-01 to 2025-12`: the months the program bills, as messages and listings write them."""
+        return ", ".join(f"{first} to {last}" for first, last in self.spans())
+
+    def year_for(self, period: Period) -> ProgramYear | None:
+        """The budget year that pays for `period`, None outside the program's months."""
+        return next((y for y in self.years if y.covers(period)), None)
+
+    def year_of(self, period: Period) -> ProgramYear:
+        """`year_for`, for callers that only run inside the program's months (the month refuses
+        the rest first, `iuran.month.refuse_outside`)."""
+        found = self.year_for(period)
+        if found is None:
+            raise ProgramError(f"program {self.code}: {period} is in none of its years")
+        return found
 
     @property
     def per_village(self) -> int:
@@ -251,17 +329,15 @@ class Program(_Model):
         generated rosters and the whole-population guard (`iuran.rosters.read`); never a cap."""
         if self.limit_per_village or self.target_per_village:
             return int(self.limit_per_village or self.target_per_village or 0)
-        if self.workers:
+        # the largest headcount a year's source gives (a year without one is no reason to shrink)
+        workers = max((y.workers for y in self.years if y.workers), default=None)
+        if workers:
             n = len(wilayah.villages(self.regency, desa_only=self.desa_only))
-            return max(1, -(-self.workers // max(n, 1)))
+            return max(1, -(-workers // max(n, 1)))
         return 100
 
     def covers(self, period: Period) -> bool:
-        return self.first_period <= period <= self.last_period
-
-    def months_after(self, period: Period) -> int:
-        """Program-year months still to come after `period` (for the budget projection)."""
-        return max(0, self.last_period.index - period.index)
+        return self.year_for(period) is not None
 
     def rule_for(self, period: Period) -> PremiumRule:
         found = [r for r in self.rules if r.in_force(period)]
@@ -271,20 +347,22 @@ class Program(_Model):
             )
         return found[0]
 
-    @property
-    def basis(self) -> FundingBasis:
-        """The budget this program's premiums are paid through (`FUNDING_BASIS`)."""
-        return FUNDING_BASIS[self.funding_source][0]
+    def basis(self, period: Period) -> FundingBasis:
+        """The budget `period`'s premiums are paid through (its year's source, `FUNDING_BASIS`)."""
+        return self.year_of(period).basis
 
     def discounts_for(self, period: Period) -> tuple[Discount, ...]:
         return tuple(
-            d for d in self.discounts if d.in_force(period) and self.basis not in d.excluded_funding
+            d
+            for d in self.discounts
+            if d.in_force(period) and self.basis(period) not in d.excluded_funding
         )
 
     def discount_note(self, period: Period) -> str:
         """Why the invoice has (or has not) a discount, in words a finance office files:
         the discount's name and the funding basis that allows or excludes it."""
-        source, (basis, reason) = self.funding_source, FUNDING_BASIS[self.funding_source]
+        source = self.year_of(period).funding_source
+        basis, reason = FUNDING_BASIS[source]
         in_force = [d for d in self.discounts if d.in_force(period)]
         if not in_force:
             return f"Tanpa diskon: tidak ada diskon iuran yang berlaku untuk {period.label}."

@@ -334,7 +334,7 @@ def reconcile(
                 )
             )
     notes: list[str] = []
-    headcount = program.workers
+    headcount = program.year_of(period).workers
     if headcount and int((~over).sum()) > headcount:
         if program.pagu_policy == "stop":
             rows = rows.assign(_over=over).sort_values(["_over", "_cont", "_order"], ascending=[True, False, True])  # fmt: skip

@@ -265,7 +265,9 @@ def test_pagu_policy_stop_issues_nothing_beyond_the_budget(
     database_url: str, lebak_inbox: Path, tmp_path: Path
 ) -> None:
     lebak = load_program("lebak")
-    tight = lebak.model_copy(update={"pagu": 12 * 100 * 16_800, "pagu_policy": "stop"})
+    y2026, *later = lebak.years
+    years = (y2026.model_copy(update={"pagu": 12 * 100 * 16_800}), *later)
+    tight = lebak.model_copy(update={"years": years, "pagu_policy": "stop"})
     s = run(database_url, tight, "2026-01", lebak_inbox, tmp_path / "out")
     assert s["status"] == "stopped"
     assert [i["status"] for i in s["invoices"]] == ["withheld"]

@@ -57,8 +57,9 @@ def test_civil_servants_wage_employees_office_holders_and_pupils_are_not_billed(
 def test_a_period_after_the_program_year_is_refused_by_the_command_line_and_the_month(
     database_url: str, tmp_path: Path
 ) -> None:
-    """Lamandau's program year is 2025: with December billed, January 2026 must bill nobody, not
-    the carried-forward workers (the issue reproduced `001/TAG-JKK-JKM/LMD/I/2026`)."""
+    """Lamandau's last program year is 2025 (after 2024): with December billed, January 2026 must
+    bill nobody, not the carried-forward workers (the issue reproduced
+    `001/TAG-JKK-JKM/LMD/I/2026`); nor a month before its first year."""
     from typer.testing import CliRunner
 
     from iuran.cli import app
@@ -75,12 +76,12 @@ def test_a_period_after_the_program_year_is_refused_by_the_command_line_and_the_
     args = ["--program", "lamandau", "--db", database_url, "--inbox", str(inbox), "--out", str(out)]
     refused = runner.invoke(app, ["cycle", *args, "--period", "2026-01"])
     assert refused.exit_code == 2, refused.output
-    assert "lamandau 2026-01: outside the program's months (2025-01 to 2025-12)" in refused.output
+    assert "lamandau 2026-01: outside the program's months (2024-01 to 2025-12)" in refused.output
     # the month's story refuses it too, for the flow, the crash driver and a rerun
     with pytest.raises(OutsideProgram, match="nothing was billed"):
         run(database_url, lamandau, "2026-01", inbox, out, render=False)
     with pytest.raises(OutsideProgram):
-        run(database_url, lamandau, "2024-12", inbox, out, render=False)
+        run(database_url, lamandau, "2023-12", inbox, out, render=False)
     with session_scope(database_url) as ses:
         periods = ses.scalars(select(Invoice.period)).all()
     assert set(periods) == {"2025-12"}

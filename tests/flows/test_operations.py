@@ -216,7 +216,8 @@ def test_a_run_without_a_period_bills_the_month_it_was_scheduled_in_and_is_tagge
     month = Period(now.year, now.month)
     # Lebak's program year moved to this year, so the test does not depend on the clock.
     rule = {"id": "standar", "berlaku_mulai": f"{now.year}-01", "kind": "bpu", "jkk_bp": 100}
-    program_copy(year=now.year, rules=[rule], discounts=[])
+    year = {"tahun": now.year, "funding_source": "APBD", "pagu": 670_680_000}
+    program_copy(years=[year], rules=[rule], discounts=[])
     generate_rosters(
         cycle_module.load_program("lebak"), month, Path(lebak["inbox"]), villages=2, per_village=3
     )

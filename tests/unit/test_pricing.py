@@ -8,6 +8,7 @@ from pydantic import ValidationError
 from iuran.periods import Period
 from iuran.pricing import percent_of, price_lines
 from iuran.programs import Discount, PremiumRule, load_program
+from tests.extend import extended_to
 
 
 def workers(incomes: list[int | None], jobs: list[str] | None = None) -> pd.DataFrame:
@@ -112,7 +113,9 @@ def test_every_line_is_recomputable_from_its_income_rule_and_discount(
     the same Rupiah: JKK = income × bp rounded half up, JKM flat, discount = percent of the listed
     components rounded half up; the applied income is the declared one held in the rule's range."""
     program = load_program(code)
-    period = Period(program.first_period.year + month // 12, month % 12 + 1)
+    period = program.first_period.shift(
+        month % (program.last_period.index - program.first_period.index + 1)
+    )
     lines = price_lines(workers(incomes, jobs[: len(incomes)]), program, period)
     rules = {r.id: r for r in program.rules}
     discounts = {d.id: d for d in program.discounts}
@@ -133,7 +136,7 @@ def test_every_line_is_recomputable_from_its_income_rule_and_discount(
 
 def test_a_dbh_sawit_program_pays_full_during_the_discount_window() -> None:
     """DBH Sawit is spent through the regency's APBD (FUNDING_BASIS): no PP 50/2025 discount."""
-    lamandau = load_program("lamandau")
+    lamandau = extended_to(load_program("lamandau"), 2026)
     lines = price_lines(workers([None], ["petani"]), lamandau, Period(2026, 5))
     assert lines.loc[0, "total"] == 16_800 and lines.loc[0, "discount_id"] is None
 

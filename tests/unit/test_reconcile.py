@@ -158,7 +158,8 @@ def test_a_worker_listed_twice_is_resolved_before_the_limit() -> None:
 
 
 def test_the_headcount_limit_warns_or_stops_as_the_pagu_policy_says() -> None:
-    small = LEBAK.model_copy(update={"workers": 3})
+    y2026, *later = LEBAK.years  # the headcount is the budget year's (`ProgramYear.workers`)
+    small = LEBAK.model_copy(update={"years": (y2026.model_copy(update={"workers": 3}), *later)})
     workers = rows(*[(nik(i), A) for i in range(1, 6)])
     warn = reconcile(workers, {A}, registry(), small, JAN)
     assert len(warn.billed) == 5 and any("(3)" in n for n in warn.notes)
