@@ -114,7 +114,7 @@ class Steps:
         object,  # what they write is on disk and in the database; the month reads it from there
     ]  # fmt: skip
     render: Callable[[str, Program, Period], object]
-    deliver: Callable[[Settings], DeliveryReport]
+    deliver: Callable[[Settings, str], DeliveryReport]  # (settings, the program whose mail it sends)
     publish: Callable[[dict[str, Any], pd.DataFrame, str], None]  # (summary, villages, links' base)
     remember: Callable[[str, Program, Period, str, dict[str, Any], pd.DataFrame, str], None]
 
@@ -192,7 +192,7 @@ def run_month(
             recorded.status == "unchanged",  # an unchanged rerun keeps the reports it finds
         )  # fmt: skip
         steps.render(url, program, period)
-        sent = steps.deliver(settings).sent
+        sent = steps.deliver(settings, program.code).sent
 
     summary = summarize(
         program, period, rosters, checked, decided, recorded, sent, waiting(url, program, period)

@@ -103,10 +103,16 @@ def _due(now: dt.datetime) -> ColumnElement[bool]:
 
 
 def _due_ids(
-    database_url: str, now: dt.datetime, limit: int | None, keys: Sequence[str] | None = None
+    database_url: str,
+    now: dt.datetime,
+    limit: int | None,
+    keys: Sequence[str] | None = None,
+    program: str | None = None,
 ) -> list[int]:
     with session_scope(database_url) as session:
         stmt = select(Notification.id).where(_due(now)).order_by(Notification.id)
+        if program is not None:
+            stmt = stmt.where(Notification.program == program)
         if keys is not None:
             stmt = stmt.where(Notification.idempotency_key.in_(list(keys)))
         if limit is not None:
@@ -311,12 +317,16 @@ async def deliver_pending(
     max_attempts: int = 5,
     now: dt.datetime | None = None,
     keys: Sequence[str] | None = None,
+    program: str | None = None,
 ) -> DeliveryReport:
     """Send every due notification once; record each outcome in its own short transaction.
 
     `now` pins the clock (tests, backfills); by default each claim reads the real clock, so a long
     batch never claims rows under an already expired lease. `keys` limits the batch to those
     idempotency keys (the failure hook sends its own message and leaves the rest to their retries).
+    `program` limits it to one program's messages: a month delivers its own, never another
+    regency's whose documents that regency's run has not rendered yet (one registry for a province;
+    found by the province benchmark, where such a message was deferred as "attachment missing").
     """
     clock: Callable[[], dt.datetime]
     if now is not None:
@@ -332,7 +342,7 @@ async def deliver_pending(
     report = DeliveryReport()
     unavailable: str | None = None
     try:
-        for row_id in _due_ids(database_url, clock(), limit, keys):
+        for row_id in _due_ids(database_url, clock(), limit, keys, program):
             moment = clock()
             n = _claim(database_url, row_id, moment)
             if n is None:
@@ -436,16 +446,23 @@ def deliver_pending_sync(
     max_attempts: int = 5,
     now: dt.datetime | None = None,
     keys: Sequence[str] | None = None,
+    program: str | None = None,
 ) -> DeliveryReport:
     """`deliver_pending` for callers without an event loop (Prefect tasks, the CLI)."""
     return asyncio.run(
         deliver_pending(
-            database_url, settings, limit=limit, max_attempts=max_attempts, now=now, keys=keys
+            database_url,
+            settings,
+            limit=limit,
+            max_attempts=max_attempts,
+            now=now,
+            keys=keys,
+            program=program,
         )
     )
 
 
-def deliver_outbox(settings: Settings) -> DeliveryReport:
-    """The outbox now, by SMTP or to the file outbox: the delivery step of a month and of a payment
-    day (`iuran.month`, `iuran.payment_day`)."""
-    return deliver_pending_sync(settings.database_url, settings)
+def deliver_outbox(settings: Settings, program: str | None = None) -> DeliveryReport:
+    """The outbox now, by SMTP or to the file outbox: the delivery step of a month (its own
+    program's messages) and of a payment day (all of them) (`iuran.month`, `iuran.payment_day`)."""
+    return deliver_pending_sync(settings.database_url, settings, program=program)

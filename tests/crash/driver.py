@@ -48,8 +48,8 @@ def main(argv: list[str] | None = None) -> None:
     assert not settings.smtp.configured, "the crash driver delivers to the file outbox only"
     upgrade(url)
 
-    def deliver(at: Settings) -> DeliveryReport:
-        return deliver_pending_sync(at.database_url, at, now=args.clock)
+    def deliver(at: Settings, program: str | None = None) -> DeliveryReport:
+        return deliver_pending_sync(at.database_url, at, now=args.clock, program=program)
 
     month = dataclasses.replace(PLAIN, deliver=deliver)
     run_month(month, settings, load_program(args.program), Period.parse(args.period), args.today)

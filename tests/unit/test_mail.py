@@ -245,13 +245,14 @@ def enqueue(
     to: tuple[str, ...] = (BKAD,),
     attachments: tuple[Path, ...] = (),
     template: str = "invoice_issued",
+    program: str = "lebak",
 ) -> bool:
     with session_scope(url) as session:
         return queue(
             session,
             key=key,
             event=template,
-            program="lebak",
+            program=program,
             period="2026-01",
             to=to,
             cc=(DISNAKER,),
@@ -443,6 +444,21 @@ def test_delivers_once_with_text_html_and_pdf(
     assert (
         len(server.messages) == 1 and server.connections == 1
     )  # nothing due: no connection at all
+
+
+def test_a_month_delivers_its_own_program_s_mail_only(
+    db: str, server: SmtpTestServer, tmp_path: Path
+) -> None:
+    """One registry for a province: a regency's month never sends another regency's message, whose
+    PDF that regency's run may not have rendered yet; the payment day (no program) sends them all."""
+    enqueue(db, "lebak-1")
+    enqueue(db, "serang-1", program="serang")
+    settings = server.settings(db, tmp_path / "outbox")
+    assert deliver(db, settings, program="lebak").sent == 1
+    assert keys_received(server) == ["lebak-1"]
+    assert rows(db)["serang-1"].status == "pending"
+    assert deliver(db, settings).sent == 1
+    assert keys_received(server) == ["lebak-1", "serang-1"]
 
 
 def test_one_connection_for_a_batch_and_limit(
