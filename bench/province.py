@@ -49,6 +49,7 @@ import yaml
 from sqlalchemy import func, select
 
 from bench import data
+from bench.machine import timestamp
 from deployments.local import api_url, client_env, start_server, start_worker, stop, wait_healthy
 from iuran.config import load_settings
 from iuran.db.models import ContributionLine, Invoice, Notification
@@ -215,11 +216,17 @@ class Engine:
         self.stop_runs()
 
     def stop_runs(self) -> None:
-        """Flow-run processes still alive (a worker stopped mid-run): by the ids the API gave."""
-        for pid in self.run_pids:
+        """Flow-run processes still alive (a worker stopped mid-run; they run in sessions of their
+        own): those the API named, and any process whose environment names this case's server
+        (its port is this case's alone)."""
+        mine = f"PREFECT_API_URL={self.url}".encode()
+        for proc in Path("/proc").glob("[0-9]*"):
             with contextlib.suppress(OSError):
-                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-                if b"prefect" in cmdline:
+                if mine in (proc / "environ").read_bytes().split(b"\0"):
+                    self.run_pids.add(int(proc.name))
+        for pid in self.run_pids - {os.getpid()}:
+            with contextlib.suppress(OSError):
+                if b"prefect" in Path(f"/proc/{pid}/cmdline").read_bytes():
                     os.kill(pid, signal.SIGKILL)
 
     def stop_all(self) -> None:
@@ -482,7 +489,12 @@ def compare(got: dict[str, Any], want: dict[str, Any]) -> list[str]:
 # ------------------------------------------------------------------------------------ the case
 
 
+def _terminated(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)  # so that `finally` stops what the case started
+
+
 def run(workdir: Path, quick: bool = False, limit: int = WORKER_LIMIT) -> dict[str, Any]:
+    signal.signal(signal.SIGTERM, _terminated)
     regencies, villages = (4, 3) if quick else (None, None)
     dataset, programs = data.province(PROVINCE, regencies, villages)
     codes = [p.code for p in programs]
@@ -492,6 +504,8 @@ def run(workdir: Path, quick: bool = False, limit: int = WORKER_LIMIT) -> dict[s
 
     result: dict[str, Any] = {
         "province": PROVINCE,
+        "measured": timestamp(),
+        "load_average": round(os.getloadavg()[0], 1),  # a shared machine: what else ran
         "regencies": len(programs),
         "villages": dataset.files,
         "rows": dataset.rows,

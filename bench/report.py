@@ -132,6 +132,8 @@ def province_rows(p: dict[str, Any], add: Any) -> None:
         f"5 Province on the engine (Jawa Tengah: {p['regencies']} regencies, {p['villages']:,} "
         f"villages, {p['rows']:,} rows; Prefect server + PostgreSQL)"
     )
+    if "measured" in p:
+        add(case, "measured (load average at start)", f"{p['measured']} ({p['load_average']})")
     add(case, "each regency alone, plain calls on SQLite (no documents)", f"{p['alone_s']:.0f} s")
     add(case, "server start (PostgreSQL database) / deploying", f"{p['server_start_s']:.0f} s / "
         f"{p['deploy_s']:.0f} s")  # fmt: skip
