@@ -148,8 +148,8 @@ def province_rows(p: dict[str, Any], add: Any) -> None:
         add(case, "… runs' own time (start → end), summed", f"{w['runs_sum_s']:.0f} s")
         o = w["overhead_s"]
         add(
-            case, "… overhead a run (created → Running), median / max",
-            f"{o['median']:.0f} / {o['max']:.0f} s (Pending → Running "
+            case, "… overhead a run (created → Running), min / median / max",
+            f"{o['min']:.0f} / {o['median']:.0f} / {o['max']:.0f} s (Pending → Running "
             f"{w['pending_to_running_s_median']:.0f} s)",
         )  # fmt: skip
         lease = w["lease_taken_after_start_s_max"]
