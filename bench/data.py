@@ -311,9 +311,21 @@ def national(
         "numpy": np.__version__,  # the generator's streams may change between numpy releases
     }
     name = f"national-{regencies or 'all'}x{per_village}"
+    return _regencies(name, params, programs, per_village, None, workers), programs
+
+
+def _regencies(
+    name: str,
+    params: dict[str, Any],
+    programs: list[Program],
+    per_village: int,
+    villages: int | None,
+    workers: int,
+) -> Dataset:
+    """The programs' rosters under `bench/data/<name>/inbox/`, written by `workers` processes."""
 
     def build(folder: Path) -> dict[str, Any]:
-        jobs = [(p, folder / "inbox", per_village, NATIONAL_FAULTS, None) for p in programs]
+        jobs = [(p, folder / "inbox", per_village, NATIONAL_FAULTS, villages) for p in programs]
         with ProcessPoolExecutor(max_workers=workers) as pool:
             done = list(pool.map(_write_regency, jobs, chunksize=4))
         return {
@@ -323,8 +335,7 @@ def national(
         }
 
     folder, info, seconds, reused = _cached(name, params, build)
-    data = Dataset(folder / "inbox", info["files"], info["rows"], seconds, reused, info["programs"])
-    return data, programs
+    return Dataset(folder / "inbox", info["files"], info["rows"], seconds, reused, info["programs"])
 
 
 def roster_files(inbox: Path) -> Iterator[Path]:
@@ -386,17 +397,4 @@ def province(
         "numpy": np.__version__,
     }
     name = f"province-{code}-{regencies or 'all'}x{villages or 'all'}x{per_village}"
-
-    def build(folder: Path) -> dict[str, Any]:
-        jobs = [(p, folder / "inbox", per_village, NATIONAL_FAULTS, villages) for p in programs]
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            done = list(pool.map(_write_regency, jobs))
-        return {
-            "files": sum(d[1] for d in done),
-            "rows": sum(d[2] for d in done),
-            "programs": [d[0] for d in done],
-        }
-
-    folder, info, seconds, reused = _cached(name, params, build)
-    data = Dataset(folder / "inbox", info["files"], info["rows"], seconds, reused, info["programs"])
-    return data, programs
+    return _regencies(name, params, programs, per_village, villages, workers), programs
