@@ -21,8 +21,10 @@ how long after its start each run held it; a run refused by a held lease and loc
 counted from the runs' logs). Every regency's invoices, total and billed workers are then checked
 against the same month run on its own as plain calls (`iuran.month.PLAIN`) on SQLite.
 
-Everything started is stopped in `finally` (process groups; PostgreSQL with `pg_ctl stop`; flow-run
-processes a stopped worker left behind, by the ids the API gives).
+Everything started is stopped in `finally`, also on Ctrl-C or SIGTERM: the server and workers by
+their process groups, PostgreSQL with `pg_ctl stop` (its folder deleted), and flow-run processes a
+stopped worker left behind (they run in sessions of their own) by the ids the API gave and by this
+case's server URL in their environment.
 """
 
 from __future__ import annotations
