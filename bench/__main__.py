@@ -1,8 +1,9 @@
-"""`make bench` = `python -m bench`: generate the data (once), run the four cases, print the table,
+"""`make bench` = `python -m bench`: generate the data (once), run the five cases, print the table,
 write `bench/results.json`.
 
     python -m bench                    # everything (about 8 minutes on 2 cores once the data exists)
     python -m bench --only regency     # one case: documents | regency | orchestration | national
+                                       #   | province
     python -m bench --quick            # a small smoke version (results in bench/data/results-quick.json)
     python -m bench --readme           # also put the table into README.md's Performance section
 
@@ -27,12 +28,13 @@ RESULTS = data.ROOT / "results.json"
 #: The national case's share of the 15 minutes `make bench` may take; if it has not finished by then,
 #: the rest is projected from its latest rate (and the table says so).
 BUDGET = 540.0
-ORDER = ("prepare", "documents", "regency", "national", "bare")
+ORDER = ("prepare", "documents", "regency", "national", "bare", "province")
 WANTS = {
     "documents": ("documents",),
     "regency": ("regency",),
     "orchestration": ("regency",),
     "national": ("national", "bare"),
+    "province": ("province",),
 }
 
 
@@ -82,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         " 0: run it all, about 14 minutes here)",
     )  # fmt: skip
     parser.add_argument("--profile", action="store_true", help="national: pyinstrument profile")
+    parser.add_argument("--limit", type=int, help="province: flow runs a worker takes at once (4)")
     parser.add_argument("--readme", action="store_true", help="update README.md's table")
     parser.add_argument(
         "--table-only", action="store_true",
@@ -115,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
                 extra += ["--workers", str(args.workers)]
             if args.profile:
                 extra += ["--profile", str(data.DATA / "runs" / "national-profile.txt")]
+        if case == "province" and args.limit:
+            extra += ["--limit", str(args.limit)]
         results[case] = run_case(case, args.quick, extra)
     total = time.perf_counter() - started
 

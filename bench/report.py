@@ -118,7 +118,54 @@ def rows(cases: dict[str, Any]) -> list[dict[str, str]]:
                 f"({run['flow']['wall_s'] - run['flow']['task_s']:.1f} s; plain-call comparison "
                 f"{100 * run['prefect_share']:.0f} %)",
             )  # fmt: skip
+    province_rows(cases.get("province", {}), add)
     return out
+
+
+def province_rows(p: dict[str, Any], add: Any) -> None:
+    """Case 5 (issue 19): the province on a Prefect server, process workers and PostgreSQL."""
+    if "error" in p:
+        add("5 Province on the engine", "error", p["error"])
+    if "workers_2" not in p:
+        return
+    case = (
+        f"5 Province on the engine (Jawa Tengah: {p['regencies']} regencies, {p['villages']:,} "
+        f"villages, {p['rows']:,} rows; Prefect server + PostgreSQL)"
+    )
+    if "measured" in p:
+        add(case, "measured (load average at start)", f"{p['measured']} ({p['load_average']})")
+    add(case, "each regency alone, plain calls on SQLite (no documents)", f"{p['alone_s']:.0f} s")
+    add(case, "server start (PostgreSQL database) / deploying", f"{p['server_start_s']:.0f} s / "
+        f"{p['deploy_s']:.0f} s")  # fmt: skip
+    for key in ("workers_2", "workers_1"):
+        w = p.get(key)
+        if not w:
+            continue
+        who = f"{w['workers']} worker{'s' if w['workers'] > 1 else ''} (limit {w['limit']})"
+        states = ", ".join(f"{n} {s}" for s, n in sorted(w["states"].items()))
+        add(case, f"{who}: wall, all triggered at once", f"{w['wall_s']:.0f} s ({states})",
+            "reported")  # fmt: skip
+        add(case, "… runs' own time (start → end), summed", f"{w['runs_sum_s']:.0f} s")
+        o = w["overhead_s"]
+        add(
+            case, "… overhead a run (created → Running), min / median / max",
+            f"{o['min']:.0f} / {o['median']:.0f} / {o['max']:.0f} s (Pending → Running "
+            f"{w['pending_to_running_s_median']:.0f} s)",
+        )  # fmt: skip
+        lease = w["lease_taken_after_start_s_max"]
+        add(
+            case, "… lease: taken after start (max); refused; lock errors",
+            f"{'–' if lease is None else f'{lease:.1f} s'}; {w['lease_refusals']}; "
+            f"{w['lock_trouble']}", "0 refused, 0 errors",
+            w["lease_refusals"] == 0 and w["lock_trouble"] == 0,
+        )  # fmt: skip
+        m = w.get("mail", {})
+        add(
+            case, "… e-mail left waiting (deferred: document not yet rendered)",
+            f"{m.get('pending', 0)} ({m.get('deferred_no_document', 0)})", "0", not m.get("pending"),
+        )  # fmt: skip
+        add(case, "… every regency's invoices, total, billed = alone", "yes" if w["totals_equal"]
+            else f"{len(w['mismatches'])} differ", "all equal", w["totals_equal"])  # fmt: skip
 
 
 def render_table(report: dict[str, Any]) -> str:

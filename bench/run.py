@@ -15,7 +15,7 @@ from typing import Any
 
 from bench import data
 
-CASES = ("prepare", "documents", "regency", "national", "bare")
+CASES = ("prepare", "documents", "regency", "national", "bare", "province")
 
 
 def prefect_env() -> None:
@@ -42,6 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budget", type=float, default=0.0)
     parser.add_argument("--profile", type=Path, default=None)
     parser.add_argument("--programs-from", type=Path, default=None)
+    parser.add_argument(
+        "--limit", type=int, default=None, help="province: runs a worker takes at once"
+    )
     args = parser.parse_args(argv)
     runs = data.DATA / "runs"
 
@@ -68,6 +71,10 @@ def main(argv: list[str] | None = None) -> int:
         from bench import regency
 
         result = regency.run(runs / "regency", args.quick)
+    elif args.case == "province":
+        from bench import province
+
+        result = province.run(runs / "province", args.quick, args.limit or province.WORKER_LIMIT)
     elif args.case == "bare":
         from bench import national
 

@@ -93,14 +93,16 @@ def wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: fl
 
 
 def start_worker(
-    pool: str, env: Mapping[str, str], log: Path, name: str | None = None
+    pool: str, env: Mapping[str, str], log: Path, name: str | None = None, limit: int | None = None
 ) -> subprocess.Popen[bytes]:
-    """`prefect worker start --pool <pool>`, detached, its output in `log`."""
+    """`prefect worker start --pool <pool>` (at most `limit` runs at a time), detached, its output
+    in `log`."""
     log.parent.mkdir(parents=True, exist_ok=True)
     worker = name or f"iuran-{socket.gethostname()}"
+    cmd = [*PREFECT, "worker", "start", "--pool", pool, "--name", worker, "--type", "process"]
     with log.open("ab") as out:
         return subprocess.Popen(
-            [*PREFECT, "worker", "start", "--pool", pool, "--name", worker, "--type", "process"],
+            [*cmd, *(["--limit", str(limit)] if limit else [])],
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
