@@ -114,7 +114,9 @@ class Steps:
         object,  # what they write is on disk and in the database; the month reads it from there
     ]  # fmt: skip
     render: Callable[[str, Program, Period], object]
-    deliver: Callable[[Settings, str], DeliveryReport]  # (settings, the program whose mail it sends)
+    deliver: Callable[
+        [Settings, str], DeliveryReport
+    ]  # (settings, the program whose mail it sends)
     publish: Callable[[dict[str, Any], pd.DataFrame, str], None]  # (summary, villages, links' base)
     remember: Callable[[str, Program, Period, str, dict[str, Any], pd.DataFrame, str], None]
 
