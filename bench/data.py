@@ -34,7 +34,7 @@ import numpy as np
 
 from iuran.generate import COLUMNS, SHEET, build_rosters, generate_rosters
 from iuran.periods import Period
-from iuran.programs import Program, load_program
+from iuran.programs import Program, ProgramYear, load_program
 
 ROOT = Path(__file__).resolve().parent
 DATA = Path(os.environ.get("IURAN_BENCH_DATA", ROOT / "data"))
@@ -133,10 +133,14 @@ def national_program(template: Program, regency: str, index: int, villages: int)
             "payer": "regency",
             "desa_only": False,
             "target_per_village": 100,
-            "workers": villages * 100,
-            "pagu": villages * 100 * 16_800 * 12,
+            "years": (_one_year(template, villages * 100),),
         }
     )
+
+
+def _one_year(template: Program, workers: int) -> ProgramYear:
+    """The template's first budget year planned for `workers` (headcount and pagu)."""
+    return template.years[0].model_copy(update={"workers": workers, "pagu": workers * 16_800 * 12})
 
 
 def national_programs(limit: int | None = None) -> list[Program]:
@@ -368,9 +372,8 @@ def province_programs(
                 update={
                     "name": f"Perlindungan Jaminan Sosial Ketenagakerjaan Pekerja Rentan {name} 2026",
                     "payer_name": f"Pemerintah {name} c.q. BKAD {name}",
-                    "quota_per_village": per_village,
-                    "workers": workers,
-                    "pagu": workers * 16_800 * 12,
+                    "target_per_village": per_village,
+                    "years": (_one_year(template, workers),),
                 }
             )
         )

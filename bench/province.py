@@ -469,9 +469,7 @@ def alone(programs: list[Any], inbox: Path, workdir: Path) -> tuple[dict[str, An
     base.mkdir(parents=True)
     db = f"sqlite:///{base / 'iuran.db'}"
     upgrade(db)
-    steps = dataclasses.replace(
-        PLAIN, render=lambda *_: [], deliver=lambda _settings: DeliveryReport()
-    )
+    steps = dataclasses.replace(PLAIN, render=lambda *_: [], deliver=lambda *_: DeliveryReport())
     t = time.perf_counter()
     for p in programs:
         settings = load_settings(db, str(inbox), str(base / "out"))

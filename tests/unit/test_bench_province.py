@@ -15,10 +15,10 @@ def test_jawa_tengah_has_a_program_per_regency_sized_by_its_villages() -> None:
     villages = wilayah.all_villages()
     central_java = villages[villages["kode_kabupaten"].str.startswith("33.")]
     assert len(programs) == 35 == central_java["kode_kabupaten"].nunique()
-    assert sum(p.workers for p in programs) == 10 * len(central_java)
+    assert sum(p.years[0].workers or 0 for p in programs) == 10 * len(central_java)
     cilacap = programs[0]
     assert (cilacap.code, cilacap.regency_name) == ("kab-33-01", "Kabupaten Cilacap")
-    assert cilacap.quota_per_village == 10
+    assert cilacap.target_per_village == cilacap.per_village == 10
     assert "Cilacap" in cilacap.payer_name and "Lebak" not in cilacap.name
     assert len({p.short for p in programs}) == 35
 
