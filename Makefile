@@ -13,6 +13,7 @@ export PREFECT_LOGGING_LEVEL ?= INFO
 .PHONY: help install demo test test-fast lint bench crash-soak up down clean
 
 SEEDS ?= 500
+FLOW_SEEDS ?= 30
 FIRST_SEED ?= 0
 
 help:
@@ -20,7 +21,9 @@ help:
 	@echo "make test   - run the test suite"
 	@echo "make lint   - ruff + mypy"
 	@echo "make bench  - performance benchmarks (bench/results.json)"
-	@echo "make crash-soak SEEDS=500 - runs killed at SEEDS random moments, each rerun and compared"
+	@echo "make crash-soak SEEDS=500 FLOW_SEEDS=30 - runs killed at random moments (FLOW_SEEDS of them"
+	@echo "                           Prefect flow runs: the cycle's CLI, payment-status, reminders), each"
+	@echo "                           rerun and compared; SEEDS=0 FLOW_SEEDS=60: the flow runs only"
 	@echo "make up     - local Prefect server + worker + deployments; make down stops them"
 
 $(STAMP): pyproject.toml
@@ -50,7 +53,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench
 
 crash-soak: $(STAMP)
-	IURAN_KILL_SEEDS=$(SEEDS) IURAN_KILL_FIRST_SEED=$(FIRST_SEED) \
+	IURAN_KILL_SEEDS=$(SEEDS) IURAN_KILL_FLOW_SEEDS=$(FLOW_SEEDS) IURAN_KILL_FIRST_SEED=$(FIRST_SEED) \
 		$(BIN)/pytest -q -s tests/crash/test_random_kill.py
 
 up: $(STAMP)

@@ -2,6 +2,9 @@
 
 * Lahat (case 1): `iuran.generate.generate_rosters`, exactly what `make demo` writes, at full size
   (360 desa x 100 workers, 2% extra faulty rows, half CSV half XLSX).
+* Lahat in the layouts villages really send (case 5): the same month written `--format mixed`
+  (`iuran.generate_formats`: the template, OpenSID's exports, SIAK's `.xls`, in turn by village),
+  with what each layout holds (files, rows, valid rows) to compare what the month reads against.
 * National (case 2): every village and ward of `iuran.wilayah.all_villages()` (83,762 in 514
   regencies), 100 workers each, drawn by `iuran.generate.build_rosters` per regency (same people,
   NIKs, names and faults as the demo generator) but written by the fast writers below: CSV with the
@@ -33,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from iuran.generate import COLUMNS, SHEET, build_rosters, generate_rosters
+from iuran.generate_formats import layout_of
 from iuran.periods import Period
 from iuran.programs import Program, ProgramYear, load_program
 
@@ -90,30 +94,52 @@ def _cached(
 # --------------------------------------------------------------------------------------- Lahat
 
 
-def lahat(villages: int | None = None, per_village: int = 100) -> Dataset:
-    """Lahat rosters for `LAHAT_PERIOD` under `bench/data/lahat-*/inbox/lahat/2025-09/`."""
+def lahat(villages: int | None = None, per_village: int = 100, fmt: str = "template") -> Dataset:
+    """Lahat rosters for `LAHAT_PERIOD` under `bench/data/lahat-*/inbox/lahat/2025-09/`, in the
+    roster layout `fmt` (`iuran.generate_formats.FORMATS`)."""
     params = {
         "villages": villages,
         "per_village": per_village,
         "faults": LAHAT_FAULTS,
         "seed": SEED,
+        **({"fmt": fmt} if fmt != "template" else {}),  # the template's caches stay valid
     }
-    name = f"lahat-{villages or 'all'}x{per_village}"
+    name = f"lahat-{villages or 'all'}x{per_village}{'' if fmt == 'template' else '-' + fmt}"
 
     def build(folder: Path) -> dict[str, Any]:
-        report = generate_rosters(
-            load_program(LAHAT),
-            LAHAT_PERIOD,
-            folder / "inbox",
-            villages=villages,
-            per_village=per_village,
-            faults=LAHAT_FAULTS,
-            seed=SEED,
-        )
-        return {"files": len(report.files), "rows": report.rows, "programs": [LAHAT]}
+        program = load_program(LAHAT)
+        args = (villages, per_village, LAHAT_FAULTS, SEED)
+        report = generate_rosters(program, LAHAT_PERIOD, folder / "inbox", *args, fmt=fmt)
+        return {
+            "files": len(report.files),
+            "rows": report.rows,
+            "valid_rows": report.valid_rows,
+            "programs": [LAHAT],
+            "layouts": layouts(program, args, fmt),
+        }
 
     folder, info, seconds, reused = _cached(name, params, build)
     return Dataset(folder / "inbox", info["files"], info["rows"], seconds, reused, info["programs"])
+
+
+def lahat_mixed(quick: bool = False) -> Dataset:
+    """Case 5's month: every Lahat village in turn in each layout (`--quick`: 21 villages x 10)."""
+    return lahat(21, 10, fmt="mixed") if quick else lahat(None, 100, fmt="mixed")
+
+
+def layouts(
+    program: Program, args: tuple[int | None, int, float, int], fmt: str
+) -> dict[str, dict[str, Any]]:
+    """What `generate_rosters(..., fmt=fmt)` wrote in each layout: its villages, rows, valid rows
+    (the same rosters drawn again: the generator is deterministic)."""
+    found: dict[str, dict[str, Any]] = {}
+    for j, roster in enumerate(build_rosters(program, LAHAT_PERIOD, *args)):
+        faulty = sum(kind is not None for kind in roster.columns["fault"])
+        layout = found.setdefault(layout_of(fmt, j), {"villages": [], "rows": 0, "valid_rows": 0})
+        layout["villages"].append(roster.kode_desa)
+        layout["rows"] += len(roster)
+        layout["valid_rows"] += len(roster) - faulty
+    return found
 
 
 # ------------------------------------------------------------------------------------ national

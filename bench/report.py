@@ -118,6 +118,40 @@ def rows(cases: dict[str, Any]) -> list[dict[str, str]]:
                 f"({run['flow']['wall_s'] - run['flow']['task_s']:.1f} s; plain-call comparison "
                 f"{100 * run['prefect_share']:.0f} %)",
             )  # fmt: skip
+
+    lay = cases.get("layouts", {})
+    if "layouts" in lay:
+        case = f"5 Village layouts ({lay['villages']} villages, {len(lay['layouts'])} layouts, {lay['rows']:,} rows)"
+        if lay.get(
+            "measured_apart"
+        ):  # run alone (`python -m bench.run layouts`), not in this bench
+            case += f"; measured apart {lay['measured_apart']}"
+        add(
+            case, "rows read / generated", f"{lay['rows_read']:,} / {lay['rows']:,}",
+            "all", lay["rows_read"] == lay["rows"] and not lay["files_rejected"],
+        )  # fmt: skip
+        add(
+            case, "workers billed / valid rows generated", f"{lay['billed']:,} / {lay['valid_rows']:,}",
+            "all", lay["billed"] == lay["valid_rows"],
+        )  # fmt: skip
+        add(
+            case, "month read, validated, reconciled + priced",
+            f"{lay['read_s']:.1f} + {lay['validate_s']:.1f} + {lay['reconcile_price_s']:.1f} s",
+            "reported",
+        )  # fmt: skip
+        for name, one in lay["layouts"].items():
+            rate = (
+                one["rows"] / one["read_s"] if one["read_s"] else 0.0
+            )  # a refused file is read too
+            add(
+                case, f"read `{name}` alone ({one['villages']} files)",
+                f"{one['read_s']:.2f} s ({rate:,.0f} rows/s); {one['rows_read']:,} / {one['rows']:,} rows kept",
+                "all rows", one["rows_read"] == one["rows"] and not one["files_rejected"],
+            )  # fmt: skip
+            for code, n in one.get("refusals", {}).items():
+                add(case, f"… `{name}` files refused whole", f"{n} × {code}", "none", False)
+    elif lay:
+        add("5 Village layouts", "error", lay.get("error", "?"))
     province_rows(cases.get("province", {}), add)
     return out
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from bench import data
 
-CASES = ("prepare", "documents", "regency", "national", "bare", "province")
+CASES = ("prepare", "documents", "regency", "layouts", "national", "bare", "province")
 
 
 def prefect_env() -> None:
@@ -52,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.case == "prepare":
         lahat = data.lahat(*((20, 10) if args.quick else (None, 100)))
         small = data.lahat(12, 5)
+        mixed = data.lahat_mixed(args.quick)
         country, _ = national_data(args.quick)
         result = {
             name: {
@@ -60,7 +61,12 @@ def main(argv: list[str] | None = None) -> int:
                 "seconds": round(d.seconds, 1),
                 "reused": d.reused,
             }
-            for name, d in (("lahat", lahat), ("lahat_small", small), ("national", country))
+            for name, d in (
+                ("lahat", lahat),
+                ("lahat_small", small),
+                ("lahat_mixed", mixed),
+                ("national", country),
+            )
         }
     elif args.case == "documents":
         from bench import documents
@@ -75,6 +81,10 @@ def main(argv: list[str] | None = None) -> int:
         from bench import province
 
         result = province.run(runs / "province", args.quick, args.limit or province.WORKER_LIMIT)
+    elif args.case == "layouts":
+        from bench import layouts
+
+        result = layouts.run(runs / "layouts", args.quick)
     elif args.case == "bare":
         from bench import national
 
