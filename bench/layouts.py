@@ -65,7 +65,7 @@ def read_layout(
         for path in files_of(folder, kode, layout):
             os.link(path, month / path.name)
     t = time.perf_counter()
-    got = collect_rosters(str(month), None, program.regency, program.quota_per_village)
+    got = collect_rosters(str(month), None, program.regency, program.per_village)
     read_s = time.perf_counter() - t
     checked = validate_rows(got.rows, program, data.LAHAT_PERIOD)
     return {
@@ -101,7 +101,7 @@ def run(workdir: Path, quick: bool) -> dict[str, Any]:
     upgrade(url)
     laps: dict[str, float] = {}
     t = time.perf_counter()
-    got = collect_rosters(str(folder), None, program.regency, program.quota_per_village)
+    got = collect_rosters(str(folder), None, program.regency, program.per_village)
     laps["read_s"] = time.perf_counter() - t
     t = time.perf_counter()
     checked = validate_rows(got.rows, program, period)

@@ -39,8 +39,8 @@ FILE_MESSAGES: dict[str, str] = {
         "Kecamatan atau Kode Desa."
     ),
     "BERKAS_DATA_PENDUDUK": (
-        "Berkas ini tampak sebagai ekspor seluruh data penduduk ({baris} orang; program ini "
-        "mendaftarkan paling banyak {batas} pekerja per desa), sehingga tidak ditagih agar warga "
+        "Berkas ini tampak sebagai ekspor seluruh data penduduk ({baris} orang, lebih dari dua kali "
+        "{batas} pekerja per desa yang diharapkan program ini), sehingga tidak ditagih agar warga "
         "yang bukan pekerja rentan tidak ikut terdaftar. Kirim hanya pekerja yang didaftarkan: di "
         "OpenSID pakai ekspor Program Bantuan (peserta BPJS Ketenagakerjaan), atau saring data "
         "penduduk lalu ekspor ulang."

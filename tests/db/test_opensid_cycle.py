@@ -52,7 +52,7 @@ def test_a_village_that_sends_its_whole_population_bills_nobody(
         "BERKAS_DATA_PENDUDUK",
     )
     assert (
-        "(300 orang; program ini mendaftarkan paling banyak 10 pekerja per desa)"
+        "(300 orang, lebih dari dua kali 10 pekerja per desa yang diharapkan program ini)"
         in (held["message"])
     )
     assert s["rows"]["received"] == 5  # nobody of the village is even a row

@@ -253,8 +253,8 @@ def test_a_whole_population_export_is_held_not_billed(tmp_path: Path) -> None:
     held = files.loc["penduduk_3602012002_03_12_2026.xlsx"]
     assert (held["status"], held["code"]) == ("rejected", "BERKAS_DATA_PENDUDUK")
     assert held["message"].startswith(
-        "Berkas ini tampak sebagai ekspor seluruh data penduduk (300 orang; program ini "
-        "mendaftarkan paling banyak 10 pekerja per desa)"
+        "Berkas ini tampak sebagai ekspor seluruh data penduduk (300 orang, lebih dari dua kali "
+        "10 pekerja per desa yang diharapkan program ini)"
     )
     assert "ekspor Program Bantuan" in held["message"]
     assert files.loc["3602012005.xlsm", "status"] == "read"  # the other files go on
@@ -284,15 +284,16 @@ def _siak(path: Path, rows: int) -> None:
 
 def test_the_limit_counts_the_villages_a_file_covers(tmp_path: Path) -> None:
     """A file whose village comes from its name covers 1 village; one with a Kode Desa column the
-    villages it names: 15 people of 2 villages are within 10 x 2, 21 are not."""
-    _whole_village(tmp_path / "3602012004.xlsx", workers_only=15)
-    _siak(tmp_path / "siak-15.csv", 15)
-    _siak(tmp_path / "siak-21.csv", 21)
+    villages it names, and holds a file over twice that (`POPULATION_MARGIN`): 40 people of 2
+    villages are within 2 x 10 x 2, 41 are not."""
+    _whole_village(tmp_path / "3602012004.xlsx")  # 300 residents of one village: over 2 x 10
+    _siak(tmp_path / "siak-40.csv", 40)
+    _siak(tmp_path / "siak-41.csv", 41)
     files = collect_rosters(str(tmp_path), regency="36.02", village_limit=10).files
     assert files.set_index("path")["code"].fillna("-").to_dict() == {
         "3602012004.xlsx": "BERKAS_DATA_PENDUDUK",
-        "siak-15.csv": "-",
-        "siak-21.csv": "BERKAS_DATA_PENDUDUK",
+        "siak-40.csv": "-",
+        "siak-41.csv": "BERKAS_DATA_PENDUDUK",
     }
 
 
