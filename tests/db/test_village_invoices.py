@@ -32,7 +32,9 @@ MONTH = "2026-01"
 PICTURES = ROOT / "test-output" / "village-invoices"
 
 
-def lahat_with_contacts(tmp_path: Path, inbox: Path) -> tuple[Program, list[str], dict[str, str]]:
+def lahat_with_contacts(
+    tmp_path: Path, inbox: Path, district: bool = False
+) -> tuple[Program, list[str], dict[str, str]]:
     """Lahat with a contacts file for the three villages that sent rosters: the first two with an
     e-mail, the third with a name but no e-mail; plus a row with an unknown code."""
     lahat = load_program("lahat")
@@ -60,6 +62,15 @@ def lahat_with_contacts(tmp_path: Path, inbox: Path) -> tuple[Program, list[str]
             "No. HP": ["081234567001", "081234567002", "081234567003", ""],
         }
     )
+    if district:  # the third village's kecamatan has a contact
+        contacts.loc[len(contacts)] = [
+            codes[2][:8],
+            "Kecamatan",
+            "Camat",
+            "",
+            "camat@lahat.example",
+            "",
+        ]
     path = tmp_path / "kontak-desa.csv"
     contacts.to_csv(path, index=False)
     return lahat.model_copy(update={"contacts": str(path)}), codes, heads
@@ -161,3 +172,17 @@ def test_without_a_contact_the_invoice_keeps_the_title_and_the_digest_says_so(
     text = " ".join(" ".join(pdf_text(Path(pdf).read_bytes())).split())
     # today's title, an empty line to sign by hand (typst sets the dots as ellipses)
     assert re.search(r"Kepala Desa selaku Pengguna Anggaran Dana Desa \( [.…]+ \)", text)
+
+
+def test_a_kecamatan_with_a_contact_receives_its_unreached_villages(
+    database_url: str, tmp_path: Path
+) -> None:
+    inbox, out = tmp_path / "inbox", tmp_path / "out"
+    lahat, codes, _ = lahat_with_contacts(tmp_path, inbox, district=True)
+    run(database_url, lahat, MONTH, inbox, out, render=False)
+    sent = {n.idempotency_key.rsplit(":", 1)[-1]: n for n in notifications(database_url)}
+    camat = sent["kecamatan"]
+    assert camat.to_addrs == ["camat@lahat.example"]
+    assert [u["kode_desa"] for u in camat.context["unreached"]] == [codes[2]]
+    assert len(camat.attachments) == 1 and "TAG" in camat.attachments[0]
+    assert sent["bkad"].context["unreached"][0]["district"] is True
