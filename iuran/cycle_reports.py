@@ -278,7 +278,9 @@ def village_corrections(
     `write_reports` after the mail is queued). Rows and files are placed in villages as that list
     places them (`iuran.desa.village_of`), so the mail and its attachment tell the same rows.
     """
-    known = pd.Index(program_villages(program).index.astype("string"))
+    # every village of the regency, as `write_reports` places rows for the correction lists: a
+    # row naming a kelurahan is that kelurahan's, never attached to the desa whose file held it
+    known = pd.Index(villages(program.regency)["kode_desa"].astype("string"))
     r = rejected.reset_index(drop=True)
     bad = files.loc[files["status"].eq(RosterFileStatus.REJECTED)] if len(files) else files
     bad = bad.reindex(columns=["path", "code", "message"]).reset_index(drop=True)
