@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from iuran import faults
 from iuran.budget import Budget, compute_budget, pagu_notes
-from iuran.cycle_reports import ReportPaths, queue_report_mail
+from iuran.cycle_reports import ReportPaths, queue_report_mail, village_corrections
 from iuran.db.models import Cycle, CycleStatus, Invoice, PaymentState
 from iuran.db.session import session_scope
 from iuran.invoicing import (
@@ -145,8 +145,13 @@ def record_cycle(
             ]
             return Recorded(cycle_id, "stopped", withheld, budget, total_due, 0, dry_run, notes)
         paths = ReportPaths.of(program, period, out_dir)
+        corrections = (  # each paying village's own rejected rows go with its invoice
+            village_corrections(program, rejected, files, paths)
+            if program.payer == "village"
+            else {}
+        )
         queued = queue_invoice_mail(
-            session, program, period, outcomes, budget, extra=[str(paths.program_report)]
+            session, program, period, outcomes, budget, [str(paths.program_report)], corrections
         )
         queued += queue_report_mail(session, program, period, files, rejected, decided, paths)
         faults.point("record.mail_queued")

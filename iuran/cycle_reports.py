@@ -23,16 +23,17 @@ from sqlalchemy.orm import Session
 from iuran import faults
 from iuran.db.models import RosterFileStatus
 from iuran.db.session import session_scope
-from iuran.desa import village_counts
+from iuran.desa import village_counts, village_of
 from iuran.mail.outbox import queue
 from iuran.mutation_list import ALASAN, write_mutation_list
-from iuran.nik import sorted_joins, text_array
+from iuran.nik import mask_series, sorted_joins, text_array
 from iuran.periods import Period
 from iuran.program_report import build_program_report, monthly_billed, write_program_report
 from iuran.programs import Program
 from iuran.reconcile import CARRIED_SOURCE, Reconciled
 from iuran.reports import data_quality_table, write_data_quality_xlsx, write_rejection_reports
 from iuran.rosters.codes import CODES
+from iuran.rosters.read import LABELS
 from iuran.wilayah import villages
 
 
@@ -260,3 +261,69 @@ def rejections_by_village(
         }
         for v in table.head(limit).itertuples()
     ]
+
+
+def village_corrections(
+    program: Program,
+    rejected: pd.DataFrame,
+    files: pd.DataFrame,
+    paths: ReportPaths,
+    limit: int = 50,
+) -> dict[str, dict[str, Any]]:
+    """Per village with something to correct: what its own invoice mail tells it.
+
+    `{kode_desa: {rows, count, files, attachment}}`: its first `limit` rejected rows (file, row
+    number as the operator sees it, column, masked NIK, code, Indonesian reason), how many there
+    are, its refused files, and its correction list (`penolakan-<kode_desa>.xlsx`, written by
+    `write_reports` after the mail is queued). Rows and files are placed in villages as that list
+    places them (`iuran.desa.village_of`), so the mail and its attachment tell the same rows.
+    """
+    # every village of the regency, as `write_reports` places rows for the correction lists: a
+    # row naming a kelurahan is that kelurahan's, never attached to the desa whose file held it
+    known = pd.Index(villages(program.regency)["kode_desa"].astype("string"))
+    r = rejected.reset_index(drop=True)
+    bad = files.loc[files["status"].eq(RosterFileStatus.REJECTED)] if len(files) else files
+    bad = bad.reindex(columns=["path", "code", "message"]).reset_index(drop=True)
+    if not len(r) and not len(bad):
+        return {}
+    row_desa = village_of(
+        r.reindex(columns=["kode_desa"])["kode_desa"].astype("string"),
+        r.reindex(columns=["source_file"])["source_file"].astype("string"),
+        known,
+    )
+    file_desa = village_of(pd.Series(pd.NA, index=bad.index, dtype="string"), bad["path"], known)
+    row = pd.to_numeric(r.reindex(columns=["source_row"])["source_row"], errors="coerce")
+    source = r.reindex(columns=["source_file"])["source_file"].astype("string").fillna("")
+    table = pd.DataFrame(
+        {
+            "desa": row_desa,
+            "file": source.where(source != CARRIED_SOURCE, "(dibawa dari bulan sebelumnya)"),
+            "row": row.where(row > 0).astype("Int64").astype("string").fillna("-"),
+            "column": r.reindex(columns=["column"])["column"]
+            .astype("string")
+            .map(lambda c: LABELS.get(c, c))
+            .fillna("-"),
+            "nik": mask_series(r.reindex(columns=["nik"])["nik"]),
+            "code": r["code"].astype("string") if len(r) else pd.Series(dtype="string"),
+            "message": r["message"].astype("string") if len(r) else pd.Series(dtype="string"),
+        }
+    ).dropna(subset=["desa"])
+    counts = table["desa"].value_counts()
+    shown = table.groupby("desa", sort=False).head(limit)
+    out: dict[str, dict[str, Any]] = {
+        str(k): {
+            "rows": [],
+            "count": 0,
+            "files": [],
+            "attachment": str(paths.village_reports / f"penolakan-{k}.xlsx"),
+        }
+        for k in sorted(set(table["desa"]) | set(file_desa.dropna()))
+    }
+    for rec in shown.to_dict("records"):  # at most `limit` a village
+        out[str(rec.pop("desa"))]["rows"].append(rec)
+    for k, n in counts.items():
+        out[str(k)]["count"] = int(n)
+    for f, k in zip(bad.itertuples(), file_desa.tolist(), strict=True):
+        if k is not pd.NA:
+            out[str(k)]["files"].append({"path": f.path, "code": f.code, "message": f.message})
+    return out

@@ -33,6 +33,7 @@ from sqlalchemy import select
 from iuran import faults, xlsx
 from iuran.budget import compute_budget
 from iuran.config import TEMPLATES
+from iuran.contacts import Contacts, read_contacts
 from iuran.db.models import ContributionLine, Invoice, Participant
 from iuran.db.session import session_scope
 from iuran.files import sweep_temps, temp_beside
@@ -531,6 +532,26 @@ def write_invoice_files(
 # ------------------------------------------------------------------------------- the render step
 
 
+#: The signer's title on a village's invoice, by the role the program names (`signed_by`).
+SIGNER_TITLES = {"kepala_desa": "Kepala Desa", "bendahara": "Bendahara Desa"}
+
+
+def signatory_of(
+    program: Program, contacts: Contacts | None, payer_key: str, village_names: pd.Series
+) -> Signatory:
+    """Who signs an invoice: the program's signatory where the regency pays; where a village pays,
+    its head (or treasurer, `signed_by`) by name from the contacts file, titled with the village
+    (`Kepala Desa Kembang Ayun`). A village without that name keeps the program's title and an
+    empty name line, to be signed by hand (and the BKAD digest says its contact is missing)."""
+    if contacts is None:
+        return program.signatory
+    name = contacts.signer(payer_key, program.signed_by)
+    if name is None:
+        return Signatory(name="", title=program.signatory.title)
+    nama = village_names.get(payer_key, payer_key)
+    return Signatory(name=name, title=f"{SIGNER_TITLES[program.signed_by]} {nama}")
+
+
 def needs_rendering(inv: Invoice) -> bool:
     """Not rendered yet, or a file of it is gone (someone may have deleted one)."""
     pdf = Path(inv.pdf_path or "")
@@ -599,6 +620,7 @@ def render_pending(database_url: str, program: Program, period: Period) -> list[
             sum(i.total for i in pending if i.kind == "regular"),
             sum(i.participants for i in pending if i.kind == "regular"),
         )
+        contacts = read_contacts(program) if program.payer == "village" else None
         docs: list[tuple[Invoice, InvoiceDocument]] = []
         for inv in pending:
             lines = detail.iloc[at.get(inv.id, [])].reset_index(drop=True)
@@ -625,7 +647,7 @@ def render_pending(database_url: str, program: Program, period: Period) -> list[
                 villages=tuple(summaries.get(inv.id, ())),
                 lines=lines,
                 payee=program.payee,
-                signatory=program.signatory,
+                signatory=signatory_of(program, contacts, inv.payer_key, names["nama_desa"]),
                 budget=budget.as_dict() if program.payer == "regency" else None,
                 change_note=inv.change_note,
             )

@@ -6,14 +6,17 @@
   is never changed: added workers go on a supplementary invoice, removed ones on a credit note that
   pays the payer's next invoices (`iuran.credit_notes.credit_removed_workers`).
 - An unpaid invoice whose payer has nobody left to bill is cancelled.
-- Each new or revised invoice is announced to BKAD in the transaction that writes it
-  (`queue_invoice_mail`), the invoice PDF attached once rendered.
+- Each new or revised invoice is announced in the transaction that writes it (`queue_invoice_mail`),
+  the invoice PDF attached once rendered: to BKAD where the regency pays; where villages pay, to
+  each village with an e-mail in the contacts file (`iuran.contacts`), the others named in a
+  digest to their kecamatan (if it has a contact) and to BKAD.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, cast
@@ -26,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from iuran import faults
 from iuran.budget import Budget
+from iuran.contacts import Contacts, read_contacts
 from iuran.credit_notes import credit_removed_workers, credited_invoices
 from iuran.db.models import (
     LIVE,
@@ -325,12 +329,16 @@ def queue_invoice_mail(
     outcomes: list[InvoiceOutcome],
     budget: Budget,
     extra: list[str] | None = None,
+    corrections: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> int:
-    """One message per new or revised invoice where the regency pays; one digest where villages pay."""
+    """One message per new or revised invoice where the regency pays. Where villages pay: each
+    village with an e-mail in the contacts file receives its own invoice (PDF and detail sheet)
+    with its correction list (`corrections`, `iuran.cycle_reports.village_corrections`); the
+    villages without one go in a digest to their kecamatan (when it has a contact) and in the
+    digest to BKAD, which names them and attaches their invoices."""
     fresh = [o for o in outcomes if o.action in ("issued", "revised", "supplementary")]
     if not fresh:
         return 0
-    to, cc = list(program.recipients.bkad), list(program.recipients.disnaker)
     base: dict[str, Any] = {
         "program_name": program.name,
         "regency_name": program.regency_name,
@@ -338,66 +346,189 @@ def queue_invoice_mail(
         "budget": budget.as_dict(),
         "payee": program.payee.model_dump(),
     }
-    queued = 0
-    groups = [[o] for o in fresh] if program.payer == "regency" else [fresh]
-    for group in groups:
-        revised = [o for o in group if o.action == "revised"]
-        template = "invoice_revised" if revised and len(group) == 1 else "invoice_issued"
-        ident = (
-            f"{group[0].number}:r{group[0].revision}"
-            if len(group) == 1
-            else f"{program.code}:{period}:"
-            + hashlib.sha256(
-                ",".join(f"{o.number}/r{o.revision}" for o in group).encode()
-            ).hexdigest()[:16]
-        )
-        total = sum(o.total for o in group)
-        credit = sum(o.credit_applied for o in group)
-        context = base | {
-            "invoices": [
-                {
-                    "number": o.number,
-                    "revision": o.revision,
-                    "kind": o.kind,
-                    "payer": o.payer_key,
-                    "participants": o.participants,
-                    "total": o.total,
-                    "total_rupiah": rupiah(o.total),
-                    "credit_applied": o.credit_applied,
-                    "to_pay": o.to_pay,
-                    "due_date": o.due_date,
-                    "change_note": o.change_note,
-                }
-                for o in group
-            ],
-            "total": total,
-            "total_rupiah": rupiah(total),
-            "total_terbilang": terbilang(total),
-            "credit_applied": credit,
-            "to_pay": total - credit,
-            "to_pay_terbilang": terbilang(total - credit),
-            "due_date": group[0].due_date,
-            "change_note": group[0].change_note,
-            "old_total": group[0].previous_total,
-            "old_participants": group[0].previous_participants,
+    if program.payer == "regency":
+        return sum(_queue_group(session, program, period, base, [o], extra) for o in fresh)
+    contacts = read_contacts(program)
+    desa = villages(program.regency, desa_only=program.desa_only).set_index("kode_desa")
+    reached = [o for o in fresh if contacts.emails(o.payer_key)]
+    unreached = [o for o in fresh if not contacts.emails(o.payer_key)]
+    queued = sum(
+        _queue_village(session, program, period, base, o, contacts, desa, corrections or {})
+        for o in reached
+    )
+    kecamatan = desa["kode_kecamatan"].to_dict()
+    by_district: dict[str, list[InvoiceOutcome]] = {}
+    for o in unreached:
+        kec = kecamatan.get(o.payer_key, "")
+        if contacts.district_emails(kec):
+            by_district.setdefault(kec, []).append(o)
+    for kec, group in sorted(by_district.items()):
+        queued += _queue_group(
+            session, program, period, base, group, [], contacts.district_emails(kec),
+            role=f"{kec}:kecamatan",
+            recipient_label="Camat " + str(contacts.districts.at[kec, "nama_kecamatan"]),
+            unreached=_unreached(group, contacts, desa, kecamatan, by_district),
+        )  # fmt: skip
+    # BKAD: every village invoice of the month, the unreached ones named and attached
+    queued += _queue_group(
+        session, program, period, base, fresh, extra,
+        attach=unreached,
+        unreached=_unreached(unreached, contacts, desa, kecamatan, by_district),
+        reached=len(reached),
+        contact_note=contacts.note,
+        contact_problems=contacts.problems[:50],
+    )  # fmt: skip
+    return queued
+
+
+def _unreached(
+    group: list[InvoiceOutcome],
+    contacts: Contacts,
+    desa: pd.DataFrame,
+    kecamatan: Mapping[str, str],
+    by_district: Mapping[str, list[InvoiceOutcome]],
+) -> list[dict[str, Any]]:
+    """The villages of `group` (not mailed directly) and why: no contact, or no valid e-mail."""
+    return [
+        {
+            "kode_desa": o.payer_key,
+            "nama": str(desa["nama_desa"].get(o.payer_key, o.payer_key)),
+            "number": o.number,
+            "total": o.total,
+            "reason": "tidak ada kontak desa"
+            if o.payer_key not in contacts.villages.index
+            else "tidak ada alamat e-mail yang sah",
+            "district": kecamatan.get(o.payer_key, "") in by_district,
         }
-        attachments = [o.pdf for o in group if o.pdf] if len(group) <= 20 else []
-        attachments += extra or []
-        if queue(
+        for o in group
+    ]
+
+
+def _queue_group(
+    session: Session,
+    program: Program,
+    period: Period,
+    base: dict[str, Any],
+    group: list[InvoiceOutcome],
+    extra: list[str] | None,
+    to: list[str] | None = None,
+    *,
+    role: str = "bkad",
+    attach: list[InvoiceOutcome] | None = None,
+    **more: Any,
+) -> int:
+    """One message about `group` (one invoice, or a digest) to BKAD (cc Disnaker) or `to`;
+    its PDFs attached (those of `attach`, when given), at most 20."""
+    revised = [o for o in group if o.action == "revised"]
+    template = "invoice_revised" if revised and len(group) == 1 else "invoice_issued"
+    ident = (
+        f"{group[0].number}:r{group[0].revision}"
+        if len(group) == 1
+        else f"{program.code}:{period}:"
+        + hashlib.sha256(",".join(f"{o.number}/r{o.revision}" for o in group).encode()).hexdigest()[
+            :16
+        ]
+    )
+    context = base | _invoice_context(group) | more
+    attached = group if attach is None else attach
+    attachments = [o.pdf for o in attached if o.pdf] if len(attached) <= 20 else []
+    attachments += extra or []
+    return int(
+        queue(
             session,
-            key=f"{template}:{ident}:bkad",
+            key=f"{template}:{ident}:{role}",
             event=template,
             program=program.code,
             period=str(period),
-            to=to,
-            cc=cc,
+            to=to or list(program.recipients.bkad),
+            cc=list(program.recipients.disnaker),
             template=template,
             context=context,
             attachments=attachments,
             invoice_id=group[0].invoice_id if len(group) == 1 else None,
-        ):
-            queued += 1
-    return queued
+        )
+    )
+
+
+def _queue_village(
+    session: Session,
+    program: Program,
+    period: Period,
+    base: dict[str, Any],
+    o: InvoiceOutcome,
+    contacts: Contacts,
+    desa: pd.DataFrame,
+    corrections: Mapping[str, Mapping[str, Any]],
+) -> int:
+    """The village's own message: its invoice, detail sheet and correction list. Keyed by the
+    invoice's number, revision and the village, so a rerun never mails it twice."""
+    nama = str(desa["nama_desa"].get(o.payer_key, o.payer_key))
+    head = contacts.signer(o.payer_key, "kepala_desa")
+    fix = corrections.get(o.payer_key, {})
+    attachments = [o.pdf, str(Path(o.pdf).with_suffix(".xlsx"))] if o.pdf else []
+    if fix.get("attachment"):
+        attachments.append(str(fix["attachment"]))
+    context = (
+        base
+        | _invoice_context([o])
+        | {
+            "kode_desa": o.payer_key,
+            "nama_desa": nama,
+            "recipient_label": f"Kepala Desa {nama}" + (f" (Bapak/Ibu {head})" if head else ""),
+            "corrections": list(fix.get("rows", [])),
+            "corrections_count": int(fix.get("count", 0)),
+            "files_rejected": list(fix.get("files", [])),
+        }
+    )
+    return int(
+        queue(
+            session,
+            key=f"invoice_village:{o.number}:r{o.revision}:{o.payer_key}:desa",
+            event="invoice_village",
+            program=program.code,
+            period=str(period),
+            to=contacts.emails(o.payer_key),
+            cc=list(program.recipients.disnaker),
+            template="invoice_village",
+            context=context,
+            attachments=attachments,
+            invoice_id=o.invoice_id,
+        )
+    )
+
+
+def _invoice_context(group: list[InvoiceOutcome]) -> dict[str, Any]:
+    """What every invoice message tells of its invoices: each one, the total, credit, to pay."""
+    total = sum(o.total for o in group)
+    credit = sum(o.credit_applied for o in group)
+    return {
+        "invoices": [
+            {
+                "number": o.number,
+                "revision": o.revision,
+                "kind": o.kind,
+                "payer": o.payer_key,
+                "participants": o.participants,
+                "total": o.total,
+                "total_rupiah": rupiah(o.total),
+                "credit_applied": o.credit_applied,
+                "to_pay": o.to_pay,
+                "due_date": o.due_date,
+                "change_note": o.change_note,
+            }
+            for o in group
+        ],
+        "total": total,
+        "total_rupiah": rupiah(total),
+        "total_terbilang": terbilang(total),
+        "credit_applied": credit,
+        "to_pay": total - credit,
+        "to_pay_terbilang": terbilang(total - credit),
+        "due_date": group[0].due_date,
+        "change_note": group[0].change_note,
+        "old_total": group[0].previous_total,
+        "old_participants": group[0].previous_participants,
+    }
 
 
 def _outcome(inv: Invoice, action: str) -> InvoiceOutcome:

@@ -265,6 +265,16 @@ class Program(_Model):
     recipients: Recipients
     payee: Payee
     signatory: Signatory
+    contacts: str | None = Field(
+        None,
+        description="the village contacts file (CSV/XLSX; relative to deployments/, e.g. "
+        "contacts/lahat.csv): where villages pay, each receives its own invoice mail and its "
+        "invoice is signed by name (iuran.contacts)",
+    )
+    signed_by: Literal["kepala_desa", "bendahara"] = Field(
+        "kepala_desa",
+        description="whose name from the contacts file signs a village's invoice",
+    )
     schedule: Schedule = Schedule()
 
     @model_validator(mode="after")

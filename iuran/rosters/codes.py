@@ -137,6 +137,18 @@ CODES: dict[str, str] = {
         "Menurut BPJS Ketenagakerjaan peserta ini sudah terdaftar sebagai pekerja penerima upah "
         "(dibayar pemberi kerja); hapus dari daftar."
     ),
+    # --- the village contacts file (`iuran.contacts`): a row that cannot be used, and why
+    "KONTAK_KODE_TIDAK_DIKENAL": (
+        "Kode {nilai} bukan kode desa (10 digit) atau kecamatan (6 digit) program ini; isi kode "
+        "wilayah Kemendagri, mis. {contoh}. Baris ini tidak dipakai."
+    ),
+    "KONTAK_DESA_GANDA": (
+        "Kode {nilai} sudah ada di baris {baris}; baris ini tidak dipakai. Satu baris untuk satu desa."
+    ),
+    "KONTAK_EMAIL_TIDAK_SAH": (
+        "Alamat e-mail {nilai} tidak sah (contoh yang benar: desa@contoh.go.id); nama dipakai untuk "
+        "tanda tangan, tetapi tagihan desa ini dikirim lewat rekap ke kecamatan/BKAD."
+    ),
 }
 
 

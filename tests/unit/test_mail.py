@@ -199,6 +199,37 @@ SAMPLES: dict[str, dict[str, Any]] = {
 }
 
 
+SAMPLES["invoice_village"] = BASE | {
+    "invoices": [INVOICE | {"payer": "36.02.01.2001"}],
+    "total": 57_960_000,
+    "total_terbilang": "lima puluh tujuh juta sembilan ratus enam puluh ribu rupiah",
+    "credit_applied": 0,
+    "to_pay": 57_960_000,
+    "to_pay_terbilang": "lima puluh tujuh juta sembilan ratus enam puluh ribu rupiah",
+    "due_date": dt.date(2026, 1, 15),
+    "change_note": None,
+    "kode_desa": "36.02.01.2001",
+    "nama_desa": "Sukamaju <&>",
+    "recipient_label": "Kepala Desa Sukamaju <&> (Bapak/Ibu Zainal Arifin)",
+    "corrections": [
+        {"file": "36.02.01.2001.xlsx", "row": "7", "column": "Tanggal Lahir",
+         "nik": "3602********0001", "code": "USIA_DI_ATAS_BATAS", "message": "Usia di atas 65 tahun."},
+    ],
+    "corrections_count": 3,
+    "files_rejected": [],
+}  # fmt: skip
+SAMPLES["invoice_issued_digest"] = SAMPLES["invoice_issued"] | {
+    "reached": 2,
+    "unreached": [
+        {"kode_desa": "16.04.01.2003", "nama": "Tanjung Alam", "number": "003/TAG-JKK-JKM/LHT/I/2026",
+         "total": 168_000, "reason": "tidak ada alamat e-mail yang sah", "district": False},
+    ],
+    "contact_note": None,
+    "contact_problems": [
+        {"row": 5, "kode": "99.99", "code": "KONTAK_KODE_TIDAK_DIKENAL", "message": "Kode 99.99 bukan kode desa"},
+    ],
+}  # fmt: skip
+
 # --- fixtures -----------------------------------------------------------------------------------
 
 
@@ -350,7 +381,7 @@ def test_queue_refuses_unknown_templates_and_no_recipient(db: str) -> None:
 @pytest.mark.parametrize("template", sorted(SAMPLES))
 def test_every_template_renders_subject_text_and_escaped_html(template: str) -> None:
     context = _jsonable(SAMPLES[template])  # as the sender sees it: after JSON
-    subject, text, html = render(template, context)
+    subject, text, html = render(template.removesuffix("_digest"), context)
     assert subject and "\n" not in subject and len(subject) < 200
     assert "Hormat kami" in text and "Hormat kami" in html
     assert html.startswith("<!DOCTYPE html>") and "<script" not in html
@@ -367,6 +398,15 @@ def test_every_template_renders_subject_text_and_escaped_html(template: str) -> 
         assert (
             "Sukamaju &lt;&amp;&gt;" in html and "Sukamaju <&>" in text
         )  # autoescape in HTML only
+    if template == "invoice_village":
+        assert "Yth. Kepala Desa Sukamaju <&> (Bapak/Ibu Zainal Arifin)" in text
+        assert "Sukamaju &lt;&amp;&gt;" in html and "Sukamaju" in subject
+        assert "baris 7, kolom Tanggal Lahir, NIK 3602********0001: Usia di atas 65" in text
+        assert "3602********0001" in html and "dan 2 baris lainnya" in text
+    if template == "invoice_issued_digest":
+        assert "dikirim langsung ke e-mail desa: 2 desa" in text
+        assert "16.04.01.2003 Tanjung Alam" in text and "Tanjung Alam" in html
+        assert "baris 5 (99.99): Kode 99.99 bukan kode desa" in text
     if template == "invoice_revised":
         assert "3 peserta dihapus" in text and "-Rp50.400" in text and "berkurang" in html
     if template == "credit_applied":
