@@ -1,4 +1,4 @@
-"""The month, told once: recall → collect → validate → reconcile → price → record → reports →
+"""The month, told once: (BPJS's claims list) → recall → collect → validate → reconcile → price → record → reports →
 render → deliver → summarize and publish → remember.
 
 Four callers run a month: the flow (`flows/monthly_cycle.py`, each step a Prefect task), the tests'
