@@ -1,5 +1,5 @@
-"""The month, told once: (BPJS's claims list) → recall → collect → validate → reconcile → price → record → reports →
-render → deliver → summarize and publish → remember.
+"""The month, told once: (BPJS's claims list) → recall → collect → validate → reconcile → price →
+record → reports → render → deliver → summarize and publish → remember.
 
 Four callers run a month: the flow (`flows/monthly_cycle.py`, each step a Prefect task), the tests'
 pipeline (`tests/pipeline.py`), the crash driver (`tests/crash/driver.py`) and the benchmark
