@@ -333,6 +333,10 @@ def import_claims(
         raw = read_claims(path)
     except FileRefused as exc:
         return ClaimsImport(path.name, "rejected", message=exc.message)
+    except Exception as exc:  # a file that cannot be read is reported, never fatal to the month
+        return ClaimsImport(
+            path.name, "rejected", message=f"berkas tidak dapat dibaca ({type(exc).__name__})"
+        )
     valid, rejected = validate_claims(raw, today)
     with session_scope(database_url) as session:
         stored, deaths, outsiders = record_claims(session, program, valid, path.name)

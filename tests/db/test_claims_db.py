@@ -15,7 +15,7 @@ import pypdf
 from sqlalchemy import func, select
 
 from iuran.claims import import_claims
-from iuran.db.models import Claim, ContributionLine, Participant
+from iuran.db.models import Claim
 from iuran.db.session import session_scope
 from iuran.generate import generate_rosters
 from iuran.payments.sp2d import record_payment
@@ -23,25 +23,11 @@ from iuran.periods import Period
 from iuran.programs import load_program
 from iuran.status import format_status, status_report
 from iuran.wilayah import villages
+from tests.db.test_who_is_billed import _billed
 from tests.pipeline import run
 
 LAMANDAU = load_program("lamandau")
 TODAY = dt.date(2025, 3, 20)
-
-
-def _billed(url: str, period: str) -> set[str]:
-    with session_scope(url) as s:
-        return set(
-            s.scalars(
-                select(Participant.nik)
-                .join(ContributionLine, ContributionLine.participant_id == Participant.id)
-                .where(
-                    ContributionLine.program == "lamandau",
-                    ContributionLine.period == period,
-                    ContributionLine.is_current,
-                )
-            )
-        )
 
 
 def _claims(url: str) -> int:
@@ -83,11 +69,11 @@ def test_a_jkm_claim_ends_cover_after_the_month_of_death(database_url: str, tmp_
 
     feb = run(database_url, LAMANDAU, "2025-02", inbox, out, render=False)
     assert feb["rejections"].get("PESERTA_MENINGGAL") == 1
-    assert deceased not in _billed(database_url, "2025-02")
+    assert deceased not in _billed(database_url, "lamandau", "2025-02")
     run(database_url, LAMANDAU, "2025-01", inbox, out, render=False)  # January rerun later
-    assert deceased in _billed(database_url, "2025-01")
+    assert deceased in _billed(database_url, "lamandau", "2025-01")
     run(database_url, LAMANDAU, "2025-03", inbox, out, render=False)
-    assert deceased not in _billed(database_url, "2025-03")
+    assert deceased not in _billed(database_url, "lamandau", "2025-03")
 
 
 def test_lamandau_two_deaths_in_the_report_and_status(database_url: str, tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ from iuran.claims import (
     claim_types,
     claim_villages,
     find_claims_files,
+    import_claims,
     read_claims,
     validate_claims,
 )
@@ -169,3 +170,11 @@ def test_claims_import_prints_the_refused_rows(tmp_path: Path, sqlite_url: str) 
 def test_amounts_as_bpjs_writes_them(amount: str) -> None:
     valid, _ = validate_claims(_raw([(_nik(1), "JKM", "20/01/2026", amount, None)]), TODAY)
     assert valid["nilai"].tolist() == [42_000_000]
+
+
+def test_a_broken_claims_file_is_a_note_never_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "klaim.xlsx"
+    path.write_bytes(b"PK\x03\x04 this is no workbook")
+    result = import_claims("sqlite:///unused.db", path, "lamandau", TODAY)
+    assert result.status == "rejected"
+    assert result.notes()[0].startswith("klaim.xlsx: ")
