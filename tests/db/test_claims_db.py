@@ -13,8 +13,10 @@ from pathlib import Path
 import pandas as pd
 import pypdf
 from sqlalchemy import func, select
+from typer.testing import CliRunner
 
 from iuran.claims import import_claims
+from iuran.cli import app
 from iuran.db.models import Claim
 from iuran.db.session import session_scope
 from iuran.generate import generate_rosters
@@ -140,7 +142,10 @@ def test_lamandau_two_deaths_in_the_report_and_status(database_url: str, tmp_pat
     assert (jkm["claims"], jkm["nilai"]) == (2, 84_000_000)
     assert {v["kode_desa"] for v in b["villages"]} == set(codes)
     assert sum(v["nilai"] for v in b["villages"]) == 84_000_000
-    shown = format_status(report)
+    shown = CliRunner().invoke(
+        app, ["status", "--program", "lamandau", "--db", database_url, "--today", "2025-02-20"]
+    ).stdout  # fmt: skip
+    assert shown == format_status(report) + "\n"
     assert "Manfaat diterima Rp84.000.000 (JKM 2 × Rp42.000.000)" in shown
     assert "JKM: 2 kematian, Rp84.000.000" in shown
     for code in codes:
