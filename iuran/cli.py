@@ -25,6 +25,11 @@ payments_app = typer.Typer(
     help="Payments (SP2D) and BPJS receipts: import, record by hand, confirm.", no_args_is_help=True
 )
 app.add_typer(payments_app, name="payments")
+claims_app = typer.Typer(
+    help="BPJS's claims list (JKK, JKM, beasiswa): what the program's premiums bought.",
+    no_args_is_help=True,
+)
+app.add_typer(claims_app, name="claims")
 users_app = typer.Typer(help="Accounts of the web counter (Loket).", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 
@@ -416,6 +421,35 @@ def payments_confirm(
 ) -> None:
     """Import the BPJS branch's file of received amounts: paid invoices become confirmed."""
     _import_command("penerimaan", file, program, db, as_json, today)
+
+
+@claims_app.command("import")
+def claims_import(
+    file: Annotated[Path, typer.Argument(help="CSV/XLSX: NIK, Jenis, Tanggal, Nilai, Nomor Klaim")],
+    program: Annotated[str, typer.Option("--program", help="program code, e.g. lamandau")],
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+    today: TodayOpt = None,
+) -> None:
+    """Import BPJS's claims list for a program; importing it again records nothing new. A JKM claim
+    ends the worker's cover after the month of death."""
+    from iuran.claims import import_claims
+    from iuran.programs import ProgramError, load_program
+
+    try:
+        load_program(program)
+    except ProgramError as exc:
+        _fail(str(exc))
+        raise
+    if not file.is_file():
+        _fail(f"berkas tidak ditemukan: {file}")
+    result = import_claims(_payments_db(db), file, program, _day(today))
+    if as_json:
+        sys.stdout.write(json.dumps(result.as_dict(), ensure_ascii=False, default=str) + "\n")
+    else:
+        typer.echo("\n".join(result.notes()))
+    if result.status == "rejected":
+        raise typer.Exit(1)
 
 
 @app.command("status")

@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 from sqlalchemy.orm import Session
 
 from iuran import faults
+from iuran.claims import program_benefits
 from iuran.db.models import RosterFileStatus
 from iuran.db.session import session_scope
 from iuran.desa import village_counts, village_of
@@ -125,7 +126,10 @@ def write_reports(
     # rerun keeps the reports as they are (the check at the top).
     with session_scope(database_url) as session:
         series = monthly_billed(session, program, period)
-    report = build_program_report(program, period, budget, series, decided.billed, rejected, today)
+        bought = program_benefits(session, program)
+    report = build_program_report(
+        program, period, budget, series, decided.billed, rejected, today, bought
+    )
     write_program_report(report, paths.program_report)
     return paths
 

@@ -1,5 +1,5 @@
-"""The month, told once: recall → collect → validate → reconcile → price → record → reports →
-render → deliver → summarize and publish → remember.
+"""The month, told once: (BPJS's claims list) → recall → collect → validate → reconcile → price →
+record → reports → render → deliver → summarize and publish → remember.
 
 Four callers run a month: the flow (`flows/monthly_cycle.py`, each step a Prefect task), the tests'
 pipeline (`tests/pipeline.py`), the crash driver (`tests/crash/driver.py`) and the benchmark
@@ -21,6 +21,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import select
 
+from iuran.claims import import_month_claims
 from iuran.config import Settings
 from iuran.cycle import Recorded, record_cycle
 from iuran.cycle_reports import write_reports
@@ -161,6 +162,9 @@ def run_month(
     out_dir = settings.out / program.code / str(period)
     url = settings.database_url
     key = None
+    # BPJS's claims list in the folder is stored first (idempotent): a death it reports is then in
+    # the registry, and so in the rerun key and in this month's decision (`iuran.claims`)
+    claims = [] if dry_run else import_month_claims(url, program.code, folder)
     if not dry_run:  # most reruns change nothing: answer them from the last complete run
         key, kept = steps.recall(url, program, period, folder, out_dir)
         if kept is not None:
@@ -181,6 +185,7 @@ def run_month(
     rows = confirm_rounded_niks(rosters.rows, registered(url, rounded_niks(rosters.rows["nik"])))
     checked = steps.validate(rows, program, period)
     decided = steps.reconcile(url, rosters.rows, checked.accepted, program, period, folder)
+    decided = decided.with_status_list(decided.status_list, [n for c in claims for n in c.notes()])
     lines = steps.price(decided.billed, program, period)
     rejected = all_rejections(checked, decided)
     recorded = steps.record(

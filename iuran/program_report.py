@@ -1,5 +1,7 @@
 """The monthly program report (PDF, typst) for BKAD: budget burn against the pagu, coverage per
-village, rejections by reason, for readers who look rather than read.
+village, rejections by reason, and what the program bought (premiums paid beside the JKK, JKM and
+scholarship benefits its workers received, per type and per village), for readers who look rather
+than read.
 
 Counts and money only, no personal data. Deterministic (dated by the day it is made for), written
 atomically, and left alone by a rerun that would write the same bytes.
@@ -18,8 +20,9 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from iuran.claims import BENEFIT_LABELS, Benefits
 from iuran.config import TEMPLATES
-from iuran.db.models import LIVE, Invoice
+from iuran.db.models import LIVE, ClaimType, Invoice
 from iuran.documents import tanggal, typst_pdf
 from iuran.files import replace_if_changed
 from iuran.money import angka, as_amount, rupiah
@@ -71,6 +74,9 @@ class ProgramReport:
     #: (code, short message, rows), most frequent first; see `rejections_by_reason`
     rejections: Sequence[tuple[str, str, int]]
     generated: dt.date
+    #: what the program bought to date: premiums paid beside the benefits BPJS paid its workers
+    #: (`iuran.claims.program_benefits`); None: not shown
+    benefits: Benefits | None = field(default=None, repr=False)
 
     @property
     def period_total(self) -> int:
@@ -149,8 +155,10 @@ def build_program_report(
     billed: pd.DataFrame,
     rejected: pd.DataFrame,
     generated: dt.date,
+    benefits: Benefits | None = None,
 ) -> ProgramReport:
-    """The report from the cycle's frames: `Reconciled.billed`, all rejections, `Budget.as_dict()`."""
+    """The report from the cycle's frames: `Reconciled.billed`, all rejections, `Budget.as_dict()`,
+    and what the program bought (`iuran.claims.program_benefits`)."""
     v = regency_villages(program.regency, desa_only=program.desa_only)
     names = pd.Series(v["nama_desa"].to_numpy(), index=v["kode_desa"])
     return ProgramReport(
@@ -162,6 +170,7 @@ def build_program_report(
         villages=village_coverage(billed, names, program.target_per_village),
         rejections=rejections_by_reason(rejected),
         generated=generated,
+        benefits=benefits,
     )
 
 
@@ -299,6 +308,66 @@ def _rejection_bars(report: ProgramReport, top: int = 12) -> dict[str, Any]:
     }
 
 
+#: bar colours of the benefit chart, by claim type (the template's `benefit-color`)
+BENEFIT_KEYS = {ClaimType.JKK: "jkk", ClaimType.JKM: "jkm", ClaimType.BEASISWA: "beasiswa"}
+
+
+def _benefits(report: ProgramReport, top: int = 40) -> dict[str, Any] | None:
+    """Premiums paid beside benefits received: two bars on one scale (the benefits one in segments
+    per claim type), the figures per type and the villages whose workers received them (the `top`
+    largest; the rest summed in one line). Counts and sums only."""
+    b = report.benefits
+    if b is None:
+        return None
+    types = b.by_type()
+    scale = max(b.premiums_paid, b.total, 1)
+    villages = b.villages()
+    shown, rest = villages.iloc[:top], villages.iloc[top:]
+    rows = [
+        [str(r["kode_desa"]), str(r["nama_desa"]), *(angka(int(r[str(t)])) for t in ClaimType),
+         rupiah(int(r["nilai"]))]
+        for _, r in shown.iterrows()
+    ]  # fmt: skip
+    if len(rest):
+        rows.append(
+            ["…", f"{len(rest)} desa lainnya",
+             *(angka(int(rest[str(t)].sum())) for t in ClaimType), rupiah(int(rest["nilai"].sum()))]
+        )  # fmt: skip
+    return {
+        "sentence": b.sentence(),
+        "premiums": {"label": rupiah(b.premiums_paid), "frac": _fraction(b.premiums_paid, scale)},
+        "total": {"label": rupiah(b.total), "frac": _fraction(b.total, scale)},
+        "segments": [
+            {"key": BENEFIT_KEYS[ClaimType(t["jenis"])], "frac": _fraction(t["nilai"], scale)}
+            for t in types
+            if t["nilai"]
+        ],
+        "types": [
+            [
+                t["label"],
+                f"{angka(t['claims'])} {t['noun']}",
+                rupiah(t["nilai"]),
+                BENEFIT_KEYS[ClaimType(t["jenis"])],
+            ]
+            for t in types
+        ],
+        "headers": ["Kode desa", "Desa", *(BENEFIT_LABELS[t] for t in ClaimType), "Manfaat"],
+        "villages": rows,
+        "ratio": _ratio(b.total, b.premiums_paid),
+    }
+
+
+def _ratio(benefits: int, premiums: int) -> str:
+    """`Setiap Rp1 premi ... Rp12,35 ...`: benefits per Rupiah of premium, in whole hundredths."""
+    if not benefits or not premiums:
+        return ""
+    hundredths = (benefits * 100 + premiums // 2) // premiums
+    return (
+        f"Setiap Rp1 premi yang dibayar telah kembali Rp{angka(hundredths // 100)},"
+        f"{hundredths % 100:02d} kepada pekerja dan ahli warisnya."
+    )
+
+
 def _report_payload(report: ProgramReport) -> dict[str, Any]:
     b = {k: as_amount(v) for k, v in report.budget.items()}
     shortfall = b.get("shortfall", 0)
@@ -343,6 +412,7 @@ def _report_payload(report: ProgramReport) -> dict[str, Any]:
         "chart": _chart(report),
         "coverage": _coverage(report),
         "rejections": _rejection_bars(report),
+        "benefits": _benefits(report),
     }
 
 

@@ -18,8 +18,10 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from iuran.claims import BENEFIT_LABELS, program_benefits
 from iuran.db.models import (
     LIVE,
+    ClaimType,
     CreditNote,
     DocumentState,
     Invoice,
@@ -296,6 +298,7 @@ def status_report(
             .tuples()
             .all()
         )
+        benefits = program_benefits(session, program).as_dict()  # the program to date
         receipts = session.scalars(
             select(Receipt)
             .where(Receipt.program == program.code, Receipt.status != ReceiptStatus.CONFIRMED)
@@ -410,6 +413,7 @@ def status_report(
         "notifications": {s.value: int(counts.get(s, 0)) for s in NotificationStatus},
         "failed_notifications": failed_rows,
         "undelivered": waiting,
+        "benefits": benefits,
     }
 
 
@@ -488,6 +492,7 @@ def format_status(report: dict[str, Any]) -> str:
                 f"  {c['number']} dari {c['source_invoice']}: {c['participants']} peserta, "
                 f"{rupiah(c['amount'])}{left}{back}{' -> ' + paid if paid else ''}"
             )
+    out += ["", *benefit_lines(report["benefits"])]
     warnings = []
     for lapse in report["lapse"]:
         if lapse["state"] in ("peringatan", "nonaktif"):
@@ -515,6 +520,23 @@ def format_status(report: dict[str, Any]) -> str:
         f"E-mail: {n['sent']} terkirim, {n['pending'] + n['sending']} menunggu, {n['failed']} gagal",
     ]
     return "\n".join(out)
+
+
+def benefit_lines(benefits: dict[str, Any]) -> list[str]:
+    """What the program bought, to date: premiums paid beside the benefits BPJS paid its workers, per
+    type and per village (`iuran.claims.Benefits`); counts and sums only."""
+    out = ["Manfaat program s.d. hari ini:", f"  {benefits['sentence']}"]
+    for t in benefits["by_type"]:
+        if t["claims"]:
+            out.append(f"  {t['label']}: {angka(t['claims'])} {t['noun']}, {rupiah(t['nilai'])}")
+    rows = [
+        [v["kode_desa"], v["nama_desa"], *(angka(v[str(j)]) for j in ClaimType), rupiah(v["nilai"])]
+        for v in benefits["villages"]
+    ]
+    if rows:
+        headers = ["Kode desa", "Desa", *(BENEFIT_LABELS[j] for j in ClaimType), "Manfaat"]
+        out += [f"  {line}" for line in _table(headers, rows, {2, 3, 4, 5})]
+    return out
 
 
 UNDELIVERED_LABELS = {

@@ -642,10 +642,42 @@ class RosterUpload(Base):
     message: Mapped[str | None] = mapped_column(Text)
 
 
+class ClaimType(StrEnum):
+    """What BPJS paid a worker or his heirs: work accident, death, a child's scholarship."""
+
+    JKK = "JKK"
+    JKM = "JKM"
+    BEASISWA = "beasiswa"
+
+
+class Claim(Base):
+    """A benefit BPJS paid to a program's worker (`iuran.claims`): what the premiums bought. One row
+    per claim: `claim_key` is BPJS's claim number, or `<participant>|<jenis>|<tanggal>` when the list
+    has none, so a list imported twice adds nothing. `kode_desa` is the village that billed the worker
+    (his last line of the program up to the claim's month), kept for the per-village figures."""
+
+    __tablename__ = "claim"
+    __table_args__ = (UniqueConstraint("program", "claim_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    program: Mapped[str] = mapped_column(String(40))
+    claim_key: Mapped[str] = mapped_column(String(120))
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participant.id"), index=True)
+    jenis: Mapped[str] = mapped_column(String(10))  # ClaimType
+    tanggal: Mapped[dt.date] = mapped_column(Date)  # the event: death, accident; else the claim's
+    nilai: Mapped[int] = mapped_column(Money)
+    nomor_klaim: Mapped[str | None] = mapped_column(String(100))
+    kode_desa: Mapped[str] = mapped_column(String(13))
+    source_file: Mapped[str] = mapped_column(String(255))
+    imported_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
 __all__ = [
     "LIVE",
     "AuditEvent",
     "Base",
+    "Claim",
+    "ClaimType",
     "ConflictStatus",
     "ContributionLine",
     "CreditNote",

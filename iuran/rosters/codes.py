@@ -149,6 +149,20 @@ CODES: dict[str, str] = {
         "Alamat e-mail {nilai} tidak sah (contoh yang benar: desa@contoh.go.id); nama dipakai untuk "
         "tanda tangan, tetapi tagihan desa ini dikirim lewat rekap ke kecamatan/BKAD."
     ),
+    # --- BPJS's claims list (`iuran.claims`)
+    "KLAIM_JENIS": (
+        "Jenis klaim '{nilai}' tidak dikenali; tulis JKK (kecelakaan kerja), JKM (kematian) atau "
+        "Beasiswa."
+    ),
+    "KLAIM_NILAI_KOSONG": "Nilai klaim kosong; isi nilai yang dibayarkan dalam Rupiah, mis. 42.000.000.",
+    "KLAIM_BUKAN_PESERTA": (
+        "NIK ini tidak pernah ditagihkan dalam program {program}; klaimnya tidak dihitung sebagai "
+        "manfaat program ini."
+    ),
+    "KLAIM_GANDA_BERKAS": (
+        "Klaim yang sama (nomor klaim, atau NIK, jenis dan tanggal) sudah ada di baris {baris} berkas "
+        "ini; baris ini tidak dicatat."
+    ),
 }
 
 

@@ -44,7 +44,7 @@ XLSX check before calamine, cells as text, limits) is `iuran.intake`'s; what is 
   to one space, empty becomes <NA>; rows with none of the known columns filled (pre-numbered template
   rows) are dropped.
 - Files in sub-folders are read too; hidden files, Office lock files (`~$...`), `bpjs_status.*` (read
-  by the registry step) and system junk are ignored; anything else that is not CSV/XLSX/XLS is reported as
+  by the registry step), the claims list `klaim*.csv|xlsx` (`iuran.claims`) and system junk are ignored; anything else that is not CSV/XLSX/XLS is reported as
   BERKAS_JENIS so that the operator learns the file was not used, as is a symbolic link that leads out
   of the roster folder (never read).
 - Limits keep time and memory bounded (`LIMITS`); tests/hostile/ holds the corpus.
@@ -218,12 +218,20 @@ def _fs(url: str) -> tuple[fsspec.AbstractFileSystem, str]:
     return fs, root
 
 
+def is_claims_file(name: str) -> bool:
+    """BPJS's claims list in a month's folder (`klaim*.csv|xlsx`, read by `iuran.claims`), never a
+    roster."""
+    lower = name.lower()
+    return lower.startswith("klaim") and lower.endswith((".csv", ".xlsx"))
+
+
 def _ignored(relative: str) -> bool:
     parts = PurePosixPath(relative).parts
     name = parts[-1].lower() if parts else ""
     return (
         any(p.startswith((".", "~")) for p in parts)
         or name.startswith("bpjs_status.")
+        or is_claims_file(name)
         or name in _IGNORED_NAMES
     )
 
