@@ -20,6 +20,7 @@ from iuran.periods import Period
 from iuran.programs import load_program
 from iuran.web.accounts import add_user
 from iuran.web.app import create_app, open_periods
+from iuran.web.runs import Prefect
 from tests.pipeline import run
 
 PASSWORD = "kata-sandi-uji-123"
@@ -48,7 +49,7 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
 
 @pytest.fixture
 def client(settings: Settings) -> TestClient:
-    return TestClient(create_app(settings), follow_redirects=False)
+    return TestClient(create_app(settings, Prefect(None)), follow_redirects=False)
 
 
 def csrf_of(html: str) -> str:
