@@ -48,8 +48,14 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
 
 
 @pytest.fixture
-def client(settings: Settings) -> TestClient:
-    return TestClient(create_app(settings, Prefect(None)), follow_redirects=False)
+def prefect() -> Prefect:
+    """No Prefect server: the board says so; `test_browser_rerun.py` gives a real one."""
+    return Prefect(None)
+
+
+@pytest.fixture
+def client(settings: Settings, prefect: Prefect) -> TestClient:
+    return TestClient(create_app(settings, prefect), follow_redirects=False)
 
 
 def csrf_of(html: str) -> str:
