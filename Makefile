@@ -16,12 +16,12 @@ SEEDS ?= 500
 FIRST_SEED ?= 0
 
 help:
-	@echo "make demo   - create .venv and run a whole monthly cycle on demo data"
+	@echo "make demo   - create .venv, run whole monthly cycles on demo data, print demo counter accounts"
 	@echo "make test   - run the test suite"
 	@echo "make lint   - ruff + mypy"
 	@echo "make bench  - performance benchmarks (bench/results.json)"
 	@echo "make crash-soak SEEDS=500 - runs killed at SEEDS random moments, each rerun and compared"
-	@echo "make up     - local Prefect server + worker + deployments; make down stops them"
+	@echo "make up     - local Prefect server + worker + deployments + the counter (Loket); make down stops them"
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "needs $(PYTHON)"; exit 1; }
