@@ -118,6 +118,24 @@ def rows(cases: dict[str, Any]) -> list[dict[str, str]]:
                 f"({run['flow']['wall_s'] - run['flow']['task_s']:.1f} s; plain-call comparison "
                 f"{100 * run['prefect_share']:.0f} %)",
             )  # fmt: skip
+
+    w = cases.get("loket", {})
+    if "villages" in w:
+        case = (
+            f"5 Loket rush ({w['villages']} villages, {w['concurrency']} at a time, cycles running)"
+        )
+        add(
+            case, "uploads answered / intact in the inbox / recorded",
+            f"{w['answered_200']} / {w['files_intact']} / {w['uploads_recorded']}",
+            "all, none lost or half-written", w["ok"],
+        )  # fmt: skip
+        add(case, "upload response p50 / p95 / max",
+            f"{w['upload_p50_s']:.2f} / {w['upload_p95_s']:.2f} / {w['upload_max_s']:.2f} s",
+            "reported")  # fmt: skip
+        add(case, "all uploads, wall", f"{w['wall_s']:.0f} s", "≤ 600 s", w["wall_s"] <= 600)
+        add(case, "cycles run meanwhile", str(w["cycles_meanwhile"]))
+    elif w:
+        add("5 Loket rush", "error", w.get("error", "?"))
     return out
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from bench import data
 
-CASES = ("prepare", "documents", "regency", "national", "bare")
+CASES = ("prepare", "documents", "regency", "national", "bare", "loket")
 
 
 def prefect_env() -> None:
@@ -68,6 +68,10 @@ def main(argv: list[str] | None = None) -> int:
         from bench import regency
 
         result = regency.run(runs / "regency", args.quick)
+    elif args.case == "loket":
+        from bench import loket
+
+        result = loket.run(args.quick)
     elif args.case == "bare":
         from bench import national
 
