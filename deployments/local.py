@@ -107,26 +107,22 @@ def start_worker(
     pool: str, env: Mapping[str, str], log: Path, name: str | None = None
 ) -> subprocess.Popen[bytes]:
     """`prefect worker start --pool <pool>`, detached, its output in `log`."""
-    log.parent.mkdir(parents=True, exist_ok=True)
     worker = name or f"iuran-{socket.gethostname()}"
-    with log.open("ab") as out:
-        return subprocess.Popen(
-            [*PREFECT, "worker", "start", "--pool", pool, "--name", worker, "--type", "process"],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env=dict(env),
-            cwd=str(Path(__file__).resolve().parent.parent),
-            start_new_session=True,
-        )
+    command = [*PREFECT, "worker", "start", "--pool", pool, "--name", worker, "--type", "process"]
+    return _detached(command, env, log)
 
 
 def start_counter(env: Mapping[str, str], at_port: int, log: Path) -> subprocess.Popen[bytes]:
     """`iuran web` on 127.0.0.1:`at_port`, detached, its output in `log`."""
+    return _detached([*LOKET, "--host", "127.0.0.1", "--port", str(at_port)], env, log)
+
+
+def _detached(command: list[str], env: Mapping[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """`command` in this source tree, in its own session (so `make up` returns), output in `log`."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as out:
         return subprocess.Popen(
-            [*LOKET, "--host", "127.0.0.1", "--port", str(at_port)],
+            command,
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import tempfile
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ from iuran.db.session import session_scope
 from iuran.generate import build_roster_template
 from iuran.money import rupiah
 from iuran.payments.read import LIMITS as PAYMENT_LIMITS
-from iuran.payments.rules import RECEIPT
+from iuran.payments.rules import PAYMENT, RECEIPT
 from iuran.periods import Period
 from iuran.programs import Program, load_program, today
 from iuran.rosters.read import LIMITS
@@ -57,6 +58,8 @@ HEADERS = {
     "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
+#: A role's page: (request, visit, user, status, **context) -> the page
+Page = Callable[..., Response]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -339,29 +342,36 @@ def create_app(settings: Settings, prefect: Prefect | None = None) -> FastAPI:
         keep(response, request, visit)
         return response
 
-    @app.post("/bkad/sp2d", response_class=HTMLResponse)
-    async def sp2d(request: Request) -> Response:
-        visit, user = visitor(request, Role.BKAD)
+    async def import_list(
+        request: Request, visit: Visit, user: User, render: Page, kind: str, action: str
+    ) -> Response:
+        """An SP2D list (BKAD) or receipts (BPJS) handed in: bounded, CSRF-checked, recorded by
+        the payment day's own import, audited; `render` shows the answer on the role's page."""
         size = request.headers.get("content-length")
         if size is None or not size.isdigit() or int(size) > PAYMENT_BODY_LIMIT:
-            return bkad_page(request, visit, user, 413, galat=TOO_LARGE_OR_UNKNOWN)
+            return render(request, visit, user, 413, galat=TOO_LARGE_OR_UNKNOWN)
         form = await request.form(max_files=1, max_fields=2)
         if not csrf_ok(visit, str(form.get("csrf", ""))):
-            return bkad_page(request, visit, user, 400, galat=STALE_FORM)
+            return render(request, visit, user, 400, galat=STALE_FORM)
         file = form.get("berkas")
         if not isinstance(file, UploadFile) or not file.filename:
-            return bkad_page(request, visit, user, 400, galat=NO_FILE)
+            return render(request, visit, user, 400, galat=NO_FILE)
         data = await file.read(PAYMENT_BODY_LIMIT)
         result = await run_in_threadpool(
-            bkad.import_sp2d, url, data, file.filename, user.program, staging
+            bkad.import_sp2d, url, data, file.filename, user.program, staging, kind
         )
         summary = result.get("summary", {})
         note(
-            request, user, "impor_sp2d", object=file.filename,
+            request, user, action, object=file.filename,
             detail={"status": result["status"], "sha256": result.get("sha256"),
                     "dicatat": summary.get("recorded"), "belum_cocok": summary.get("unmatched")},
         )  # fmt: skip
-        return bkad_page(request, visit, user, result=result)
+        return render(request, visit, user, result=result)
+
+    @app.post("/bkad/sp2d", response_class=HTMLResponse)
+    async def sp2d(request: Request) -> Response:
+        visit, user = visitor(request, Role.BKAD)
+        return await import_list(request, visit, user, bkad_page, PAYMENT, "impor_sp2d")
 
     def download(
         request: Request, visit: Visit, user: User, path: Path | None, kind: str
@@ -478,26 +488,7 @@ def create_app(settings: Settings, prefect: Prefect | None = None) -> FastAPI:
     @app.post("/bpjs/penerimaan", response_class=HTMLResponse)
     async def receipts(request: Request) -> Response:
         visit, user = visitor(request, Role.BPJS)
-        size = request.headers.get("content-length")
-        if size is None or not size.isdigit() or int(size) > PAYMENT_BODY_LIMIT:
-            return bpjs_page(request, visit, user, 413, galat=TOO_LARGE_OR_UNKNOWN)
-        form = await request.form(max_files=1, max_fields=2)
-        if not csrf_ok(visit, str(form.get("csrf", ""))):
-            return bpjs_page(request, visit, user, 400, galat=STALE_FORM)
-        file = form.get("berkas")
-        if not isinstance(file, UploadFile) or not file.filename:
-            return bpjs_page(request, visit, user, 400, galat=NO_FILE)
-        data = await file.read(PAYMENT_BODY_LIMIT)
-        result = await run_in_threadpool(
-            bkad.import_sp2d, url, data, file.filename, user.program, staging, RECEIPT
-        )
-        summary = result.get("summary", {})
-        note(
-            request, user, "impor_penerimaan", object=file.filename,
-            detail={"status": result["status"], "sha256": result.get("sha256"),
-                    "dicatat": summary.get("recorded"), "belum_cocok": summary.get("unmatched")},
-        )  # fmt: skip
-        return bpjs_page(request, visit, user, result=result)
+        return await import_list(request, visit, user, bpjs_page, RECEIPT, "impor_penerimaan")
 
     @app.post("/bpjs/status", response_class=HTMLResponse)
     async def status_list(request: Request) -> Response:
