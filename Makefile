@@ -17,14 +17,14 @@ FLOW_SEEDS ?= 30
 FIRST_SEED ?= 0
 
 help:
-	@echo "make demo   - create .venv and run a whole monthly cycle on demo data"
+	@echo "make demo   - create .venv, run whole monthly cycles on demo data, print demo counter accounts"
 	@echo "make test   - run the test suite"
 	@echo "make lint   - ruff + mypy"
 	@echo "make bench  - performance benchmarks (bench/results.json)"
 	@echo "make crash-soak SEEDS=500 FLOW_SEEDS=30 - runs killed at random moments (FLOW_SEEDS of them"
 	@echo "                           Prefect flow runs: the cycle's CLI, payment-status, reminders), each"
 	@echo "                           rerun and compared; SEEDS=0 FLOW_SEEDS=60: the flow runs only"
-	@echo "make up     - local Prefect server + worker + deployments; make down stops them"
+	@echo "make up     - local Prefect server + worker + deployments + the counter (Loket); make down stops them"
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "needs $(PYTHON)"; exit 1; }

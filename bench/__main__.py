@@ -3,7 +3,7 @@ write `bench/results.json`.
 
     python -m bench                    # everything (about 8 minutes on 2 cores once the data exists)
     python -m bench --only regency     # one case: documents | regency | orchestration | layouts
-                                       #   | national | province
+                                       #   | national | province | loket
     python -m bench --quick            # a small smoke version (results in bench/data/results-quick.json)
     python -m bench --readme           # also put the table into README.md's Performance section
 
@@ -28,7 +28,7 @@ RESULTS = data.ROOT / "results.json"
 #: The national case's share of the 15 minutes `make bench` may take; if it has not finished by then,
 #: the rest is projected from its latest rate (and the table says so).
 BUDGET = 540.0
-ORDER = ("prepare", "documents", "regency", "layouts", "national", "bare", "province")
+ORDER = ("prepare", "documents", "regency", "layouts", "national", "bare", "province", "loket")
 WANTS = {
     "documents": ("documents",),
     "regency": ("regency",),
@@ -36,6 +36,7 @@ WANTS = {
     "layouts": ("layouts",),
     "national": ("national", "bare"),
     "province": ("province",),
+    "loket": ("loket",),
 }
 
 

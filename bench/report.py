@@ -153,17 +153,34 @@ def rows(cases: dict[str, Any]) -> list[dict[str, str]]:
     elif lay:
         add("5 Village layouts", "error", lay.get("error", "?"))
     province_rows(cases.get("province", {}), add)
+    w = cases.get("loket", {})
+    if "villages" in w:
+        case = (
+            f"7 Loket rush ({w['villages']} villages, {w['concurrency']} at a time, cycles running)"
+        )
+        add(
+            case, "uploads answered / intact in the inbox / recorded",
+            f"{w['answered_200']} / {w['files_intact']} / {w['uploads_recorded']}",
+            "all, none lost or half-written", w["ok"],
+        )  # fmt: skip
+        add(case, "upload response p50 / p95 / max",
+            f"{w['upload_p50_s']:.2f} / {w['upload_p95_s']:.2f} / {w['upload_max_s']:.2f} s",
+            "reported")  # fmt: skip
+        add(case, "all uploads, wall", f"{w['wall_s']:.0f} s", "≤ 600 s", w["wall_s"] <= 600)
+        add(case, "cycles run meanwhile", str(w["cycles_meanwhile"]))
+    elif w:
+        add("7 Loket rush", "error", w.get("error", "?"))
     return out
 
 
 def province_rows(p: dict[str, Any], add: Any) -> None:
     """Case 5 (issue 19): the province on a Prefect server, process workers and PostgreSQL."""
     if "error" in p:
-        add("5 Province on the engine", "error", p["error"])
+        add("6 Province on the engine", "error", p["error"])
     if "workers_2" not in p:
         return
     case = (
-        f"5 Province on the engine (Jawa Tengah: {p['regencies']} regencies, {p['villages']:,} "
+        f"6 Province on the engine (Jawa Tengah: {p['regencies']} regencies, {p['villages']:,} "
         f"villages, {p['rows']:,} rows; Prefect server + PostgreSQL)"
     )
     if "measured" in p:

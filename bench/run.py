@@ -15,7 +15,7 @@ from typing import Any
 
 from bench import data
 
-CASES = ("prepare", "documents", "regency", "layouts", "national", "bare", "province")
+CASES = ("prepare", "documents", "regency", "layouts", "national", "bare", "province", "loket")
 
 
 def prefect_env() -> None:
@@ -85,6 +85,10 @@ def main(argv: list[str] | None = None) -> int:
         from bench import layouts
 
         result = layouts.run(runs / "layouts", args.quick)
+    elif args.case == "loket":
+        from bench import loket
+
+        result = loket.run(args.quick)
     elif args.case == "bare":
         from bench import national
 

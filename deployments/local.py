@@ -1,13 +1,15 @@
 """A local Prefect server, a worker and the deployments: `make up` / `make down`.
 
-    python -m deployments.local up      # server + work pool + deployments + worker, prints the UI
+    python -m deployments.local up      # server + work pool + deployments + worker + the counter
     python -m deployments.local down    # stops what `up` started (the pids in var/run/)
     python -m deployments.local status
 
 The server keeps its state in `var/prefect-server/` (PREFECT_HOME of the server process; SQLite),
 listens on 127.0.0.1:4200 (IURAN_PREFECT_PORT to change it) and logs to `var/log/`. Both processes
 run detached in their own session, so `make up` returns; `down` stops exactly the processes whose
-ids `up` wrote, after checking each is still the Prefect process it started.
+ids `up` wrote, after checking each is still the process it started. The counter (Loket, `iuran
+web`) runs beside them on 127.0.0.1:8400 (IURAN_WEB_PORT), pointed at the server, so Disnaker can
+start reruns from it; its log is `var/log/loket.log`.
 """
 
 from __future__ import annotations
@@ -32,6 +34,13 @@ LOGS = VAR / "log"
 SERVER_HOME = VAR / "prefect-server"  # the server's database and settings
 CLIENT_HOME = VAR / "prefect"  # worker and flow runs: local result storage
 PREFECT = [sys.executable, "-m", "prefect"]
+LOKET = [sys.executable, "-m", "iuran.cli", "web"]
+#: pid file name -> what its process's command line holds (a stranger reusing the id does not)
+MARKERS = {"prefect-server": b"prefect", "prefect-worker": b"prefect", "loket": b"iuran.cli web"}
+
+
+def web_port() -> int:
+    return int(os.environ.get("IURAN_WEB_PORT", "8400"))
 
 
 def api_url(at_port: int) -> str:
@@ -76,20 +85,22 @@ def start_server(
         )
 
 
-def wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 120) -> float:
-    """Seconds until `<url>/health` answers; RuntimeError with the log's tail if it never does."""
+def wait_healthy(
+    url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 120, path: str = "/health"
+) -> float:
+    """Seconds until `<url><path>` answers; RuntimeError with the log's tail if it never does."""
     started = time.monotonic()
     while time.monotonic() - started < timeout:
         if proc.poll() is not None:
-            raise RuntimeError(f"prefect server exited with {proc.returncode}:\n{tail(log)}")
+            raise RuntimeError(f"{log.stem} exited with {proc.returncode}:\n{tail(log)}")
         try:
-            with urllib.request.urlopen(f"{url}/health", timeout=2) as answer:
+            with urllib.request.urlopen(f"{url}{path}", timeout=2) as answer:
                 if answer.status == 200:
                     return time.monotonic() - started
         except (urllib.error.URLError, OSError):
             pass
         time.sleep(0.5)
-    raise RuntimeError(f"prefect server not healthy after {timeout:.0f} s:\n{tail(log)}")
+    raise RuntimeError(f"{url} not answering after {timeout:.0f} s:\n{tail(log)}")
 
 
 def start_worker(
@@ -97,12 +108,22 @@ def start_worker(
 ) -> subprocess.Popen[bytes]:
     """`prefect worker start --pool <pool>` (at most `limit` runs at a time), detached, its output
     in `log`."""
-    log.parent.mkdir(parents=True, exist_ok=True)
     worker = name or f"iuran-{socket.gethostname()}"
-    cmd = [*PREFECT, "worker", "start", "--pool", pool, "--name", worker, "--type", "process"]
+    command = [*PREFECT, "worker", "start", "--pool", pool, "--name", worker, "--type", "process"]
+    return _detached([*command, *(["--limit", str(limit)] if limit else [])], env, log)
+
+
+def start_counter(env: Mapping[str, str], at_port: int, log: Path) -> subprocess.Popen[bytes]:
+    """`iuran web` on 127.0.0.1:`at_port`, detached, its output in `log`."""
+    return _detached([*LOKET, "--host", "127.0.0.1", "--port", str(at_port)], env, log)
+
+
+def _detached(command: list[str], env: Mapping[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """`command` in this source tree, in its own session (so `make up` returns), output in `log`."""
+    log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as out:
         return subprocess.Popen(
-            [*cmd, *(["--limit", str(limit)] if limit else [])],
+            command,
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -139,13 +160,13 @@ def stop(pid: int, grace: float = 20) -> bool:
     return True
 
 
-def _ours(pid: int) -> bool:
-    """Is `pid` still a Prefect process (not a stranger that reused the id)?"""
+def _ours(pid: int, marker: bytes = b"prefect") -> bool:
+    """Is `pid` still the process we started (not a stranger that reused the id)?"""
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
     except OSError:
         return False
-    return b"prefect" in cmdline
+    return marker in cmdline
 
 
 def _pid(name: str) -> int | None:
@@ -154,7 +175,7 @@ def _pid(name: str) -> int | None:
         pid = int(path.read_text().strip())
     except (OSError, ValueError):
         return None
-    return pid if _ours(pid) else None
+    return pid if _ours(pid, MARKERS[name]) else None
 
 
 def _write_pid(name: str, pid: int) -> None:
@@ -210,12 +231,32 @@ def up(pool: str = WORK_POOL, at_port: int = PREFECT_PORT) -> int:
         _write_pid("prefect-worker", worker.pid)
         print(f"worker started on pool {pool!r} (log {worker_log})")
 
+    counter = f"http://127.0.0.1:{web_port()}"
+    if _pid("loket"):
+        print(f"counter already running (pid {_pid('loket')})")
+    else:
+        with socket.socket() as probe:
+            taken = probe.connect_ex(("127.0.0.1", web_port())) == 0
+        if taken:
+            print(f"port {web_port()} is taken by another program: set IURAN_WEB_PORT")
+            counter = "(not started)"
+        else:
+            loket = start_counter(env, web_port(), LOGS / "loket.log")
+            _write_pid("loket", loket.pid)
+            try:
+                took = wait_healthy(counter, loket, LOGS / "loket.log", path="/masuk")
+                print(f"counter up in {took:.1f} s (log {LOGS / 'loket.log'})")
+            except RuntimeError as exc:
+                print(exc)
+                counter = "(not started: see above)"
+
     print(
         f"""
 Prefect UI:  {ui}
 API:         {url}   (export PREFECT_API_URL={url} to use the prefect CLI)
 Deployments: {ui}/deployments
 Run a month: PREFECT_API_URL={url} .venv/bin/prefect deployment run 'monthly-cycle/cycle-lebak' -p period=2026-01 --watch
+Loket:       {counter}/masuk   (accounts: `make demo` prints demo ones; `iuran users add`)
 Stop:        make down"""
     )
     return 0
@@ -223,7 +264,7 @@ Stop:        make down"""
 
 def down() -> int:
     stopped = False
-    for name in ("prefect-worker", "prefect-server"):
+    for name in ("loket", "prefect-worker", "prefect-server"):
         pid = _pid(name)
         if pid is not None and stop(pid):
             print(f"stopped {name} (pid {pid})")
@@ -235,7 +276,7 @@ def down() -> int:
 
 
 def status() -> int:
-    for name in ("prefect-server", "prefect-worker"):
+    for name in ("prefect-server", "prefect-worker", "loket"):
         pid = _pid(name)
         print(f"{name}: {'running, pid ' + str(pid) if pid else 'not running'}")
     return 0

@@ -558,6 +558,24 @@ def demo(
     typer.echo(
         "Run `make demo` again: unchanged rosters answer 'unchanged' and bill nothing twice."
     )
+    _demo_counter(settings.database_url)
+
+
+def _demo_counter(database_url: str) -> None:
+    """Demo accounts of the counter (one per role, new random passwords) and how to log in."""
+    from iuran.db.session import session_scope
+    from iuran.programs import load_program
+    from iuran.web.accounts import DEMO_ACCOUNTS, demo_accounts
+
+    with session_scope(database_url) as session:
+        passwords = demo_accounts(session, load_program("lebak"))
+    typer.echo("")
+    typer.echo("Loket (web counter), DEMO accounts only (new passwords on every `make demo`):")
+    for username, password in passwords.items():
+        role, villages = DEMO_ACCOUNTS[username]
+        where = f" desa {', '.join(villages)}" if villages else ""
+        typer.echo(f"  {username:<14} {password}   ({role.value}, lebak{where})")
+    typer.echo("start it:  .venv/bin/iuran web   then open http://127.0.0.1:8400/masuk")
 
 
 @users_app.command("add")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import secrets
 from dataclasses import dataclass
 
 import pandas as pd
@@ -140,3 +141,29 @@ def log_in(
     ok = ok and row is not None and row.active
     session.add(LoginAttempt(username=username[:80], address=address[:64], ok=ok, at=now))
     return _user(row) if ok and row is not None else None
+
+
+#: `make demo`'s accounts on Lebak: username -> (role, villages). Never on a real deployment.
+DEMO_ACCOUNTS = {
+    "demo-desa": (Role.DESA, ["36.02.01.2002"]),
+    "demo-opd": (Role.OPD, ["36.02.01.2003", "36.02.01.2004"]),
+    "demo-disnaker": (Role.DISNAKER, []),
+    "demo-bkad": (Role.BKAD, []),
+    "demo-bpjs": (Role.BPJS, []),
+}
+
+
+def demo_accounts(session: Session, program: Program) -> dict[str, str]:
+    """One demo account per role on `program`, each with a new random password (username ->
+    password, to print once): an existing demo account gets the new password, so running the demo
+    again prints passwords that work."""
+    passwords: dict[str, str] = {}
+    for username, (role, villages) in DEMO_ACCOUNTS.items():
+        password = secrets.token_urlsafe(12)
+        row = session.scalar(select(WebUser).where(WebUser.username == username))
+        if row is None:
+            add_user(session, username, password, role.value, program, villages)
+        else:
+            row.password_hash = _hasher.hash(password)
+        passwords[username] = password
+    return passwords

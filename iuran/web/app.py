@@ -2,14 +2,17 @@
 
 Every page but the login form needs a session of an account (`_visitor`); every form posts the
 session's CSRF token; what a role may open is said once per route (`_allowed`). A village account
-sees only its own village's uploads and template; BKAD its program's invoices and SP2D imports;
-the pages of Disnaker and BPJS come later (`/beranda` says so). `create_app(settings)` builds it; `iuran web` serves it with uvicorn.
+sees only its own village's uploads, template and billed workers; BKAD its program's invoices and
+SP2D imports; Disnaker the month's board, the audit trail, the reports, and reruns through Prefect;
+the BPJS branch the mutation list, receipts and the status list. `create_app(settings)` builds it;
+`iuran web` serves it with uvicorn.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import tempfile
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -18,6 +21,7 @@ from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from prefect.settings import get_current_settings
 from starlette.datastructures import UploadFile
 
 from iuran.config import Settings
@@ -26,16 +30,24 @@ from iuran.db.session import session_scope
 from iuran.generate import build_roster_template
 from iuran.money import rupiah
 from iuran.payments.read import LIMITS as PAYMENT_LIMITS
+from iuran.payments.rules import PAYMENT, RECEIPT
 from iuran.periods import Period
 from iuran.programs import Program, load_program, today
 from iuran.rosters.read import LIMITS
-from iuran.web import accounts, audit, bkad, upload
+from iuran.web import accounts, audit, bkad, board, bpjs, upload
 from iuran.web.accounts import User
 from iuran.web.cookies import COOKIE, MAX_AGE, Signer, Visit, csrf_ok, new_visit, server_secret
+from iuran.web.runs import Prefect
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 VILLAGE_ROLES = (Role.DESA, Role.OPD)
-HOMES = {Role.DESA: "/desa", Role.OPD: "/desa", Role.BKAD: "/bkad"}
+HOMES = {
+    Role.DESA: "/desa",
+    Role.OPD: "/desa",
+    Role.BKAD: "/bkad",
+    Role.DISNAKER: "/disnaker",
+    Role.BPJS: "/bpjs",
+}
 #: A multipart request is its file plus a few short fields
 BODY_LIMIT = LIMITS.max_bytes + 64 * 1024
 PAYMENT_BODY_LIMIT = PAYMENT_LIMITS.max_bytes + 64 * 1024
@@ -46,6 +58,8 @@ HEADERS = {
     "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
+#: A role's page: (request, visit, user, status, **context) -> the page
+Page = Callable[..., Response]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -65,7 +79,14 @@ def template_bytes() -> bytes:
         return path.read_bytes()
 
 
-def create_app(settings: Settings) -> FastAPI:
+def prefect_from_environment() -> Prefect:
+    """The Prefect server the counter starts runs on: PREFECT_API_URL (and PREFECT_UI_URL)."""
+    current = get_current_settings()
+    return Prefect(current.api.url, current.ui_url)
+
+
+def create_app(settings: Settings, prefect: Prefect | None = None) -> FastAPI:
+    prefect = prefect or prefect_from_environment()
     app = FastAPI(title="Loket iuran", docs_url=None, redoc_url=None, openapi_url=None)
     signer = Signer(server_secret(settings.private, settings.web_secret))
     url = settings.database_url
@@ -136,7 +157,7 @@ def create_app(settings: Settings) -> FastAPI:
     @app.get("/", response_class=HTMLResponse)
     def home(request: Request) -> Response:
         _, user = visitor(request, *Role)
-        where = HOMES.get(user.role, "/beranda")
+        where = HOMES[user.role]
         return RedirectResponse(where, status_code=303)
 
     @app.get("/masuk", response_class=HTMLResponse)
@@ -194,11 +215,6 @@ def create_app(settings: Settings) -> FastAPI:
         response.headers.update(HEADERS)
         response.delete_cookie(COOKIE)
         return response
-
-    @app.get("/beranda", response_class=HTMLResponse)
-    def board(request: Request) -> Response:
-        visit, user = visitor(request, Role.DISNAKER, Role.BPJS)
-        return page(request, "beranda.html", visit, user=user)
 
     def village_page(
         request: Request, visit: Visit, user: User, status: int = 200, **context: Any
@@ -326,29 +342,192 @@ def create_app(settings: Settings) -> FastAPI:
         keep(response, request, visit)
         return response
 
-    @app.post("/bkad/sp2d", response_class=HTMLResponse)
-    async def sp2d(request: Request) -> Response:
-        visit, user = visitor(request, Role.BKAD)
+    async def import_list(
+        request: Request, visit: Visit, user: User, render: Page, kind: str, action: str
+    ) -> Response:
+        """An SP2D list (BKAD) or receipts (BPJS) handed in: bounded, CSRF-checked, recorded by
+        the payment day's own import, audited; `render` shows the answer on the role's page."""
         size = request.headers.get("content-length")
         if size is None or not size.isdigit() or int(size) > PAYMENT_BODY_LIMIT:
-            return bkad_page(request, visit, user, 413, galat=TOO_LARGE_OR_UNKNOWN)
+            return render(request, visit, user, 413, galat=TOO_LARGE_OR_UNKNOWN)
         form = await request.form(max_files=1, max_fields=2)
         if not csrf_ok(visit, str(form.get("csrf", ""))):
-            return bkad_page(request, visit, user, 400, galat=STALE_FORM)
+            return render(request, visit, user, 400, galat=STALE_FORM)
         file = form.get("berkas")
         if not isinstance(file, UploadFile) or not file.filename:
-            return bkad_page(request, visit, user, 400, galat=NO_FILE)
+            return render(request, visit, user, 400, galat=NO_FILE)
         data = await file.read(PAYMENT_BODY_LIMIT)
         result = await run_in_threadpool(
-            bkad.import_sp2d, url, data, file.filename, user.program, staging
+            bkad.import_sp2d, url, data, file.filename, user.program, staging, kind
         )
         summary = result.get("summary", {})
         note(
-            request, user, "impor_sp2d", object=file.filename,
+            request, user, action, object=file.filename,
             detail={"status": result["status"], "sha256": result.get("sha256"),
                     "dicatat": summary.get("recorded"), "belum_cocok": summary.get("unmatched")},
         )  # fmt: skip
-        return bkad_page(request, visit, user, result=result)
+        return render(request, visit, user, result=result)
+
+    @app.post("/bkad/sp2d", response_class=HTMLResponse)
+    async def sp2d(request: Request) -> Response:
+        visit, user = visitor(request, Role.BKAD)
+        return await import_list(request, visit, user, bkad_page, PAYMENT, "impor_sp2d")
+
+    def download(
+        request: Request, visit: Visit, user: User, path: Path | None, kind: str
+    ) -> Response:
+        if path is None:
+            return page(
+                request, "pesan.html", visit, 404, user=user, judul="Tidak ditemukan",
+                pesan="Laporan bulan ini belum dibuat (siklus belum berjalan) atau bukan untuk peran Anda.",
+            )  # fmt: skip
+        note(request, user, "unduh", object=f"{user.program}/{path.name}")
+        response = Response(
+            path.read_bytes(),
+            media_type=board.REPORTS[kind][1],
+            headers={"Content-Disposition": f'attachment; filename="{path.name}"'},
+        )
+        keep(response, request, visit)
+        return response
+
+    def month_of(program: Program, text: str | None) -> Period:
+        """The month asked for (`?periode=`), if the program has it; else its latest cycle's."""
+        periods = board.program_periods(program)
+        asked = chosen(periods, text)
+        if asked is not None:
+            return asked
+        with session_scope(url) as session:
+            return board.latest_period(session, program, open_periods(program)[0])
+
+    def disnaker_page(
+        request: Request, visit: Visit, user: User, status: int = 200, **context: Any
+    ) -> Response:
+        program = load_program(user.program)
+        period = context.pop("period", None) or month_of(
+            program, request.query_params.get("periode")
+        )
+        with session_scope(url) as session:
+            state = board.month(session, program, period)
+        runs = prefect.recent(program.code)
+        context.setdefault("started", None)
+        return page(
+            request, "disnaker.html", visit, status, user=user, program=program, m=state,
+            periods=board.program_periods(program), runs=runs, rupiah=rupiah, **context,
+        )  # fmt: skip
+
+    @app.get("/disnaker", response_class=HTMLResponse)
+    def disnaker(request: Request) -> Response:
+        visit, user = visitor(request, Role.DISNAKER)
+        return disnaker_page(request, visit, user)
+
+    @app.get("/disnaker/audit", response_class=HTMLResponse)
+    def audit_trail(request: Request) -> Response:
+        visit, user = visitor(request, Role.DISNAKER)
+        with session_scope(url) as session:
+            events = audit.recent(session, program=user.program)
+        return page(request, "audit.html", visit, user=user, events=events)
+
+    @app.get("/disnaker/laporan/{periode}/{kind}")
+    def disnaker_report(request: Request, periode: str, kind: str) -> Response:
+        visit, user = visitor(request, Role.DISNAKER)
+        program = load_program(user.program)
+        period = chosen(board.program_periods(program), periode)
+        path = period and board.report(settings.out, program, period, kind, user.role.value)
+        return download(request, visit, user, path or None, kind)
+
+    @app.post("/disnaker/jalankan", response_class=HTMLResponse)
+    async def rerun(request: Request) -> Response:
+        visit, user = visitor(request, Role.DISNAKER)
+        form = await request.form(max_files=0, max_fields=4)
+        if not csrf_ok(visit, str(form.get("csrf", ""))):
+            return disnaker_page(request, visit, user, 400, galat=STALE_FORM)
+        program = load_program(user.program)
+        period = chosen(board.program_periods(program), str(form.get("periode", "")))
+        if period is None:
+            return disnaker_page(request, visit, user, 400, galat=BAD_PERIOD)
+        dry_run = form.get("jenis") == "uji"
+        started = await run_in_threadpool(
+            prefect.start, program.code, str(period), dry_run, user.username
+        )
+        if isinstance(started, str):
+            return disnaker_page(request, visit, user, 503, period=period, galat=started)
+        note(
+            request, user, "jalankan_uji" if dry_run else "jalankan_ulang",
+            object=f"{program.code}/{period}", detail={"flow_run": started.id},
+        )  # fmt: skip
+        return disnaker_page(request, visit, user, period=period, started=started)
+
+    def bpjs_page(
+        request: Request, visit: Visit, user: User, status: int = 200, **context: Any
+    ) -> Response:
+        program = load_program(user.program)
+        period = context.pop("period", None) or month_of(
+            program, request.query_params.get("periode")
+        )
+        mutation = board.report(settings.out, program, period, "mutasi", user.role.value)
+        context.setdefault("result", None)
+        context.setdefault("status_list", None)
+        return page(
+            request, "bpjs.html", visit, status, user=user, program=program, period=period,
+            periods=board.program_periods(program), mutation=mutation, rupiah=rupiah, **context,
+        )  # fmt: skip
+
+    @app.get("/bpjs", response_class=HTMLResponse)
+    def branch(request: Request) -> Response:
+        visit, user = visitor(request, Role.BPJS)
+        return bpjs_page(request, visit, user)
+
+    @app.get("/bpjs/mutasi/{periode}")
+    def mutation_list(request: Request, periode: str) -> Response:
+        visit, user = visitor(request, Role.BPJS)
+        program = load_program(user.program)
+        period = chosen(board.program_periods(program), periode)
+        path = period and board.report(settings.out, program, period, "mutasi", user.role.value)
+        return download(request, visit, user, path or None, "mutasi")
+
+    @app.post("/bpjs/penerimaan", response_class=HTMLResponse)
+    async def receipts(request: Request) -> Response:
+        visit, user = visitor(request, Role.BPJS)
+        return await import_list(request, visit, user, bpjs_page, RECEIPT, "impor_penerimaan")
+
+    @app.post("/bpjs/status", response_class=HTMLResponse)
+    async def status_list(request: Request) -> Response:
+        visit, user = visitor(request, Role.BPJS)
+        size = request.headers.get("content-length")
+        if size is None or not size.isdigit() or int(size) > BODY_LIMIT:
+            return bpjs_page(request, visit, user, 413, galat=TOO_LARGE_OR_UNKNOWN)
+        form = await request.form(max_files=1, max_fields=3)
+        if not csrf_ok(visit, str(form.get("csrf", ""))):
+            return bpjs_page(request, visit, user, 400, galat=STALE_FORM)
+        program = load_program(user.program)
+        file = form.get("berkas")
+        period = chosen(board.program_periods(program), str(form.get("periode", "")))
+        if not isinstance(file, UploadFile) or not file.filename:
+            return bpjs_page(request, visit, user, 400, galat=NO_FILE)
+        if period is None:
+            return bpjs_page(request, visit, user, 400, galat=BAD_PERIOD)
+        data = await file.read(LIMITS.max_bytes + 1)
+        verdict = await run_in_threadpool(
+            bpjs.hand_in_status, data, file.filename, program.code, period, settings.inbox,
+            staging, dt.datetime.now(dt.UTC),
+        )  # fmt: skip
+        note(
+            request, user, "unggah_status", object=f"{program.code}/{period}/{verdict.stored or file.filename}",
+            detail={"baris": verdict.rows, "disimpan": verdict.stored is not None},
+        )  # fmt: skip
+        return bpjs_page(request, visit, user, period=period, status_list=verdict)
+
+    @app.get("/desa/peserta", response_class=HTMLResponse)
+    def covered(request: Request) -> Response:
+        visit, user = visitor(request, *VILLAGE_ROLES)
+        program = load_program(user.program)
+        period = month_of(program, request.query_params.get("periode"))
+        with session_scope(url) as session:
+            workers = board.billed_workers(session, program, period, user.villages)
+        return page(
+            request, "peserta.html", visit, user=user, period=period, workers=workers,
+            periods=board.program_periods(program),
+        )  # fmt: skip
 
     return app
 
@@ -359,12 +538,17 @@ def open_periods(program: Program) -> list[Period]:
     return [p for p in (now, now.shift(1)) if program.covers(p)] or [program.last_period]
 
 
-def chosen_period(program: Program, text: str) -> Period | None:
+def chosen(periods: list[Period], text: str | None) -> Period | None:
+    """`text` as a month, if it is one of `periods`."""
     try:
-        period = Period.parse(text)
+        period = Period.parse(text or "")
     except ValueError:
         return None
-    return period if period in open_periods(program) else None
+    return period if period in periods else None
+
+
+def chosen_period(program: Program, text: str) -> Period | None:
+    return chosen(open_periods(program), text)
 
 
 STALE_FORM = "Formulir kedaluwarsa atau tidak sah. Muat ulang halaman lalu coba lagi."

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from iuran.db.models import AuditEvent
+from iuran.db.models import AuditEvent, WebUser
 from iuran.nik import mask
 
 _NIK_LIKE = re.compile(r"\d{16}")
@@ -43,5 +43,15 @@ def record(
     )
 
 
-def recent(session: Session, limit: int = 200) -> list[AuditEvent]:
-    return list(session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)))
+def recent(session: Session, program: str, limit: int = 200) -> list[AuditEvent]:
+    """The latest events of `program`'s accounts (a login attempt with an unknown name belongs to
+    no program and is not shown)."""
+    accounts = select(WebUser.username).where(WebUser.program == program)
+    return list(
+        session.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.username.in_(accounts))
+            .order_by(AuditEvent.id.desc())
+            .limit(limit)
+        )
+    )

@@ -51,10 +51,16 @@ def document(session: Session, program: str, invoice_id: int, kind: str, out: Pa
 
 
 def import_sp2d(
-    database_url: str, data: bytes, original_name: str, program: str, staging: Path
+    database_url: str,
+    data: bytes,
+    original_name: str,
+    program: str,
+    staging: Path,
+    kind: str = PAYMENT,
 ) -> dict[str, Any]:
-    """Record an SP2D list handed in at the counter, as `iuran payments import` would; the file is
-    staged owner-only under a server-chosen name and removed afterwards (its record is the import's)."""
+    """Record an SP2D list (or, `kind=RECEIPT`, BPJS's receipts) handed in at the counter, as
+    `iuran payments import` would; the file is staged owner-only under a server-chosen name and
+    removed afterwards (its record is the import's)."""
     suffix = PurePosixPath(original_name).suffix.lower()
     try:
         check_file(suffix, len(data), LIMITS)
@@ -62,13 +68,13 @@ def import_sp2d(
         return {"status": "rejected", "code": exc.code, "message": exc.message}
     work = Path(tempfile.mkdtemp(dir=private_folder(staging)))
     try:
-        staged = write_atomic(work / f"sp2d{suffix}", data, mode=0o600)
+        staged = write_atomic(work / f"{kind}{suffix}", data, mode=0o600)
         result = import_file(
-            database_url, staged, kind=PAYMENT, program=program, source=original_name[:200]
+            database_url, staged, kind=kind, program=program, source=original_name[:200]
         )
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    for p in result.get("payments", []):
+    for p in [*result.get("payments", []), *result.get("receipts", [])]:
         p["label"] = (
             STATUS_LABELS.get(p.get("status"), p.get("status"))
             if p.get("result") == "recorded"

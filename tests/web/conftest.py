@@ -20,6 +20,7 @@ from iuran.periods import Period
 from iuran.programs import load_program
 from iuran.web.accounts import add_user
 from iuran.web.app import create_app, open_periods
+from iuran.web.runs import Prefect
 from tests.pipeline import run
 
 PASSWORD = "kata-sandi-uji-123"
@@ -47,8 +48,14 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
 
 
 @pytest.fixture
-def client(settings: Settings) -> TestClient:
-    return TestClient(create_app(settings), follow_redirects=False)
+def prefect() -> Prefect:
+    """No Prefect server: the board says so; `test_browser_rerun.py` gives a real one."""
+    return Prefect(None)
+
+
+@pytest.fixture
+def client(settings: Settings, prefect: Prefect) -> TestClient:
+    return TestClient(create_app(settings, prefect), follow_redirects=False)
 
 
 def csrf_of(html: str) -> str:
@@ -65,18 +72,24 @@ def log_in(client: TestClient, username: str, password: str = PASSWORD) -> int:
     return response.status_code
 
 
-def period() -> Period:
-    return open_periods(load_program("lebak"))[0]
+def period(program: str = "lebak") -> Period:
+    return open_periods(load_program(program))[0]
 
 
 def roster(
-    village: str = DESA, n: int = 6, bad: bool = False, seed: int = 7, csv: bool = False
+    village: str = DESA,
+    n: int = 6,
+    bad: bool = False,
+    seed: int = 7,
+    csv: bool = False,
+    program: str = "lebak",
 ) -> bytes:
     """An XLSX of `n` synthetic workers of `village`, as the template lays it out; `bad`: the NIK of
     the second worker (Excel row 3) one digit short and the birth date of the fourth (row 5) not a
     date."""
-    program = load_program("lebak")
-    everyone = build_rosters(program, period(), villages=6, per_village=n, seed=seed)
+    everyone = build_rosters(
+        load_program(program), period(program), villages=6, per_village=n, seed=seed
+    )
     frame = next(r for r in everyone if r.kode_desa == village).frame
     lines: list[list[object]] = [list(COLUMNS)]
     for i, row in enumerate(frame[COLUMNS].itertuples(index=False)):

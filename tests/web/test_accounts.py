@@ -14,7 +14,7 @@ from iuran.config import Settings
 from iuran.db.models import AuditEvent, LoginAttempt, WebUser
 from iuran.db.session import session_scope
 from iuran.programs import load_program
-from iuran.web.accounts import MAX_FAILURES, AccountError, add_user
+from iuran.web.accounts import DEMO_ACCOUNTS, MAX_FAILURES, AccountError, add_user, demo_accounts
 from iuran.web.app import create_app
 from iuran.web.cookies import COOKIE
 from tests.web.conftest import PASSWORD, csrf_of, log_in
@@ -76,13 +76,13 @@ def test_a_forged_or_foreign_cookie_gets_nothing(settings: Settings, client: Tes
     log_in(client, "disnaker")
     stolen = client.cookies[COOKIE]
     client.cookies.set(COOKIE, stolen[:-3] + "AAA")
-    assert client.get("/beranda").status_code == 303
+    assert client.get("/disnaker").status_code == 303
     other = TestClient(
         create_app(dataclasses.replace(settings, web_secret="rahasia-lain")),
         follow_redirects=False,
     )
     other.cookies.set(COOKIE, stolen)
-    assert other.get("/beranda").status_code == 303
+    assert other.get("/disnaker").status_code == 303
 
 
 def test_logins_are_limited_per_username_and_address(
@@ -116,3 +116,24 @@ def test_users_command_line(settings: Settings) -> None:
         input="pendek\n", capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert short.returncode == 2 and "at least 10 characters" in short.stderr
+
+
+def test_demo_accounts_one_per_role_with_passwords_that_work(
+    settings: Settings, client: TestClient
+) -> None:
+    with session_scope(settings.database_url) as session:
+        first = demo_accounts(session, load_program("lebak"))
+    with session_scope(settings.database_url) as session:
+        again = demo_accounts(session, load_program("lebak"))  # `make demo` run twice
+    assert set(first) == set(DEMO_ACCOUNTS) and all(first[u] != again[u] for u in first)
+    homes = {
+        "desa": "/desa",
+        "opd": "/desa",
+        "disnaker": "/disnaker",
+        "bkad": "/bkad",
+        "bpjs": "/bpjs",
+    }
+    for username, password in again.items():
+        assert log_in(client, username, first[username]) == 401
+        assert log_in(client, username, password) == 303
+        assert client.get("/").headers["location"] == homes[DEMO_ACCOUNTS[username][0].value]

@@ -22,6 +22,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from iuran.config import Settings
 from iuran.web.app import create_app
+from iuran.web.runs import Prefect
 from tests.web.conftest import PASSWORD, niks, roster
 
 CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
@@ -40,9 +41,9 @@ def database_url(sqlite_url: str) -> str:
 
 
 @pytest.fixture
-def server(settings: Settings) -> Iterator[str]:
+def server(settings: Settings, prefect: Prefect) -> Iterator[str]:
     config = uvicorn.Config(  # log_config=None: the access log goes to the root logger (caplog)
-        create_app(settings), host="127.0.0.1", port=0, log_level="info", log_config=None
+        create_app(settings, prefect), host="127.0.0.1", port=0, log_level="info", log_config=None
     )
     running = uvicorn.Server(config)
     thread = threading.Thread(target=running.run, daemon=True)

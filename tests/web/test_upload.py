@@ -10,14 +10,25 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from iuran import wilayah
 from iuran.config import Settings
 from iuran.db.models import AuditEvent, RosterUpload
 from iuran.db.session import session_scope
 from iuran.programs import load_program
 from iuran.rosters.read import collect_rosters
 from iuran.rosters.validate import validate_rows
+from iuran.web.accounts import add_user
 from iuran.web.upload import PREVIOUS
-from tests.web.conftest import DESA, OTHER_DESA, csrf_of, log_in, niks, period, roster
+from tests.web.conftest import (
+    DESA,
+    OTHER_DESA,
+    PASSWORD,
+    csrf_of,
+    log_in,
+    niks,
+    period,
+    roster,
+)
 
 NAME = f"loket-{DESA}.xlsx"
 
@@ -154,3 +165,24 @@ def test_a_nik_in_a_file_name_is_masked_in_the_records(
         event = session.scalars(select(AuditEvent).where(AuditEvent.action == "unggah")).one()
     assert nik not in upload.original_name and nik[:4] in upload.original_name
     assert event.object is not None and nik not in event.object
+
+
+def test_a_village_below_its_target_is_warned(settings: Settings, client: TestClient) -> None:
+    """Lahat wants 100 workers per village (`target_per_village`): 6 rows land, with a warning."""
+    lahat = load_program("lahat")
+    village = str(wilayah.villages(lahat.regency, desa_only=True)["kode_desa"].iloc[0])
+    with session_scope(settings.database_url) as session:
+        add_user(session, "desa-lahat", PASSWORD, "desa", lahat, [village])
+    log_in(client, "desa-lahat")
+    token = csrf_of(client.get("/desa").text)
+    html = client.post(
+        "/desa/unggah",
+        data={"csrf": token, "periode": str(period("lahat"))},
+        files={"berkas": ("r.xlsx", roster(village, program="lahat"), "application/octet-stream")},
+    ).text
+    assert re.search(r'id="diterima">6<', html)
+    assert (
+        f"Desa {village}: 6 baris diterima, di bawah target 100 pekerja per desa (kurang 94)"
+        in html
+    )
+    assert (settings.inbox / "lahat" / str(period("lahat")) / f"loket-{village}.xlsx").exists()
