@@ -10,16 +10,16 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
-# No timing assertions in tests: Hypothesis' per-example deadline is one (a property test failed
-# at 324 ms against 200 ms on a loaded machine). Speed is measured in `make bench`.
-settings.register_profile("iuran", deadline=None)
-settings.load_profile("iuran")
-
 os.environ.setdefault("IURAN_VAR", str(Path(__file__).resolve().parent.parent / "var" / "test"))
 
 from iuran.config import prefect_defaults
 
 prefect_defaults()
+
+# No timing assertions in tests: Hypothesis' per-example deadline is one (a property test failed
+# at 324 ms against 200 ms on a loaded machine). Speed is measured in `make bench`.
+settings.register_profile("iuran", deadline=None)
+settings.load_profile("iuran")
 
 POSTGRES_URL = os.environ.get("IURAN_TEST_POSTGRES_URL")
 REQUIRE_POSTGRES = os.environ.get("IURAN_REQUIRE_POSTGRES") == "1"
