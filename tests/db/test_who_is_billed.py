@@ -162,3 +162,58 @@ def test_a_carried_worker_past_the_age_limit_is_not_billed(
     assert apr["participants"]["billed"] == 9 and apr["participants"]["carried_forward"] == 4
     assert old not in _billed(database_url, "lebak", "2026-04")
     assert _ended(database_url, "lebak") == {old: "usia_di_atas_batas"}
+
+
+def _capped(
+    limit: int | None = None, headcount: int | None = None, policy: str = "warn"
+) -> Program:
+    y2026, *later = LEBAK.years
+    year = y2026.model_copy(update={"workers": headcount})
+    update = {"limit_per_village": limit, "years": (year, *later), "pagu_policy": policy}
+    return LEBAK.model_copy(update=update)
+
+
+def test_a_worker_listed_twice_is_resolved_before_the_village_limit_counts(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Two villages of 10 under a limit of 10 a village; in February village A also lists one of B's
+    January workers. He stays in B (the village that billed him last month), and A's own ten are all
+    billed: the duplicate never pushes out A's tenth worker, and nobody is refused for the limit."""
+    program, inbox = _capped(limit=10), tmp_path / "inbox"
+    for month in (Period(2026, 1), Period(2026, 2)):
+        generate_rosters(program, month, inbox, villages=2, per_village=10, seed=7, churn=0, xlsx_share=0)  # fmt: skip
+    assert _bill(database_url, program, "2026-01", inbox, tmp_path / "out")["participants"]["billed"] == 20  # fmt: skip
+    feb = inbox / "lebak" / "2026-02"
+    a_file, b_file = sorted(feb.glob("*.csv"))
+    a, b = pd.read_csv(a_file, dtype=str), pd.read_csv(b_file, dtype=str)
+    twice = b.iloc[[0]].assign(kode_desa=a["kode_desa"].iloc[0])
+    pd.concat([a, twice]).to_csv(a_file, index=False)  # A lists 11: its own 10 and B's worker
+
+    s = _bill(database_url, program, "2026-02", inbox, tmp_path / "out")
+    assert s["participants"]["billed"] == 20
+    assert "KUOTA_DESA_PENUH" not in s["rejections"]
+    assert s["rejections"].get("NIK_DESA_GANDA") == 1
+    with session_scope(database_url) as db:
+        village = dict(
+            db.execute(
+                select(Participant.nik, ContributionLine.kode_desa)
+                .join(ContributionLine, ContributionLine.participant_id == Participant.id)
+                .where(ContributionLine.period == "2026-02", ContributionLine.is_current)
+            ).all()
+        )
+    assert village[b["nik"].iloc[0]] == b["kode_desa"].iloc[0]  # kept in B
+    assert set(a["nik"]) <= set(village)  # all of A's own ten
+
+
+def test_the_headcount_limit_warns_or_stops_as_the_pagu_policy_says(
+    database_url: str, tmp_path: Path
+) -> None:
+    """A budget year's headcount of 15 with 20 workers sent: `warn` bills 20 with a note, `stop`
+    bills 15 and refuses the newest 5 as KUOTA_PROGRAM_PENUH naming the limit."""
+    inbox = tmp_path / "inbox"
+    generate_rosters(LEBAK, Period(2026, 1), inbox, villages=2, per_village=10, seed=8, churn=0, xlsx_share=0)  # fmt: skip
+    warn = _bill(database_url, _capped(headcount=15), "2026-01", inbox, tmp_path / "out")
+    assert warn["participants"]["billed"] == 20 and any("15" in n for n in warn["notes"])
+    stop = _bill(database_url, _capped(headcount=15, policy="stop"), "2026-01", inbox, tmp_path / "out")  # fmt: skip
+    assert stop["participants"]["billed"] == 15
+    assert stop["rejections"].get("KUOTA_PROGRAM_PENUH") == 5
