@@ -44,7 +44,7 @@ from iuran.intake.read import read_file, read_table, table_frame
 from iuran.intake.refusal import FileRefused, Limits
 from iuran.money import rupiah
 from iuran.nik import mask_series, validate_niks
-from iuran.payments.rules import _date_problems, message, parse_amounts
+from iuran.payments.rules import date_problems, message, parse_amounts
 from iuran.programs import Program
 from iuran.registry import IS_CURRENT, in_list, read_frame, record_status_list
 from iuran.rosters.codes import fill
@@ -116,7 +116,7 @@ def validate_claims(raw: pd.DataFrame, today: dt.date) -> tuple[pd.DataFrame, pd
     r = raw.reindex(columns=[*COLUMNS.required, "nomor_klaim", "source_row"])
     checked = validate_niks(r["nik"])
     jenis = claim_types(r["jenis"])
-    dates, date_code, date_msg = _date_problems(r["tanggal"], LABELS["tanggal"], today)
+    dates, date_code, date_msg = date_problems(r["tanggal"], LABELS["tanggal"], today)
     amounts, amount_code = parse_amounts(r["nilai"])
     amount_code = amount_code.replace(_AMOUNT_CODES)
     nomor = r["nomor_klaim"].astype("string").str.strip().str.upper().str[:100]

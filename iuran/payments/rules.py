@@ -238,7 +238,7 @@ def normalize_payers(raw: pd.Series) -> pd.Series:
     return out.mask(word.isin(list(_REGENCY_WORDS)).fillna(False).astype(bool), REGENCY_PAYER)
 
 
-def _date_problems(
+def date_problems(
     raw: pd.Series, label: str, today: dt.date
 ) -> tuple[pd.Series, pd.Series, pd.Series]:
     """(dates as Python date objects, code or <NA>, message or <NA>) for one date column."""
@@ -273,7 +273,7 @@ def validate_rows(
     date_col = "tanggal_sp2d" if kind == PAYMENT else "tanggal_terima"
     sp2d = r["nomor_sp2d"].astype("string").str.replace(r"\s+", " ", regex=True).str.strip()
     sp2d = sp2d.mask(sp2d == "")
-    dates, date_code, date_msg = _date_problems(r[date_col], LABELS[date_col], today)
+    dates, date_code, date_msg = date_problems(r[date_col], LABELS[date_col], today)
     amounts, amount_code = parse_amounts(r["jumlah"])
 
     payer = normalize_payers(r["payer"])

@@ -12,19 +12,13 @@ from pathlib import Path
 import pandas as pd
 import xlwt
 
+from iuran.generate_formats import SIAK_HEADER
 from iuran.periods import Period
 from iuran.programs import load_program
 from iuran.rosters.read import collect_rosters
 from iuran.rosters.validate import validate_rows
 
-SIAK = [
-    "Nomor KK", "NIK", "Nama Penduduk", "Status", "Tempat Lahir", "Tanggal Lahir", "Kelamin",
-    "NIK Ayah", "Ayah", "NIK Ibu", "Ibu", "Status Kawin", "SHDK", "Agama", "Kecamatan", "Desa/Kel",
-    "Alamat", "RW", "RT", "Pendidikan", "Pekerjaan", "Deskripsi Pekerjaan", "Gol. Darah", "Cacat",
-    "Cetak KTP", "Ganti KTP", "KTP Berakhir", "Nomor Paspor", "Nomor Akta Lahir",
-    "Nomor Akta Kawin", "Tanggal Kwn", "Nomor Akta Cerai", "Tgl Cerai", "Petugas Registrasi",
-    "Tgl Ubah", "Petugas Entri", "Tgl Entri",
-]  # fmt: skip
+SIAK = list(SIAK_HEADER)  # the 37 columns as FORMATS.md gives them, written once
 assert len(SIAK) == 37
 DATE = xlwt.easyxf(num_format_str="DD-MM-YYYY")
 
