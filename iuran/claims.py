@@ -48,7 +48,7 @@ from iuran.payments.rules import date_problems, message, parse_amounts
 from iuran.programs import Program
 from iuran.registry import IS_CURRENT, in_list, read_frame, record_status_list
 from iuran.rosters.codes import fill
-from iuran.rosters.read import is_claims_file
+from iuran.rosters.folder import is_claims_file
 from iuran.wilayah import villages
 
 #: The status a JKM claim writes (`iuran.bpjs_status.STATUSES`).

@@ -34,7 +34,7 @@ from iuran.programs import Program
 from iuran.reconcile import CARRIED_SOURCE, Reconciled
 from iuran.reports import data_quality_table, write_data_quality_xlsx, write_rejection_reports
 from iuran.rosters.codes import CODES
-from iuran.rosters.read import LABELS
+from iuran.rosters.columns import LABELS
 from iuran.wilayah import villages
 
 

@@ -36,7 +36,9 @@ from iuran.programs import Program
 from iuran.reconcile import Reconciled
 from iuran.registry import decide
 from iuran.rerun import Kept, inputs_key, recall, remember
-from iuran.rosters.read import Collected, collect_rosters, kept_read_path
+from iuran.rosters.columns import Collected
+from iuran.rosters.kept import kept_read_path
+from iuran.rosters.read import collect_rosters
 from iuran.rosters.validate import (
     Validated,
     confirm_rounded_niks,

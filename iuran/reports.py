@@ -41,7 +41,7 @@ from iuran.periods import Period
 from iuran.programs import Program
 from iuran.reconcile import CARRIED_SOURCE
 from iuran.rosters.codes import CODES
-from iuran.rosters.read import LABELS
+from iuran.rosters.columns import LABELS
 
 #: key (and file-name part) of the report for rows and files that name no known village
 TANPA_DESA = "tanpa-desa"

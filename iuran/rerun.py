@@ -49,7 +49,7 @@ from iuran.invoicing import live_invoices
 from iuran.mail.outbox import undelivered
 from iuran.periods import Period
 from iuran.programs import Program
-from iuran.rosters.read import folder_digest
+from iuran.rosters.folder import folder_digest
 
 #: Bump when what a cycle computes from the same inputs changes in a way the version does not show.
 KEY_VERSION = 1

@@ -17,7 +17,7 @@ from iuran.desa import COUNTS, village_counts
 from iuran.periods import Period
 from iuran.programs import Program
 from iuran.reconcile import Reconciled
-from iuran.rosters.read import Collected
+from iuran.rosters.columns import Collected
 from iuran.rosters.validate import Validated
 
 

@@ -43,13 +43,13 @@ XLSX check before calamine, cells as text, limits) is `iuran.intake`'s; what is 
 - All values are trimmed, inner runs of spaces / non-breaking spaces / control characters collapse
   to one space, empty becomes <NA>; rows with none of the known columns filled (pre-numbered template
   rows) are dropped.
-- Files in sub-folders are read too; hidden files, Office lock files (`~$...`), `bpjs_status.*` (read
-  by the registry step), the claims list `klaim*.csv|xlsx` (`iuran.claims`) and system junk are ignored; anything else that is not CSV/XLSX/XLS is reported as
-  BERKAS_JENIS so that the operator learns the file was not used, as is a symbolic link that leads out
-  of the roster folder (never read).
-- Limits keep time and memory bounded (`LIMITS`); tests/hostile/ holds the corpus.
-- What a run read is kept (`KEEP_NAME`, owner-only in `kept_read_path`), so that the next run of the
-  same folder parses only the files whose bytes changed.
+- Which files of the month's folder are rosters is `iuran.rosters.folder`'s (sub-folders read, junk
+  ignored); anything else that is not CSV/XLSX/XLS is reported as BERKAS_JENIS so that the operator
+  learns the file was not used, as is a symbolic link that leads out of the roster folder (never read).
+- Limits keep time and memory bounded (`LIMITS`, with the roster's columns in
+  `iuran.rosters.columns`); tests/hostile/ holds the corpus.
+- What a run read is kept (`iuran.rosters.kept`), so that the next run of the same folder parses only
+  the files whose bytes changed.
 
 `source_row` is the row number the operator sees in Excel (the header row counts as its own row).
 """
@@ -57,11 +57,7 @@ XLSX check before calamine, cells as text, limits) is `iuran.intake`'s; what is 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
-import os
-from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -70,228 +66,37 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.ipc
 from fsspec.implementations.local import LocalFileSystem
 
-from iuran import faults, intake
+from iuran import faults
 from iuran.db.models import RosterFileStatus
 from iuran.desa import code_in_file_name
-from iuran.files import private_folder, temp_beside
 from iuran.intake.cells import Table, clean
-from iuran.intake.header import Columns
-from iuran.intake.read import SUPPORTED, check_file, read_table
-from iuran.intake.refusal import FileRefused, Limits
+from iuran.intake.read import check_file, read_table
+from iuran.intake.refusal import FileRefused
 from iuran.nik import birth_parts, check_niks, isin_text
 from iuran.occupations import named as occupation_named
+from iuran.rosters.columns import (
+    COLUMNS,
+    FILE_COLUMNS,
+    LIMITS,
+    ROW_COLUMNS,
+    STATUS,
+    Collected,
+    FileVerdict,
+)
+from iuran.rosters.folder import (
+    candidates,
+    filesystem,
+    outside,
+    outside_listed,
+    relative_path,
+    sha256_stream,
+)
+from iuran.rosters.kept import KEPT, load_kept, save_kept
 from iuran.wilayah import villages
 
-CANONICAL = [
-    "nik", "nama", "tanggal_lahir", "jenis_kelamin", "pekerjaan", "kode_desa", "alamat", "no_hp",
-    "penghasilan",
-]  # fmt: skip
-#: What a header must name. Sex may come from the NIK, the village from the file's name or a village
-#: name column (`_as_roster`); validation then requires every row to have both.
-REQUIRED = ("nik", "nama", "tanggal_lahir")
-#: A population register's status of each person (`Hidup`, `Mati`, `Pindah`, ...: SIAK's `Status`,
-#: OpenSID's `status_dasar`): kept with the rows for validation (PENDUDUK_BUKAN_HIDUP), never stored.
-STATUS = "status_penduduk"
-#: The columns of the rows read: the roster's, and the status a register export gives
-ROW_COLUMNS = [*CANONICAL, STATUS]
-PROVENANCE = ["source_file", "source_sheet", "source_row"]
-FILE_COLUMNS = ["path", "sha256", "rows", "status", "code", "message"]
-
-#: Column label the operator knows, for messages.
-LABELS = {
-    "nik": "NIK", "nama": "Nama", "tanggal_lahir": "Tanggal Lahir", "jenis_kelamin": "Jenis Kelamin",
-    "pekerjaan": "Pekerjaan", "kode_desa": "Kode Desa", "alamat": "Alamat", "no_hp": "No HP",
-    "penghasilan": "Penghasilan", "nama_desa": "Nama Desa", "nama_kecamatan": "Kecamatan",
-    STATUS: "Status",
-}  # fmt: skip
-
-#: Header spellings -> canonical column. Keys are normalised by `normalize_header`: lower case, text in
-#: brackets removed (`Jenis Kelamin (L/P)`), punctuation -> space, spaces collapsed, and a trailing
-#: `peserta` / `pekerja` / `sesuai ktp` dropped (`NIK Peserta` -> `nik`). `TTL` (Tempat, Tanggal Lahir)
-#: is deliberately absent: it mixes place and date; `Nama Desa` / `Nama Ibu` are not `nama`.
-SYNONYMS: dict[str, str] = {
-    **dict.fromkeys(
-        ["nik", "no ktp", "nomor ktp", "no nik", "nomor nik", "nik ktp", "ktp",
-         "nomor induk kependudukan", "no induk kependudukan"], "nik"),
-    **dict.fromkeys(
-        ["nama", "nama lengkap", "nama tenaga kerja", "nama lengkap tenaga kerja",
-         "nama penduduk", "nama lengkap panggilan"], "nama"),
-    **dict.fromkeys(
-        ["tgl lahir", "tanggal lahir", "tgl lhr", "tanggal lhr", "tgl lahir dd mm yyyy",
-         "tanggallahir"], "tanggal_lahir"),
-    **dict.fromkeys(["jk", "l p", "jenis kelamin", "kelamin", "jns kelamin", "gender", "sex"],
-                    "jenis_kelamin"),
-    **dict.fromkeys(
-        ["pekerjaan", "jenis pekerjaan", "sektor", "sektor pekerjaan", "profesi", "jenis usaha",
-         "pekerjaan id"], "pekerjaan"),
-    # a village's name, used only when the file has no village code (`_as_roster`)
-    **dict.fromkeys(
-        ["desa", "nama desa", "desa kelurahan", "nama desa kelurahan", "kelurahan",
-         "nama kelurahan", "desa kel", "nama desa kel"], "nama_desa"),
-    # ... and its kecamatan's, which tells apart villages of the same name (SIAK's `Kecamatan`)
-    **dict.fromkeys(["kecamatan", "nama kecamatan", "kec"], "nama_kecamatan"),
-    # a register's status of the person (SIAK `Status`, OpenSID `status_dasar`): a row of someone
-    # who died or moved away is refused (PENDUDUK_BUKAN_HIDUP); a register column for the guard
-    **dict.fromkeys(["status", "status dasar", "status penduduk"], STATUS),
-    **dict.fromkeys(
-        ["kode desa", "kode wilayah", "kode kemendagri", "kode desa kemendagri", "kode wilayah desa",
-         "kode desa kelurahan", "kode kelurahan", "kode wilayah kemendagri"], "kode_desa"),
-    # population-register columns a workers' roster never needs: two or more in a header make the
-    # file look like a population register export (the whole-population guard, `_as_roster`);
-    # OpenSID's column names first, then Dukcapil/SIAK's (`Nomor KK`, `SHDK`, `Hub. Keluarga`, ...)
-    **{name: f"daftar_{name.replace(' ', '_')}" for name in (
-        "no kk", "nomor kk", "kk level", "agama id", "agama", "pendidikan kk id",
-        "pendidikan", "status kawin", "nama ayah", "ayah", "nama ibu", "ibu", "warganegara id",
-        "golongan darah id", "shdk", "hub keluarga")},
-    **dict.fromkeys(["alamat", "alamat lengkap", "alamat rumah", "alamat domisili"], "alamat"),
-    **dict.fromkeys(
-        ["no hp", "nomor hp", "hp", "telepon", "no telepon", "nomor telepon", "no telp", "telp",
-         "no hp wa", "no wa", "nomor wa", "handphone", "no handphone", "nomor handphone"], "no_hp"),
-    **dict.fromkeys(
-        ["penghasilan", "upah", "penghasilan per bulan", "penghasilan bulanan", "pendapatan",
-         "pendapatan per bulan", "upah per bulan", "penghasilan sebulan"], "penghasilan"),
-}  # fmt: skip
-
-#: What a roster header must and may name. `Tanggal` (or `Tgl`) under a merged `Tempat, Tanggal
-#: Lahir` is the birth date.
-COLUMNS = Columns(
-    SYNONYMS,
-    REQUIRED,
-    LABELS,
-    min_matches=3,
-    form_rows=True,
-    nik="nik",
-    template=("nik", "nama", "tanggal_lahir", "jenis_kelamin", "kode_desa"),
-    under={
-        "lahir": dict.fromkeys(
-            (
-                "tanggal",
-                "tgl",
-                "tanggal lahir",
-                "tgl lahir",
-                "tgl bln th",
-                "tgl bln thn",
-                "tanggal bulan tahun",
-            ),
-            "tanggal_lahir",
-        )
-    },
-    person=("tanggal_lahir", "jenis_kelamin"),
-)
-#: 20 MB, 200 MB unzipped, 10,000 rows, 200 columns, header among the first 15 rows
-LIMITS = Limits()
-
 log = logging.getLogger(__name__)
-
-_IGNORED_NAMES = {"thumbs.db", "desktop.ini"}
-
-
-@dataclass(frozen=True)
-class FileVerdict:
-    """One line of the file report (`FILE_COLUMNS`)."""
-
-    path: str
-    sha256: str
-    rows: int
-    status: str  # read | rejected
-    code: str | None = None
-    message: str | None = None
-
-
-@dataclass(frozen=True)
-class Collected:
-    """`rows`: ROW_COLUMNS (string) + source_file, source_sheet (string), source_row (int64);
-    `files`: FILE_COLUMNS, one line per file found (read or rejected)."""
-
-    rows: pd.DataFrame
-    files: pd.DataFrame
-
-
-# --- files ----------------------------------------------------------------------------------------
-
-
-def _fs(url: str) -> tuple[fsspec.AbstractFileSystem, str]:
-    fs, root = fsspec.core.url_to_fs(url)
-    return fs, root
-
-
-def is_claims_file(name: str) -> bool:
-    """BPJS's claims list in a month's folder (`klaim*.csv|xlsx`, read by `iuran.claims`), never a
-    roster."""
-    lower = name.lower()
-    return lower.startswith("klaim") and lower.endswith((".csv", ".xlsx"))
-
-
-def _ignored(relative: str) -> bool:
-    parts = PurePosixPath(relative).parts
-    name = parts[-1].lower() if parts else ""
-    return (
-        any(p.startswith((".", "~")) for p in parts)
-        or name.startswith("bpjs_status.")
-        or is_claims_file(name)
-        or name in _IGNORED_NAMES
-    )
-
-
-def _relative(path: str, root: str) -> str:
-    root = root.rstrip("/")
-    return path[len(root) + 1 :] if root and path.startswith(root + "/") else path
-
-
-def _candidates(
-    folder: str,
-) -> tuple[fsspec.AbstractFileSystem, str, dict[str, dict[str, Any]]]:
-    """Every file under `folder` that is not ignored, sorted (fs paths), with what the listing knows
-    of it (fsspec's info: `size`, and `islink` for a local file)."""
-    fs, root = _fs(folder)
-    if not fs.isdir(root):
-        raise FileNotFoundError(f"roster folder not found: {folder}")
-    found = fs.find(root, detail=True)
-    return fs, root, {p: found[p] for p in sorted(found) if not _ignored(_relative(p, root))}
-
-
-def _url(fs: fsspec.AbstractFileSystem, path: str) -> str:
-    return path if isinstance(fs, LocalFileSystem) else fs.unstrip_protocol(path)
-
-
-def list_roster_files(folder: str) -> list[str]:
-    """CSV, XLSX and XLS files under `folder` (local path or fsspec URL), sorted; ignored files left out."""
-    fs, _, found = _candidates(folder)
-    return [_url(fs, p) for p in found if PurePosixPath(p).suffix.lower() in SUPPORTED]
-
-
-def folder_digest(folder: str) -> str:
-    """One hash of every file under `folder` (names and bytes, ignored files and the BPJS status list
-    included): equal digests mean a rerun would read exactly what the last run read."""
-    fs, root = _fs(folder)
-    if not fs.isdir(root):
-        return "no-folder"
-    digest = hashlib.sha256()
-    found = fs.find(root, detail=True)
-    outside = _outside_listed(fs, found, root)  # only links resolved, as collect does
-    for path in sorted(found):
-        try:
-            if outside[path]:  # never read (collect refuses it): where it points is enough
-                content = "link:" + os.path.realpath(path)
-            elif (size := fs.size(path) or 0) > LIMITS.max_bytes:  # refused unread too
-                content = f"big:{size}:{fs.modified(path).timestamp()}"
-            else:
-                content = _sha256_stream(fs, path)
-        except OSError as exc:  # a dangling link, a file gone since listed: collect refuses it too
-            content = f"unreadable:{type(exc).__name__}"
-        digest.update(f"{_relative(path, root)}\0{content}\n".encode())
-    return digest.hexdigest()
-
-
-def _sha256_stream(fs: fsspec.AbstractFileSystem, path: str) -> str:
-    digest = hashlib.sha256()
-    with fs.open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _refused(relative: str, sha: str, exc: FileRefused) -> tuple[None, FileVerdict]:
@@ -301,7 +106,6 @@ def _refused(relative: str, sha: str, exc: FileRefused) -> tuple[None, FileVerdi
 # --- values: what a roster's cells mean -------------------------------------------------------------
 
 
-_DATA = Path(__file__).resolve().parent.parent / "data"
 _SEX_CODES = {"1": "L", "2": "P"}  # OpenSID's and Dukcapil's `sex`
 #: A register export is held when its rows are more than this many times the workers per village
 #: its villages expect: "far above" the target, never a village's own workers plus a few faulty rows
@@ -470,9 +274,7 @@ def _read(
     try:
         check_file(suffix, size, LIMITS)
     except FileRefused as exc:
-        return _refused(
-            relative, _sha256_stream(fs, path), exc
-        )  # bounded memory, whatever the size
+        return _refused(relative, sha256_stream(fs, path), exc)  # bounded memory, whatever the size
     if isinstance(fs, LocalFileSystem):  # fsspec's file object costs more than the read itself
         with open(path, "rb") as f:
             raw = f.read(
@@ -536,13 +338,13 @@ def read_roster_file(
     `village_limit`: the program's workers per village, for the whole-population guard
     (`_as_roster`); None: no guard.
     """
-    fs, p = _fs(path)
+    fs, p = filesystem(path)
     relative, root = path, ""
     if relative_to:
-        _, root = _fs(relative_to)
-        relative = _relative(p, root)
+        _, root = filesystem(relative_to)
+        relative = relative_path(p, root)
     table, verdict = _read_safe(
-        fs, p, relative, _outside(fs, p, root), regency=regency, village_limit=village_limit
+        fs, p, relative, outside(fs, p, root), regency=regency, village_limit=village_limit
     )
     if table is None:
         return None, verdict
@@ -555,119 +357,6 @@ def read_roster_file(
     return rows, FileVerdict(
         relative, verdict.sha256, len(rows), RosterFileStatus.READ, None, verdict.message
     )
-
-
-def _outside(fs: fsspec.AbstractFileSystem, path: str, root: str) -> bool:
-    """A local path that leads out of `root` once links are followed (a symlink to `/etc/passwd` or
-    to another program's inbox): its content must never be read as a roster."""
-    if not root or not isinstance(fs, LocalFileSystem):
-        return False
-    return _leads_out(path, os.path.realpath(root))
-
-
-def _leads_out(path: str, real_root: str) -> bool:
-    return os.path.commonpath([os.path.realpath(path), real_root]) != real_root
-
-
-def _outside_listed(
-    fs: fsspec.AbstractFileSystem, found: dict[str, dict[str, Any]], root: str
-) -> dict[str, bool]:
-    """`_outside` for every file of a listing of `root`, resolving only the links.
-
-    fsspec's local walk never enters a linked folder (it lists the link itself, as a file), so a
-    listed path that is not a link has only real folders between `root` and itself: it is inside.
-    Resolving every path instead cost ~0.1 ms a file."""
-    if not isinstance(fs, LocalFileSystem):
-        return dict.fromkeys(found, False)
-    real_root = os.path.realpath(root)
-    return {
-        p: bool(info.get("islink", True)) and _leads_out(p, real_root) for p, info in found.items()
-    }
-
-
-#: What a cycle keeps of what it read (`collect_rosters(keep=…)`), in `kept_read_path`'s folder
-KEEP_NAME = ".rosters-read.arrow"
-
-
-def kept_read_path(private: Path, program: str, period: str) -> Path:
-    """Where a month's kept read lives: in the owner-only folder (`Settings.private`), never beside
-    the documents, as it holds every roster row (full NIKs, names, phones)."""
-    return private_folder(private / "rosters-read" / program / period) / KEEP_NAME
-
-
-#: `_read`'s table for a file whose bytes are those of the last read (`collect_rosters(keep=…)`)
-KEPT = Table({}, np.zeros(0, dtype=np.int64))
-_ROW_TYPES = {c: "string[pyarrow]" for c in ROW_COLUMNS} | {
-    "source_file": "string",
-    "source_sheet": "string",
-    "source_row": "int64",
-}
-
-
-@lru_cache(maxsize=1)
-def _reader_version() -> str:
-    """What, besides a file's bytes, decides what is read from it: this module, every module of
-    `iuran.intake` (where the reading is done), the libraries."""
-    h = hashlib.sha256(Path(__file__).read_bytes())
-    h.update(b"\0" + (_DATA / "opensid-pekerjaan.csv").read_bytes())
-    for source in sorted(Path(intake.__file__).parent.glob("*.py")):
-        h.update(b"\0" + source.name.encode() + b"\0" + source.read_bytes())
-    for part in (pa.__version__, pd.__version__, np.__version__):
-        h.update(b"\0" + part.encode())
-    return h.hexdigest()
-
-
-def _load_kept(
-    path: Path, regency: str | None = None, village_limit: int | None = None
-) -> tuple[dict[str, FileVerdict], pd.DataFrame | None]:
-    """The verdicts and rows a run kept (`_save_kept`); nothing if absent, unreadable or of
-    another reader version (then every file is read)."""
-    try:
-        with pa.memory_map(str(path)) as source:
-            table = pa.ipc.open_file(source).read_all()
-        meta = json.loads((table.schema.metadata or {})[b"iuran"])
-        if (meta.get("version"), meta.get("regency"), meta.get("village_limit")) != (
-            _reader_version(),
-            regency,
-            village_limit,
-        ):
-            return {}, None
-        verdicts = {v["path"]: FileVerdict(**v) for v in meta["files"] if v.get("sha256")}
-        rows = table.to_pandas().astype(_ROW_TYPES)
-    except (OSError, ValueError, KeyError, TypeError, pa.ArrowException):
-        return {}, None
-    return verdicts, rows[list(_ROW_TYPES)]
-
-
-def _save_kept(
-    path: Path,
-    verdicts: list[FileVerdict],
-    rows: pd.DataFrame,
-    regency: str | None = None,
-    village_limit: int | None = None,
-) -> None:
-    """This read's verdicts (as read, before `collect_rosters` adds its notes) and rows, written
-    atomically; never an error for the run (the next one reads everything instead)."""
-    meta = {
-        "version": _reader_version(),
-        "regency": regency,
-        "village_limit": village_limit,
-        "files": [v.__dict__ for v in verdicts],
-    }
-    # one schema whatever the frame's Arrow layout (string or large_string): the same rows, the
-    # same bytes
-    schema = pa.schema(
-        [(c, pa.int64() if t == "int64" else pa.string()) for c, t in _ROW_TYPES.items()]
-    )
-    table = pa.Table.from_pandas(rows[list(_ROW_TYPES)], schema=schema, preserve_index=False)
-    table = table.replace_schema_metadata({"iuran": json.dumps(meta, sort_keys=True)})
-    try:
-        temp = temp_beside(path)  # streamed to it: the rows are never one more copy in memory
-        with pa.OSFile(str(temp), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
-            writer.write_table(table)
-        temp.replace(path)
-    except OSError as exc:
-        log.warning("rosters read not kept for the next run: %s", type(exc).__name__)
 
 
 def _read_safe(
@@ -715,17 +404,17 @@ def collect_rosters(
     `village_limit`: the program's workers per village, for the population-export guard
     (`_as_roster`); None: no guard.
     """
-    fs, root, found = _candidates(folder)
-    outside = _outside_listed(fs, found, root)
+    fs, root, found = candidates(folder)
+    outside = outside_listed(fs, found, root)
     local = isinstance(fs, LocalFileSystem)
     last_verdicts, last_rows = (
-        _load_kept(keep, regency, village_limit) if keep is not None else ({}, None)
+        load_kept(keep, regency, village_limit) if keep is not None else ({}, None)
     )
     results = [
         _read_safe(
             fs,
             path,
-            _relative(path, root),
+            relative_path(path, root),
             outside[path],
             # a link's size is its target's: asked when read, as a link may dangle by then
             info["size"] if local and not info.get("islink", True) else None,
@@ -745,7 +434,7 @@ def collect_rosters(
         order = np.argsort(both["source_file"].map(position).to_numpy(), kind="stable")
         rows = both.take(order).reset_index(drop=True)
     if keep is not None:
-        _save_kept(keep, [v for _, v in results], rows, regency, village_limit)
+        save_kept(keep, [v for _, v in results], rows, regency, village_limit)
     files = pd.DataFrame([v.__dict__ for _, v in results], columns=FILE_COLUMNS)
     files["rows"] = files["path"].map(rows["source_file"].value_counts()).fillna(0).astype("int64")
     emptied = (files["status"] == RosterFileStatus.READ) & (files["rows"] == 0)

@@ -72,7 +72,8 @@ from iuran.occupations import category
 from iuran.periods import Period
 from iuran.programs import Program
 from iuran.rosters.codes import fill
-from iuran.rosters.read import CANONICAL, NOT_LIVING, PROVENANCE, ROW_COLUMNS, STATUS
+from iuran.rosters.columns import CANONICAL, PROVENANCE, ROW_COLUMNS, STATUS
+from iuran.rosters.read import NOT_LIVING
 from iuran.wilayah import normalize_kode_desa, villages
 
 #: The order in which rules are checked; a row is rejected for the first one it fails.

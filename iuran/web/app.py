@@ -33,7 +33,7 @@ from iuran.payments.read import LIMITS as PAYMENT_LIMITS
 from iuran.payments.rules import PAYMENT, RECEIPT
 from iuran.periods import Period
 from iuran.programs import Program, load_program, today
-from iuran.rosters.read import LIMITS
+from iuran.rosters.columns import LIMITS
 from iuran.web import accounts, audit, bkad, board, bpjs, upload
 from iuran.web.accounts import User
 from iuran.web.cookies import COOKIE, MAX_AGE, Signer, Visit, csrf_ok, new_visit, server_secret

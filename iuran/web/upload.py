@@ -33,7 +33,8 @@ from iuran.intake.refusal import FileRefused
 from iuran.nik import mask_series
 from iuran.periods import Period
 from iuran.programs import Program
-from iuran.rosters.read import LABELS, LIMITS, read_roster_file
+from iuran.rosters.columns import LABELS, LIMITS
+from iuran.rosters.read import read_roster_file
 from iuran.rosters.validate import validate_rows
 from iuran.web.accounts import User
 from iuran.web.audit import masked

@@ -15,7 +15,8 @@ from iuran.generate import generate_rosters
 from iuran.month import run_month
 from iuran.periods import Period
 from iuran.programs import load_program
-from iuran.rosters.read import KEEP_NAME, collect_rosters, kept_read_path
+from iuran.rosters.kept import KEEP_NAME, kept_read_path
+from iuran.rosters.read import collect_rosters
 from tests.pipeline import TODAY, WITHOUT_DOCUMENTS
 
 

@@ -27,7 +27,8 @@ from iuran.programs import Program, load_program
 from iuran.reconcile import Reconciled, Registry, reconcile
 from iuran.registry import load_registry
 from iuran.reports import TOTAL, data_quality_table, write_rejection_reports
-from iuran.rosters.read import Collected, collect_rosters
+from iuran.rosters.columns import Collected
+from iuran.rosters.read import collect_rosters
 from iuran.rosters.validate import validate_rows
 from iuran.summary import all_rejections
 from iuran.wilayah import normalize_kode_desa, villages

@@ -16,15 +16,8 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from openpyxl import Workbook
 
-from iuran.rosters.read import (
-    CANONICAL,
-    LIMITS,
-    PROVENANCE,
-    REQUIRED,
-    ROW_COLUMNS,
-    SYNONYMS,
-    read_roster_file,
-)
+from iuran.rosters.columns import CANONICAL, LIMITS, PROVENANCE, REQUIRED, ROW_COLUMNS, SYNONYMS
+from iuran.rosters.read import read_roster_file
 from iuran.rosters.validate import validate_rows
 from tests.hostile.corpus import PERIOD, lebak
 

@@ -15,7 +15,7 @@ import xlwt
 from iuran.intake import workbook
 from iuran.intake.read import read_table
 from iuran.intake.refusal import FileRefused
-from iuran.rosters.read import COLUMNS, LIMITS
+from iuran.rosters.columns import COLUMNS, LIMITS
 
 HEADER = ["NIK", "Nama", "Tanggal Lahir", "Jenis Kelamin"]
 

@@ -8,7 +8,7 @@ from iuran import desa
 from iuran.desa import COUNTS, NO_VILLAGE, village_counts
 from iuran.reconcile import Reconciled
 from iuran.reports import TOTAL, data_quality_table
-from iuran.rosters.read import Collected
+from iuran.rosters.columns import Collected
 from iuran.summary import village_table
 from iuran.wilayah import normalize_kode_desa
 from tests.unit.test_reports import (

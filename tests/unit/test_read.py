@@ -16,16 +16,10 @@ import pytest
 import xlwt
 
 from iuran.intake.header import normalize_header
-from iuran.rosters import read
-from iuran.rosters.read import (
-    CANONICAL,
-    FILE_COLUMNS,
-    ROW_COLUMNS,
-    Collected,
-    collect_rosters,
-    list_roster_files,
-    read_roster_file,
-)
+from iuran.rosters import columns, folder, read
+from iuran.rosters.columns import CANONICAL, FILE_COLUMNS, ROW_COLUMNS, Collected
+from iuran.rosters.folder import list_roster_files
+from iuran.rosters.read import collect_rosters, read_roster_file
 
 HEADER = "NIK;Nama Lengkap;Tgl Lahir;JK;Pekerjaan;Kode Desa;Alamat;No HP;Penghasilan"
 ROW = "3602011505900001;Budi Santoso;15/05/1990;L;Petani;36.02.01.2002;Kp. Cibeber;0812;1.500.000"
@@ -46,13 +40,13 @@ def _xlsx(
     return path
 
 
-def _one(path: Path) -> tuple[pd.DataFrame, read.FileVerdict]:
+def _one(path: Path) -> tuple[pd.DataFrame, columns.FileVerdict]:
     rows, verdict = read_roster_file(str(path), relative_to=str(path.parent))
     assert rows is not None, verdict
     return rows, verdict
 
 
-def _refused(path: Path) -> read.FileVerdict:
+def _refused(path: Path) -> columns.FileVerdict:
     rows, verdict = read_roster_file(str(path), relative_to=str(path.parent))
     assert rows is None and verdict.status == "rejected"
     assert verdict.message and "{" not in verdict.message
@@ -77,7 +71,7 @@ def _refused(path: Path) -> read.FileVerdict:
     ],
 )  # fmt: skip
 def test_header_synonyms(text: str, column: str | None) -> None:
-    assert read.SYNONYMS.get(normalize_header(text)) == column
+    assert columns.SYNONYMS.get(normalize_header(text)) == column
 
 
 # --- CSV ------------------------------------------------------------------------------------------
@@ -295,7 +289,7 @@ def test_old_excel_xls_is_read_like_xlsx(tmp_path: Path) -> None:
         style = xlwt.easyxf(num_format_str="dd/mm/yyyy") if j == 2 else xlwt.Style.default_style
         sheet.write(1, j, value, style)
     book.save(str(tmp_path / "a.xls"))
-    assert read.list_roster_files(str(tmp_path)) == [str(tmp_path / "a.xls")]
+    assert list_roster_files(str(tmp_path)) == [str(tmp_path / "a.xls")]
     rows, verdict = read_roster_file(str(tmp_path / "a.xls"), relative_to=str(tmp_path))
     assert verdict.status == "read" and rows is not None
     assert rows.iloc[0][["nik", "nama", "tanggal_lahir", "kode_desa", "source_sheet"]].tolist() == [
@@ -337,7 +331,7 @@ def test_a_file_grown_after_it_was_listed_is_refused_not_cut(
     path = tmp_path / "a.csv"
     path.write_text(f"{HEADER}\n" + f"{ROW}\n" * 30, encoding="utf-8")
     monkeypatch.setattr(read, "LIMITS", replace(read.LIMITS, max_bytes=200))
-    fs, p = read._fs(str(path))
+    fs, p = folder.filesystem(str(path))
     table, verdict = read._read(fs, p, "a.csv", size=150)  # as listed before it grew
     assert table is None and verdict.code == "BERKAS_TERLALU_BESAR"
     assert verdict.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()

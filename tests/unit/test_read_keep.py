@@ -10,8 +10,9 @@ import pandas as pd
 import pytest
 
 from iuran.intake import read as intake_read
-from iuran.rosters import read
-from iuran.rosters.read import Collected, collect_rosters
+from iuran.rosters import kept, read
+from iuran.rosters.columns import Collected
+from iuran.rosters.read import collect_rosters
 from tests.unit.test_read import HEADER, ROW, _xlsx
 
 
@@ -107,8 +108,8 @@ def test_a_keep_it_cannot_trust_is_ignored(
     keep = tmp_path / "kept.arrow"
     collect_rosters(str(inbox), keep)
     if spoil == "version":
-        read._reader_version.cache_clear()
-        monkeypatch.setattr(read, "_reader_version", lambda: "another reader")
+        kept._reader_version.cache_clear()
+        monkeypatch.setattr(kept, "_reader_version", lambda: "another reader")
     elif spoil == "garbage":
         keep.write_bytes(b"ARROW1 but not really")
     else:
@@ -141,11 +142,11 @@ def test_the_reader_version_covers_every_intake_module(monkeypatch: pytest.Monke
         hashed.append(self.resolve())
         return real(self)
 
-    read._reader_version.cache_clear()
+    kept._reader_version.cache_clear()
     monkeypatch.setattr(Path, "read_bytes", spy)
-    read._reader_version()
+    kept._reader_version()
     monkeypatch.undo()
-    read._reader_version.cache_clear()
+    kept._reader_version.cache_clear()
     modules = sorted(Path(intake_read.__file__).resolve().parent.glob("*.py"))
     assert len(modules) >= 6 and set(modules) <= set(hashed)
     assert Path(read.__file__).resolve() in hashed

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from fsspec.implementations.local import LocalFileSystem
 
-from iuran.rosters import read
+from iuran.rosters import folder, read
 from iuran.rosters.read import collect_rosters, read_roster_file
 
 HEADER = "NIK;Nama Lengkap;Tgl Lahir;JK;Pekerjaan;Kode Desa;Alamat;No HP;Penghasilan"
@@ -84,7 +84,7 @@ def test_only_links_are_resolved(inbox: Path, monkeypatch: pytest.MonkeyPatch) -
         resolved.append(str(path))
         return realpath(path, *args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(read.os.path, "realpath", counting)
+    monkeypatch.setattr(folder.os.path, "realpath", counting)
     collect_rosters(str(inbox))
     names = {Path(p).name for p in resolved}
     assert "a.csv" not in names and "b.csv" not in names  # plain files: inside by construction
@@ -127,12 +127,12 @@ def test_the_size_limit_holds_for_files_and_links(
 def test_a_dangling_link_is_part_of_the_folder_digest_without_failing_it(tmp_path: Path) -> None:
     """The rerun shortcut hashes the folder before anything is read: a link to nothing (collect
     refuses it) must not stop the run there."""
-    folder = tmp_path / "inbox"
-    _roster(folder / "a.csv")
-    before = read.folder_digest(str(folder))
-    os.symlink("gone.csv", folder / "b.csv")
-    after = read.folder_digest(str(folder))
+    inbox_dir = tmp_path / "inbox"
+    _roster(inbox_dir / "a.csv")
+    before = folder.folder_digest(str(inbox_dir))
+    os.symlink("gone.csv", inbox_dir / "b.csv")
+    after = folder.folder_digest(str(inbox_dir))
     assert after != before
-    assert read.folder_digest(str(folder)) == after
-    [refused] = [v for v in collect_rosters(str(folder)).files.itertuples() if v.path == "b.csv"]
+    assert folder.folder_digest(str(inbox_dir)) == after
+    [refused] = [v for v in collect_rosters(str(inbox_dir)).files.itertuples() if v.path == "b.csv"]
     assert refused.status == "rejected"

@@ -13,7 +13,8 @@ from openpyxl import Workbook
 
 from iuran.periods import Period
 from iuran.programs import load_program
-from iuran.rosters.read import KEEP_NAME, collect_rosters
+from iuran.rosters.kept import KEEP_NAME
+from iuran.rosters.read import collect_rosters
 from iuran.rosters.validate import validate_rows
 
 HEADER = [

@@ -14,7 +14,8 @@ from iuran.intake.html import read_html
 from iuran.intake.refusal import FileRefused, Limits
 from iuran.periods import Period
 from iuran.programs import load_program
-from iuran.rosters.read import COLUMNS, collect_rosters
+from iuran.rosters.columns import COLUMNS
+from iuran.rosters.read import collect_rosters
 from iuran.rosters.validate import Validated, validate_rows
 from tests.unit.test_read_opensid import PEOPLE, nik
 

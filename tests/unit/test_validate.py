@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from iuran.periods import Period
 from iuran.programs import Program, load_program
 from iuran.rosters.codes import CODES, fill
-from iuran.rosters.read import CANONICAL, collect_rosters
+from iuran.rosters.columns import CANONICAL
+from iuran.rosters.read import collect_rosters
 from iuran.rosters.validate import (
     ACCEPTED_COLUMNS,
     COLUMN,
