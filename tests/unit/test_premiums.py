@@ -8,7 +8,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from iuran.claims import Benefits, top_villages
+from iuran.money import rupiah
 from iuran.premiums import UNPLACED, village_shares
+from iuran.status import benefit_lines
 
 A, B, C = "36.02.01.2001", "36.02.01.2002", "36.02.01.2003"
 NAMES = pd.Series(["Cilangkahan", "Pagelaran", "Sukaraja"], index=[A, B, C])
@@ -114,3 +116,18 @@ def test_villages_with_premiums_and_no_claim_are_listed() -> None:
     assert int(short["premi"].sum()) == bought.premiums_paid
     assert top_villages(v, 3).equals(v)
     assert bought.as_dict()["villages"][1]["premi"] == 50_400
+
+
+def test_status_lists_the_top_villages_and_sums_the_rest() -> None:
+    """`iuran status`: 25 villages paid premiums; the first 20 listed with their premium, one line
+    for the other 5 with theirs summed."""
+    codes = [f"36.02.01.{2001 + i}" for i in range(25)]
+    premi = pd.DataFrame({"kode_desa": codes, "premi": [16_800 * (30 - i) for i in range(25)]})
+    none = pd.DataFrame({c: pd.Series(dtype="int64") for c in ["claims", "nilai", "smallest", "largest"]})  # fmt: skip
+    none = none.assign(kode_desa=pd.Series(dtype="string"), jenis=pd.Series(dtype="string"))
+    bought = Benefits(int(premi["premi"].sum()), none, NAMES, premi)
+    lines = benefit_lines(bought.as_dict())
+    assert any(codes[0] in line and rupiah(16_800 * 30) in line for line in lines)
+    assert not any(codes[20] in line for line in lines)
+    rest = sum(16_800 * (30 - i) for i in range(20, 25))
+    assert any("… " in line and "5 desa lainnya" in line and rupiah(rest) in line for line in lines)
