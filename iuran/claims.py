@@ -367,7 +367,7 @@ def import_month_claims(database_url: str, program: str, folder: Path) -> list[C
     return [import_claims(database_url, path, program) for path in find_claims_files(folder)]
 
 
-# --- what the programs bought: counts and sums only, never a NIK or a name ---------------------------
+# --- what the programs bought: counts and sums only, never a NIK or a name (premiums: iuran.premiums)
 
 BENEFIT_LABELS = {ClaimType.JKK: "JKK", ClaimType.JKM: "JKM", ClaimType.BEASISWA: "Beasiswa"}
 #: what one claim of a type is, in a sentence: `2 kematian`
