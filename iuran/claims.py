@@ -33,9 +33,7 @@ from iuran.db.models import (
     Claim,
     ClaimType,
     ContributionLine,
-    Invoice,
     Participant,
-    PaymentAllocation,
 )
 from iuran.db.session import session_scope
 from iuran.db.upsert import insert_or_ignore
@@ -45,6 +43,7 @@ from iuran.intake.refusal import FileRefused, Limits
 from iuran.money import rupiah
 from iuran.nik import mask_series, validate_niks
 from iuran.payments.rules import date_problems, message, parse_amounts
+from iuran.premiums import SHARE_COLUMNS, UNPLACED, no_shares, premiums_by_village, premiums_paid
 from iuran.programs import Program
 from iuran.registry import IS_CURRENT, in_list, read_frame, record_status_list
 from iuran.rosters.codes import fill
@@ -368,24 +367,22 @@ def import_month_claims(database_url: str, program: str, folder: Path) -> list[C
     return [import_claims(database_url, path, program) for path in find_claims_files(folder)]
 
 
-# --- what the programs bought: counts and sums only, never a NIK or a name ---------------------------
+# --- what the programs bought: counts and sums only, never a NIK or a name (premiums: iuran.premiums)
 
 BENEFIT_LABELS = {ClaimType.JKK: "JKK", ClaimType.JKM: "JKM", ClaimType.BEASISWA: "Beasiswa"}
 #: what one claim of a type is, in a sentence: `2 kematian`
 BENEFIT_NOUNS = {ClaimType.JKK: "kecelakaan kerja", ClaimType.JKM: "kematian",
                  ClaimType.BEASISWA: "beasiswa"}  # fmt: skip
-VILLAGE_COLUMNS = ["kode_desa", "nama_desa", *(str(t) for t in ClaimType), "claims", "nilai"]
-
-
-def premiums_paid(session: Session, program: str) -> int:
-    """Premiums paid to date: the SP2D money allocated to the program's invoices. A credit note's
-    allocation moves money already paid from one invoice to another and is not counted again."""
-    paid = session.scalar(
-        select(func.coalesce(func.sum(PaymentAllocation.amount), 0))
-        .join(Invoice, Invoice.id == PaymentAllocation.invoice_id)
-        .where(Invoice.program == program, PaymentAllocation.payment_id.is_not(None))
-    )
-    return int(paid or 0)
+VILLAGE_COLUMNS = [
+    "kode_desa",
+    "nama_desa",
+    "premi",
+    *(str(t) for t in ClaimType),
+    "claims",
+    "nilai",
+]
+#: the name shown for money paid to an invoice without a line (`iuran.premiums.UNPLACED`)
+UNPLACED_NAME = "(tanpa rincian desa)"
 
 
 def claims_by_village(session: Session, program: str) -> pd.DataFrame:
@@ -409,6 +406,19 @@ def claims_by_village(session: Session, program: str) -> pd.DataFrame:
     return out.astype({c: "string" if c in ("kode_desa", "jenis") else "int64" for c in columns})
 
 
+def top_villages(villages: pd.DataFrame, top: int) -> pd.DataFrame:
+    """The first `top` rows of a VILLAGE_COLUMNS frame and the others summed in one row (`…`,
+    `N desa lainnya`), so that every column still adds up to the program's total."""
+    if len(villages) <= top:
+        return villages
+    rest = villages.iloc[top:]
+    summed = {"kode_desa": "…", "nama_desa": f"{len(rest)} desa lainnya",
+              **{c: int(rest[c].sum()) for c in VILLAGE_COLUMNS[2:]}}  # fmt: skip
+    return pd.concat([villages.iloc[:top], pd.DataFrame([summed])], ignore_index=True).astype(
+        villages.dtypes.to_dict()
+    )
+
+
 @dataclass(frozen=True, eq=False)
 class Benefits:
     """What a program's premiums bought: premiums paid to date beside the claims BPJS paid to its
@@ -419,6 +429,9 @@ class Benefits:
     claims: pd.DataFrame = field(repr=False)
     #: kode_desa -> nama_desa of the program's regency
     village_names: pd.Series = field(repr=False)
+    #: kode_desa, premi: the premiums paid per village, summing to `premiums_paid`
+    #: (`iuran.premiums.premiums_by_village`)
+    premiums: pd.DataFrame = field(repr=False, default_factory=no_shares)
 
     @property
     def total(self) -> int:
@@ -442,19 +455,29 @@ class Benefits:
                         "each": each})  # fmt: skip
         return out
 
-    def villages(self) -> pd.DataFrame:
-        """VILLAGE_COLUMNS: per village with a claim, the claims of each type, their count and sum;
-        highest sum first (ties by code)."""
-        if not len(self.claims):
-            return pd.DataFrame({c: pd.Series(dtype="string" if c.endswith("desa") else "int64") for c in VILLAGE_COLUMNS})  # fmt: skip
+    def villages(self, top: int | None = None) -> pd.DataFrame:
+        """VILLAGE_COLUMNS: per village with a premium paid or a claim, the premiums paid, the
+        claims of each type, their count and sum; highest benefits first, then highest premium
+        (ties by code). With `top`, the first `top` villages and the others summed in one row
+        (`…`, `N desa lainnya`), so the columns still add up to the program's totals."""
+        types = [str(t) for t in ClaimType]
         counts = self.claims.pivot_table(
             index="kode_desa", columns="jenis", values="claims", aggfunc="sum", fill_value=0
-        ).reindex(columns=[str(t) for t in ClaimType], fill_value=0)
+        ).reindex(columns=types, fill_value=0)
         sums = self.claims.groupby("kode_desa")[["claims", "nilai"]].sum()
-        out = counts.join(sums).reset_index()
-        out["nama_desa"] = out["kode_desa"].map(self.village_names).astype("string").fillna("")
-        out = out.astype({c: "int64" for c in VILLAGE_COLUMNS[2:]})
-        return out[VILLAGE_COLUMNS].sort_values(["nilai", "kode_desa"], ascending=[False, True]).reset_index(drop=True)  # fmt: skip
+        premi = self.premiums[SHARE_COLUMNS].groupby("kode_desa")["premi"].sum()
+        index = pd.Index(premi.index.astype("string")).union(pd.Index(sums.index.astype("string")))
+        out = pd.concat([premi.reindex(index), counts.reindex(index), sums.reindex(index)], axis=1)
+        out = out.fillna(0).astype("int64").rename_axis("kode_desa").reset_index()
+        out["kode_desa"] = out["kode_desa"].astype("string")
+        names = out["kode_desa"].map(self.village_names).astype("string")
+        out["nama_desa"] = names.mask(out["kode_desa"] == UNPLACED, UNPLACED_NAME).fillna("")
+        out = (
+            out[VILLAGE_COLUMNS]
+            .sort_values(["nilai", "premi", "kode_desa"], ascending=[False, False, True])
+            .reset_index(drop=True)
+        )
+        return out if top is None else top_villages(out, top)
 
     def sentence(self) -> str:
         """`Premi dibayar Rp… · Manfaat diterima Rp… (JKM 2 × Rp42.000.000)`."""
@@ -479,6 +502,7 @@ class Benefits:
                 {
                     "kode_desa": str(r["kode_desa"]),
                     "nama_desa": str(r["nama_desa"]),
+                    "premi": int(r["premi"]),
                     **{str(t): int(r[str(t)]) for t in ClaimType},
                     "claims": int(r["claims"]),
                     "nilai": int(r["nilai"]),
@@ -496,4 +520,5 @@ def program_benefits(session: Session, program: Program) -> Benefits:
         premiums_paid=premiums_paid(session, program.code),
         claims=claims_by_village(session, program.code),
         village_names=pd.Series(v["nama_desa"].to_numpy(), index=v["kode_desa"]),
+        premiums=premiums_by_village(session, program.code),
     )

@@ -308,31 +308,28 @@ def _rejection_bars(report: ProgramReport, top: int = 12) -> dict[str, Any]:
     }
 
 
+#: the columns of the villages' table: premiums paid, claims per type, benefits received
+VILLAGE_HEADERS = ["Kode desa", "Desa", "Premi dibayar", *(BENEFIT_LABELS[t] for t in ClaimType),
+                   "Manfaat"]  # fmt: skip
 #: bar colours of the benefit chart, by claim type (the template's `benefit-color`)
 BENEFIT_KEYS = {ClaimType.JKK: "jkk", ClaimType.JKM: "jkm", ClaimType.BEASISWA: "beasiswa"}
 
 
 def _benefits(report: ProgramReport, top: int = 40) -> dict[str, Any] | None:
     """Premiums paid beside benefits received: two bars on one scale (the benefits one in segments
-    per claim type), the figures per type and the villages whose workers received them (the `top`
-    largest; the rest summed in one line). Counts and sums only."""
+    per claim type), the figures per type and, per village, the premiums paid for its workers beside
+    the benefits they received (`Benefits.villages`: the `top` first, the rest summed in one line).
+    Counts and sums only."""
     b = report.benefits
     if b is None:
         return None
     types = b.by_type()
     scale = max(b.premiums_paid, b.total, 1)
-    villages = b.villages()
-    shown, rest = villages.iloc[:top], villages.iloc[top:]
     rows = [
-        [str(r["kode_desa"]), str(r["nama_desa"]), *(angka(int(r[str(t)])) for t in ClaimType),
-         rupiah(int(r["nilai"]))]
-        for _, r in shown.iterrows()
+        [str(r["kode_desa"]), str(r["nama_desa"]), rupiah(int(r["premi"])),
+         *(angka(int(r[str(t)])) for t in ClaimType), rupiah(int(r["nilai"]))]
+        for _, r in b.villages(top).iterrows()
     ]  # fmt: skip
-    if len(rest):
-        rows.append(
-            ["…", f"{len(rest)} desa lainnya",
-             *(angka(int(rest[str(t)].sum())) for t in ClaimType), rupiah(int(rest["nilai"].sum()))]
-        )  # fmt: skip
     return {
         "sentence": b.sentence(),
         "premiums": {"label": rupiah(b.premiums_paid), "frac": _fraction(b.premiums_paid, scale)},
@@ -351,7 +348,7 @@ def _benefits(report: ProgramReport, top: int = 40) -> dict[str, Any] | None:
             ]
             for t in types
         ],
-        "headers": ["Kode desa", "Desa", *(BENEFIT_LABELS[t] for t in ClaimType), "Manfaat"],
+        "headers": VILLAGE_HEADERS,
         "villages": rows,
         "ratio": _ratio(b.total, b.premiums_paid),
     }

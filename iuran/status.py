@@ -18,7 +18,7 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from iuran.claims import BENEFIT_LABELS, program_benefits
+from iuran.claims import BENEFIT_LABELS, VILLAGE_COLUMNS, program_benefits, top_villages
 from iuran.db.models import (
     LIVE,
     ClaimType,
@@ -43,6 +43,7 @@ from iuran.programs import Program
 LAPSE_AFTER = 3  # BPU: non-active after 3 consecutive unpaid months (DOMAIN.md)
 OPEN_STATES = (PaymentState.UNPAID, PaymentState.PARTIAL)
 OVERDUE = "overdue"  # shown for an open state past the due date; never stored
+TOP_VILLAGES = 20  # villages listed under what the program bought; the others summed in one line
 
 STATE_LABELS = {
     PaymentState.UNPAID: "belum dibayar",
@@ -522,20 +523,24 @@ def format_status(report: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
-def benefit_lines(benefits: dict[str, Any]) -> list[str]:
+def benefit_lines(benefits: dict[str, Any], top: int = TOP_VILLAGES) -> list[str]:
     """What the program bought, to date: premiums paid beside the benefits BPJS paid its workers, per
-    type and per village (`iuran.claims.Benefits`); counts and sums only."""
+    type and per village (`iuran.claims.Benefits`: the `top` villages, the rest summed in one line);
+    counts and sums only."""
     out = ["Manfaat program s.d. hari ini:", f"  {benefits['sentence']}"]
     for t in benefits["by_type"]:
         if t["claims"]:
             out.append(f"  {t['label']}: {angka(t['claims'])} {t['noun']}, {rupiah(t['nilai'])}")
+    villages = top_villages(pd.DataFrame(benefits["villages"], columns=VILLAGE_COLUMNS), top)
     rows = [
-        [v["kode_desa"], v["nama_desa"], *(angka(v[str(j)]) for j in ClaimType), rupiah(v["nilai"])]
-        for v in benefits["villages"]
-    ]
+        [str(v["kode_desa"]), str(v["nama_desa"]), rupiah(int(v["premi"])),
+         *(angka(int(v[str(j)])) for j in ClaimType), rupiah(int(v["nilai"]))]
+        for _, v in villages.iterrows()
+    ]  # fmt: skip
     if rows:
-        headers = ["Kode desa", "Desa", *(BENEFIT_LABELS[j] for j in ClaimType), "Manfaat"]
-        out += [f"  {line}" for line in _table(headers, rows, {2, 3, 4, 5})]
+        headers = ["Kode desa", "Desa", "Premi dibayar", *(BENEFIT_LABELS[j] for j in ClaimType),
+                   "Manfaat"]  # fmt: skip
+        out += [f"  {line}" for line in _table(headers, rows, {2, 3, 4, 5, 6})]
     return out
 
 

@@ -20,6 +20,7 @@ from iuran.cli import app
 from iuran.db.models import Claim
 from iuran.db.session import session_scope
 from iuran.generate import generate_rosters
+from iuran.money import rupiah
 from iuran.payments.sp2d import record_payment
 from iuran.periods import Period
 from iuran.programs import load_program
@@ -140,8 +141,11 @@ def test_lamandau_two_deaths_in_the_report_and_status(database_url: str, tmp_pat
     assert (b["premiums_paid"], b["benefits_paid"], b["claims"]) == (premium, 84_000_000, 2)
     jkm = next(t for t in b["by_type"] if t["jenis"] == "JKM")
     assert (jkm["claims"], jkm["nilai"]) == (2, 84_000_000)
-    assert {v["kode_desa"] for v in b["villages"]} == set(codes)
+    assert {v["kode_desa"] for v in b["villages"]} == set(workers["kode_desa"])  # premiums too
     assert sum(v["nilai"] for v in b["villages"]) == 84_000_000
+    assert sum(v["premi"] for v in b["villages"]) == premium  # January's invoice, per village
+    for v in b["villages"]:  # the PDF's villages table: premiums paid beside the benefits
+        assert f"{v['kode_desa']} {names[v['kode_desa']]} {rupiah(v['premi'])}" in text
     shown = CliRunner().invoke(
         app, ["status", "--program", "lamandau", "--db", database_url, "--today", "2025-02-20"]
     ).stdout  # fmt: skip

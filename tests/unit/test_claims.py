@@ -141,7 +141,7 @@ def test_the_sentence_says_what_the_program_bought() -> None:
         "(JKM 2 × Rp42.000.000, Beasiswa 2 klaim Rp3.000.000)"
     )
     v = bought.villages()
-    assert v.values.tolist()[0] == ["62.09.01.2002", "Bukit Raya", 0, 1, 2, 3, 45_000_000]
+    assert v.values.tolist()[0] == ["62.09.01.2002", "Bukit Raya", 0, 0, 1, 2, 3, 45_000_000]
     assert int(v["nilai"].sum()) == bought.total == 87_000_000
     assert [t["jenis"] for t in bought.by_type()] == [str(t) for t in ClaimType]
 

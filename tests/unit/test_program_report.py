@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +13,7 @@ import pandas as pd
 import pypdf
 import pytest
 
+from iuran.claims import Benefits
 from iuran.money import rupiah
 from iuran.periods import Period
 from iuran.program_report import (
@@ -172,3 +175,32 @@ def test_empty_inputs() -> None:
     )
     _, text = pdf_text(render_program_report(report))
     assert "Kosong" in text and "Program tanpa pagu" in text
+
+
+def test_program_report_shows_each_villages_premium_beside_its_benefits(tmp_path: Path) -> None:
+    """345 villages paid premiums, two had a death: the villages' table lists the two first, then the
+    largest premiums, 40 rows and one line for the other 305, and its premium column adds up to
+    the premiums paid. The page is kept as an image (pdftoppm) to look at."""
+    report = make_report(villages=345)
+    codes, names = report.villages["kode_desa"], report.villages["nama_desa"]
+    premi = pd.DataFrame({"kode_desa": codes, "premi": [16_800 * (10 + i % 7) for i in range(345)]})
+    claims = pd.DataFrame(
+        {"kode_desa": [codes[5], codes[300]], "jenis": ["JKM", "JKM"], "claims": [1, 1],
+         "nilai": [42_000_000] * 2, "smallest": [42_000_000] * 2, "largest": [42_000_000] * 2}
+    )  # fmt: skip
+    paid = int(premi["premi"].sum())
+    bought = Benefits(paid, claims, pd.Series(names.to_numpy(), index=codes), premi)
+    report = ProgramReport(**{**report.__dict__, "benefits": bought})
+    pdf = render_program_report(report)
+    flat = " ".join(pdf_text(pdf)[1].split())
+    assert f"{codes[5]} Desa Nomor 5 {rupiah(16_800 * 15)} 0 1 0 Rp42.000.000" in flat
+    assert f"{codes[6]} Desa Nomor 6 {rupiah(16_800 * 16)} 0 0 0 Rp0" in flat  # no claim, listed
+    shown = bought.villages(40)
+    assert len(shown) == 41 and int(shown["premi"].sum()) == paid
+    rest = int(shown["premi"].iloc[-1])
+    assert f"… 305 desa lainnya {rupiah(rest)} 0 0 0 Rp0" in flat
+    assert f"Premi dibayar {rupiah(paid)} · Manfaat diterima Rp84.000.000" in flat
+    if shutil.which("pdftoppm"):
+        (tmp_path / "laporan.pdf").write_bytes(pdf)
+        subprocess.run(["pdftoppm", "-r", "60", "-png", "laporan.pdf", "laporan"], cwd=tmp_path, check=True)  # fmt: skip
+        assert sorted(tmp_path.glob("laporan-*.png"))
