@@ -29,7 +29,7 @@ from iuran.db.models import Participant
 from iuran.db.session import session_scope
 from iuran.documents import render_pending
 from iuran.mail.deliver import DeliveryReport, deliver_outbox
-from iuran.mail.outbox import undelivered
+from iuran.mail.outbox import recipient_roles, undelivered
 from iuran.periods import Period
 from iuran.pricing import price_lines
 from iuran.programs import Program
@@ -231,7 +231,7 @@ def registered(database_url: str, niks: pd.Series) -> pd.DataFrame:
 def waiting(database_url: str, program: Program, period: Period) -> list[dict[str, Any]]:
     """The month's messages not delivered yet, as the outbox holds them after this run's delivery."""
     with session_scope(database_url) as session:
-        return undelivered(session, program.code, str(period))
+        return undelivered(session, program.code, str(period), recipient_roles(program.recipients))
 
 
 def fingerprint(files: pd.DataFrame) -> str:

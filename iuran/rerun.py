@@ -46,7 +46,7 @@ from iuran.db.models import (
 from iuran.db.session import session_scope
 from iuran.documents import needs_rendering
 from iuran.invoicing import live_invoices
-from iuran.mail.outbox import undelivered
+from iuran.mail.outbox import recipient_roles, undelivered
 from iuran.periods import Period
 from iuran.programs import Program
 from iuran.rosters.folder import folder_digest
@@ -132,7 +132,9 @@ def recall(
         )
         unrendered = any(needs_rendering(i) for i in live_invoices(session, program, period))
         stored = dict(cycle.summary)
-        waiting = undelivered(session, program.code, str(period))
+        waiting = undelivered(
+            session, program.code, str(period), recipient_roles(program.recipients)
+        )
     if unfinished_mail or unrendered:
         return None
     paths = ReportPaths.of(program, period, out_dir)

@@ -35,7 +35,7 @@ from iuran.db.models import (
     ReceiptStatus,
 )
 from iuran.db.session import session_scope
-from iuran.mail.outbox import undelivered
+from iuran.mail.outbox import recipient_roles, undelivered
 from iuran.money import angka, rupiah
 from iuran.periods import Period
 from iuran.programs import Program
@@ -320,7 +320,7 @@ def status_report(
             )
             .order_by(Notification.created_at, Notification.id)
         ).all()
-        waiting = undelivered(session, program.code, period)
+        waiting = undelivered(session, program.code, period, recipient_roles(program.recipients))
         failed_rows = [
             {
                 "key": n.idempotency_key,

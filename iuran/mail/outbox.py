@@ -108,16 +108,34 @@ def _jsonable(value: Any) -> Any:
 UNDELIVERED = (NotificationStatus.PENDING, NotificationStatus.SENDING)
 
 
-def recipient_role(key: str) -> str:
-    """Who a message goes to, as its idempotency key ends (`…:bpjs`, `…:bkad`, `…:disnaker`)."""
-    return key.rsplit(":", 1)[-1] if ":" in key else "-"
+#: The parties a message's key may end with (`…:bkad`, `…:kecamatan`)
+ROLES = ("bkad", "bpjs", "disnaker", "desa", "kecamatan")
 
 
-def undelivered(session: Session, program: str, period: str | None) -> list[dict[str, Any]]:
+def recipient_role(key: str, to: Sequence[str] = (), roles: Mapping[str, str] | None = None) -> str:
+    """Who a message goes to: the party its idempotency key ends with (`…:bpjs`), else the parties
+    its addresses are the program's recipients of (`roles`: address -> party), else `-`. Not every
+    key ends with a party (a credit note's ends with the amount used, a reminder's with a digest)."""
+    last = key.rsplit(":", 1)[-1]
+    if last in ROLES:
+        return last
+    parties = sorted({(roles or {})[a] for a in to if a in (roles or {})})
+    return ", ".join(parties) or "-"
+
+
+def recipient_roles(recipients: Any) -> dict[str, str]:
+    """address -> party for a program's `recipients` (BKAD, BPJS, Disnaker), for `recipient_role`."""
+    return {a: party for party in ("bkad", "bpjs", "disnaker") for a in getattr(recipients, party)}
+
+
+def undelivered(
+    session: Session, program: str, period: str | None, roles: Mapping[str, str] | None = None
+) -> list[dict[str, Any]]:
     """The messages of a program's month (or of the whole program) not delivered yet, oldest first:
     `menunggu` (pending, never tried), `dikirim` (claimed by a sender now), `gagal-sementara`
     (tried and failed, will be tried again), each with its next attempt (UTC; None = due now).
-    Event and recipient role only: no address list, no key (keys may carry a fingerprint)."""
+    Event and recipient party only (`recipient_role`, `roles` from `recipient_roles`): no address
+    list, no key (keys may carry a fingerprint)."""
     stmt = select(Notification).where(
         Notification.program == program, Notification.status.in_(UNDELIVERED)
     )
@@ -133,7 +151,7 @@ def undelivered(session: Session, program: str, period: str | None) -> list[dict
             {
                 "event": n.event,
                 "period": n.period,
-                "recipient": recipient_role(n.idempotency_key),
+                "recipient": recipient_role(n.idempotency_key, n.to_addrs or (), roles),
                 "state": state,
                 "attempts": int(n.attempts or 0),
                 "next_attempt_at": as_utc(n.next_attempt_at).isoformat()

@@ -14,6 +14,7 @@ import sqlite3
 from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -31,7 +32,7 @@ from iuran.mail.deliver import (
     deliver_pending,
     deliver_pending_sync,
 )
-from iuran.mail.outbox import _jsonable, queue
+from iuran.mail.outbox import _jsonable, queue, recipient_role, recipient_roles
 from tests.smtp_server import MAIL_FROM, SmtpTestServer, smtp_server
 
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")
@@ -808,3 +809,20 @@ def test_outbox_on_each_backend(database_url: str, server: SmtpTestServer, tmp_p
     assert deliver(database_url, settings, now=T0 + backoff(1) + CLAIM_LEASE).sent == 1
     assert keys_received(server) == ["a", "b"]
     assert {n.status for n in rows(database_url).values()} == {"sent"}
+
+
+def test_the_recipient_party_comes_from_the_key_or_the_addresses() -> None:
+    """`iuran status` lists undelivered mail by party: a credit note's key ends with the amount it
+    used and a reminder's with a digest, so the party comes from the addresses then (it used to
+    print `ke 16800`)."""
+    recipients = SimpleNamespace(
+        bkad=("bkad@lebakkab.go.id",), bpjs=("rangkasbitung@bpjsketenagakerjaan.go.id",),
+        disnaker=("disnaker@lebakkab.go.id",),
+    )  # fmt: skip
+    roles = recipient_roles(recipients)
+    to = ["bkad@lebakkab.go.id", "rangkasbitung@bpjsketenagakerjaan.go.id"]
+    assert recipient_role("credit_note_applied:NK-1:17:16800", to, roles) == "bkad, bpjs"
+    assert recipient_role("reminder_due:lebak:2026-01:2026-02-05:ab12", to[:1], roles) == "bkad"
+    assert recipient_role("invoice_issued:TAG-1:r0:bkad", [], roles) == "bkad"
+    assert recipient_role("invoice_village:TAG-2:r0:36.02:desa", ["desa@x.id"], roles) == "desa"
+    assert recipient_role("lapse_warning:lebak:36.02:2026-01", ["kades@x.id"], roles) == "-"
