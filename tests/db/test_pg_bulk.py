@@ -144,7 +144,9 @@ def test_bulk_insert_counts_what_it_inserted(postgres_url: str, sqlite_url: str)
         "updated_at",
     ]
     now = dt.datetime(2026, 1, 5, tzinfo=dt.UTC)
-    people = [("3201010101900001", "SITI", dt.date(1990, 1, 1), "P", "aktif", now, now)]
+    people: list[tuple[object, ...]] = [
+        ("3201010101900001", "SITI", dt.date(1990, 1, 1), "P", "aktif", now, now)
+    ]
     people.append(("3201010101900002", "BUDI", dt.date(1991, 2, 3), "L", "aktif", now, now))
     for url in (sqlite_url, postgres_url):
         counts = []
