@@ -36,7 +36,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from iuran import faults
 from iuran.bpjs_status import STATUS_COLUMNS, read_status_list
 from iuran.conflicts import find_conflicts
-from iuran.db.bulk import copy_insert, copy_update
+from iuran.db.bulk import copy_insert, copy_insert_new, copy_update
 from iuran.db.models import (
     REGISTRY_CHANGE,
     ConflictStatus,
@@ -87,16 +87,27 @@ def read_frame(conn: Connection, query: Select) -> pd.DataFrame:
 
 
 def _driver_rows(conn: Connection, query: Select) -> tuple[list[str], list[tuple]] | None:
-    """On SQLite, the rows as the driver returns them: SQLAlchemy makes a Row object and runs the
-    type conversions of each value (~2.5 µs a row, a third of a month's registry reads). Only for
-    plain bound values (text, numbers), which need no conversion on the way in; else None."""
-    if conn.dialect.name != "sqlite":
+    """The rows as the driver returns them: SQLAlchemy makes a Row object and runs the type
+    conversions of each value (~2.5 µs a row, a third of a month's registry reads). Only for plain
+    bound values (text, numbers; on PostgreSQL also the arrays of `in_list`), which need no
+    conversion on the way in; on PostgreSQL only for columns SQLAlchemy does not convert on the
+    way out either (psycopg's dates are SQLAlchemy's). Else None."""
+    dialect = conn.dialect.name
+    if dialect not in ("sqlite", "postgresql"):
         return None
     # `IN (<list>)` parameters rendered one by one: the driver knows no SQLAlchemy post-compile
     compiled = query.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
     params = compiled.construct_params()
-    values = [params[name] for name in compiled.positiontup or ()]
-    if not all(v is None or isinstance(v, str | int | float) for v in values):
+    values: list[Any] | dict[str, Any]
+    if dialect == "sqlite":
+        values = [params[name] for name in compiled.positiontup or ()]
+        plain = values
+    else:
+        values, plain = dict(params), [x for v in params.values() for x in _items(v)]
+        out = (c.type.dialect_impl(conn.dialect) for c in query.selected_columns)
+        if any(t.result_processor(conn.dialect, None) is not None for t in out):
+            return None
+    if not all(v is None or isinstance(v, str | int | float) for v in plain):
         return None
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
@@ -104,6 +115,10 @@ def _driver_rows(conn: Connection, query: Select) -> tuple[list[str], list[tuple
         return [d[0] for d in cursor.description], cursor.fetchall()
     finally:
         cursor.close()
+
+
+def _items(value: object) -> list[object]:
+    return list(value) if isinstance(value, list) else [value]
 
 
 def in_list(
@@ -391,13 +406,16 @@ def ensure_participants(session: Session, people: pd.DataFrame) -> tuple[pd.Seri
             range(first, first + len(missing)), index=missing["nik"].to_numpy(), dtype="int64"
         )
         names, columns = ["id", *names], [new_ids.tolist(), *columns]
-    inserted = bulk_insert(
-        session,
-        cast(Table, Participant.__table__),
-        names,
-        [(*values, "aktif", now, now) for values in zip(*columns, strict=True)],
-        ignore_conflict=["nik"],
-    )
+    table = cast(Table, Participant.__table__)
+    values = [(*values, "aktif", now, now) for values in zip(*columns, strict=True)]
+    if session.get_bind().dialect.name == "postgresql":  # the ids come back with the insert
+        back = copy_insert_new(
+            session.connection(), table.name, names, values, ["nik"], ["nik", "id"]
+        )
+        inserted = len(back)
+        new_ids = pd.Series([i for _, i in back], index=[n for n, _ in back], dtype="int64")
+    else:
+        inserted = bulk_insert(session, table, names, values, ignore_conflict=["nik"])
     if new_ids is None or inserted != len(missing):
         new_ids = participant_ids(session, missing["nik"])
     new_ids.index = new_ids.index.astype("string")

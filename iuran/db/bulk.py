@@ -72,15 +72,31 @@ def copy_insert(
     if not ignore_conflict:
         _copy(conn, _quote(conn, table), columns, rows)
         return len(rows)
+    return len(copy_insert_new(conn, table, columns, rows, ignore_conflict, ignore_conflict[:1]))
+
+
+def copy_insert_new(
+    conn: Connection,
+    table: str,
+    columns: list[str],
+    rows: Sequence[Sequence[Any]],
+    ignore_conflict: list[str],
+    returning: list[str],
+) -> list[tuple[Any, ...]]:
+    """`copy_insert` with `ignore_conflict`, returning the `returning` columns of the rows it
+    inserted (a new participant's id with its NIK: no second query to read them back)."""
+    if not rows:
+        return []
     stage = _stage(conn, table, columns, rows)
     names = ", ".join(_quote(conn, c) for c in columns)
     keys = ", ".join(_quote(conn, c) for c in ignore_conflict)
+    back = ", ".join(_quote(conn, c) for c in returning)
     inserted = conn.exec_driver_sql(
         f"INSERT INTO {_quote(conn, table)} ({names}) SELECT {names} FROM {stage} "
-        f"ON CONFLICT ({keys}) DO NOTHING"
-    ).rowcount
+        f"ON CONFLICT ({keys}) DO NOTHING RETURNING {back}"
+    ).all()
     conn.exec_driver_sql(f"DROP TABLE {stage}")
-    return int(inserted)
+    return [tuple(r) for r in inserted]
 
 
 def copy_update(
