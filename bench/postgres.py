@@ -21,8 +21,9 @@ def server() -> Iterator[tuple[str | None, str]]:
     """(server URL without a database, how it was found), or (None, why there is none)."""
     given = os.environ.get(ENV)
     if given:
-        url = make_url(given).set(database=None).render_as_string(hide_password=False)
-        yield url.rstrip("/"), ENV
+        url = make_url(given)
+        text = url.render_as_string(hide_password=False)
+        yield (text[: -len(url.database) - 1] if url.database else text.rstrip("/")), ENV
         return
     if not any(Path("/usr/lib/postgresql").glob("*/bin/initdb")):
         yield None, f"no {ENV} and no PostgreSQL server under /usr/lib/postgresql/*/bin"
