@@ -12,6 +12,8 @@ second copy of the inbox and a second fresh database (`plain_cycle` runs the mon
 `iuran/month.py`, with plain steps). Prefect's share of a cycle = (flow wall − plain wall) / flow wall; the
 task runs' own durations, read back from the API, give a second estimate.
 
+The plain cycles run once more with PostgreSQL as the registry (`on_postgres`), beside SQLite's.
+
 Must run in its own process (`python -m bench.run regency`): the Prefect settings are read at import.
 """
 
@@ -164,6 +166,33 @@ def flow_cycle(where: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+# ---------------------------------------------------------------------------------- PostgreSQL
+
+
+def on_postgres(workdir: Path, inbox: Path) -> dict[str, Any]:
+    """The same three plain cycles with PostgreSQL as the registry (`bench.postgres`: the bench's
+    server or a throwaway one), for the figures beside SQLite's plain calls."""
+    from bench.postgres import fresh_database, server
+    from iuran.db.session import upgrade
+
+    with server() as (url, how):
+        if url is None:
+            return {"skipped": how}
+        where = _fresh(workdir, inbox, "postgres")
+        where["db"] = fresh_database(url, "iuran_bench_regency")
+        upgrade(where["db"])
+        os.environ["IURAN_OUTBOX"] = str(where["outbox"])
+        runs: dict[str, Any] = {"server": how}
+        for name in ("first", "unchanged", "one_village"):
+            if name == "one_village":
+                change_one_village(where["inbox"])
+            runs[name] = plain_cycle(where)
+        return runs
+
+
+# ------------------------------------------------------------------------------------ the case
+
+
 def run(workdir: Path, quick: bool = False) -> dict[str, Any]:
     from iuran.db.session import upgrade
 
@@ -210,6 +239,7 @@ def run(workdir: Path, quick: bool = False) -> dict[str, Any]:
             change_one_village(plain_dir["inbox"])
         runs[name] = {"flow": flow_cycle(flow_dir), "plain": plain_cycle(plain_dir)}
     result["runs"] = runs
+    result["postgres"] = on_postgres(workdir, lahat.inbox)
 
     small_dir = _fresh(workdir, small.inbox, "small")
     upgrade(small_dir["db"])

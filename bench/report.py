@@ -45,6 +45,7 @@ def rows(cases: dict[str, Any]) -> list[dict[str, str]]:
         )  # fmt: skip
         add(case, "ephemeral server start (apart)", f"{r['server_start_s']:.1f} s", "reported")
         add(case, "same work, plain calls", f"{r['runs']['first']['plain']['wall_s']:.1f} s")
+        postgres_rows(r, case, add)
     elif r:
         add("1 Regency cycle", "error", r.get("error", "?"))
 
@@ -171,6 +172,29 @@ def rows(cases: dict[str, Any]) -> list[dict[str, str]]:
     elif w:
         add("7 Loket rush", "error", w.get("error", "?"))
     return out
+
+
+def postgres_rows(r: dict[str, Any], case: str, add: Any) -> None:
+    """The regency's plain cycles with PostgreSQL as the registry, beside SQLite's (issue 19.4)."""
+    pg = r.get("postgres") or {}
+    if "skipped" in pg:
+        add(case, "same work on PostgreSQL", f"skipped: {pg['skipped']}", "≤ 1.2 × SQLite")
+    if "first" not in pg:
+        return
+    sqlite, first = r["runs"]["first"]["plain"], pg["first"]
+    ratio = first["wall_s"] / sqlite["wall_s"] if sqlite["wall_s"] else 0.0
+    add(
+        case, "same work on PostgreSQL, plain calls", f"{first['wall_s']:.1f} s ({ratio:.2f} × SQLite)",
+        "≤ 1.2 × SQLite", ratio <= 1.2,
+    )  # fmt: skip
+    add(
+        case, "… its recording transaction, PostgreSQL / SQLite",
+        f"{first['steps_s']['record']:.1f} s / {sqlite['steps_s']['record']:.1f} s", "reported",
+    )  # fmt: skip
+    add(
+        case, "… unchanged rerun / one village changed, PostgreSQL",
+        f"{pg['unchanged']['wall_s']:.2f} s / {pg['one_village']['wall_s']:.1f} s", "reported",
+    )  # fmt: skip
 
 
 def province_rows(p: dict[str, Any], add: Any) -> None:

@@ -36,6 +36,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from iuran import faults
 from iuran.bpjs_status import STATUS_COLUMNS, read_status_list
 from iuran.conflicts import find_conflicts
+from iuran.db.bulk import copy_insert, copy_insert_new, copy_update
 from iuran.db.models import (
     REGISTRY_CHANGE,
     ConflictStatus,
@@ -86,16 +87,27 @@ def read_frame(conn: Connection, query: Select) -> pd.DataFrame:
 
 
 def _driver_rows(conn: Connection, query: Select) -> tuple[list[str], list[tuple]] | None:
-    """On SQLite, the rows as the driver returns them: SQLAlchemy makes a Row object and runs the
-    type conversions of each value (~2.5 µs a row, a third of a month's registry reads). Only for
-    plain bound values (text, numbers), which need no conversion on the way in; else None."""
-    if conn.dialect.name != "sqlite":
+    """The rows as the driver returns them: SQLAlchemy makes a Row object and runs the type
+    conversions of each value (~2.5 µs a row, a third of a month's registry reads). Only for plain
+    bound values (text, numbers; on PostgreSQL also the arrays of `in_list`), which need no
+    conversion on the way in; on PostgreSQL only for columns SQLAlchemy does not convert on the
+    way out either (psycopg's dates are SQLAlchemy's). Else None."""
+    dialect = conn.dialect.name
+    if dialect not in ("sqlite", "postgresql"):
         return None
     # `IN (<list>)` parameters rendered one by one: the driver knows no SQLAlchemy post-compile
     compiled = query.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
     params = compiled.construct_params()
-    values = [params[name] for name in compiled.positiontup or ()]
-    if not all(v is None or isinstance(v, str | int | float) for v in values):
+    values: list[Any] | dict[str, Any]
+    if dialect == "sqlite":
+        values = [params[name] for name in compiled.positiontup or ()]
+        plain = values
+    else:
+        values, plain = dict(params), [x for v in params.values() for x in _items(v)]
+        out = (c.type.dialect_impl(conn.dialect) for c in query.selected_columns)
+        if any(t.result_processor(conn.dialect, None) is not None for t in out):
+            return None
+    if not all(v is None or isinstance(v, str | int | float) for v in plain):
         return None
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
@@ -103,6 +115,10 @@ def _driver_rows(conn: Connection, query: Select) -> tuple[list[str], list[tuple
         return [d[0] for d in cursor.description], cursor.fetchall()
     finally:
         cursor.close()
+
+
+def _items(value: object) -> list[object]:
+    return list(value) if isinstance(value, list) else [value]
 
 
 def in_list(
@@ -281,9 +297,10 @@ def bulk_insert(
 
     On SQLite the rows go straight to the driver's executemany: SQLAlchemy's per-row parameter
     handling costs about twice the insert itself (dates are written as SQLAlchemy writes them, ISO
-    text). Other databases take SQLAlchemy Core. `ignore_conflict`: skip rows that would violate the
-    unique index on those columns. Returns the rows inserted as the driver counts them (SQLite
-    exactly; an executemany elsewhere may say -1).
+    text). PostgreSQL takes them through `COPY` (`iuran.db.bulk`), others SQLAlchemy Core.
+    `ignore_conflict`: skip rows that would violate the unique index on those columns. Returns the
+    rows inserted as the driver counts them (exactly on SQLite and PostgreSQL; an executemany
+    elsewhere may say -1).
     """
     if not rows:
         return 0
@@ -300,8 +317,27 @@ def bulk_insert(
             rows if not _has_dates(rows[0]) else [_sqlite_row(r) for r in rows],
         )
         return int(result.rowcount)
+    if conn.dialect.name == "postgresql":
+        return copy_insert(conn, table.name, columns, rows, ignore_conflict)
     stmt = insert_or_ignore(session, table, ignore_conflict) if ignore_conflict else insert(table)
     return int(conn.execute(stmt, [dict(zip(columns, r, strict=True)) for r in rows]).rowcount)
+
+
+def bulk_update(
+    session: Session, model: type[Any], columns: list[str], rows: list[tuple[object, ...]]
+) -> None:
+    """Update many rows of `model`'s table by id: each row is (id, *values of `columns`).
+
+    PostgreSQL takes them in one `UPDATE … FROM` a COPY-filled staging table (`iuran.db.bulk`);
+    SQLite the ORM's update by primary key (an executemany).
+    """
+    if not rows:
+        return
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        copy_update(conn, model.__table__.name, "id", columns, rows)
+        return
+    session.execute(update(model), [dict(zip(["id", *columns], r, strict=True)) for r in rows])
 
 
 def _has_dates(row: tuple[object, ...]) -> bool:
@@ -370,13 +406,16 @@ def ensure_participants(session: Session, people: pd.DataFrame) -> tuple[pd.Seri
             range(first, first + len(missing)), index=missing["nik"].to_numpy(), dtype="int64"
         )
         names, columns = ["id", *names], [new_ids.tolist(), *columns]
-    inserted = bulk_insert(
-        session,
-        cast(Table, Participant.__table__),
-        names,
-        [(*values, "aktif", now, now) for values in zip(*columns, strict=True)],
-        ignore_conflict=["nik"],
-    )
+    table = cast(Table, Participant.__table__)
+    values = [(*values, "aktif", now, now) for values in zip(*columns, strict=True)]
+    if session.get_bind().dialect.name == "postgresql":  # the ids come back with the insert
+        back = copy_insert_new(
+            session.connection(), table.name, names, values, ["nik"], ["nik", "id"]
+        )
+        inserted = len(back)
+        new_ids = pd.Series([i for _, i in back], index=[n for n, _ in back], dtype="int64")
+    else:
+        inserted = bulk_insert(session, table, names, values, ignore_conflict=["nik"])
     if new_ids is None or inserted != len(missing):
         new_ids = participant_ids(session, missing["nik"])
     new_ids.index = new_ids.index.astype("string")
@@ -485,22 +524,22 @@ def record_memberships(
             .execution_options(synchronize_session=False)
         )
     old = old.loc[~extended]
-    if len(old):
-        session.execute(
-            update(Membership),
-            [
-                {
-                    "id": int(r.id),
-                    "kode_desa": r.kode_desa,
-                    "pekerjaan": r.pekerjaan,
-                    "first_period": r.first_period,
-                    "last_period": r.last_period,
-                    "end_period": None,
-                    "end_reason": None,
-                }
-                for r in old.itertuples()
-            ],
-        )
+    bulk_update(
+        session,
+        Membership,
+        ["kode_desa", "pekerjaan", "first_period", "last_period", "end_period", "end_reason"],
+        [
+            (int(i), kode, job, first, last, None, None)
+            for i, kode, job, first, last in zip(
+                old["id"].tolist(),
+                _cells(old["kode_desa"]),
+                _cells(old["pekerjaan"]),
+                _cells(old["first_period"]),
+                _cells(old["last_period"]),
+                strict=True,
+            )
+        ],
+    )
     if len(ended):
         ids = ended["nik"].map(participant_ids)
         e = ended.assign(participant_id=ids).dropna(subset=["participant_id"])
@@ -647,23 +686,21 @@ def record_status_list(session: Session, status_list: pd.DataFrame) -> int:
         (dates == dates_now) | (dates.isna() & dates_now.isna())
     )
     changed = ~same.to_numpy(dtype=bool)
-    if changed.any():
-        session.execute(
-            update(Participant),
-            [
-                {
-                    "id": int(i),
-                    "bpjs_status": str(st),
-                    "bpjs_status_date": None if pd.isna(d) else d,
-                }
-                for i, st, d in zip(
-                    listed.loc[changed, "id"],
-                    listed.loc[changed, "bpjs_status"],
-                    dates[changed],
-                    strict=True,
-                )
-            ],
-        )
+    stamp = dt.datetime.now(dt.UTC)  # `updated_at`, as the ORM's update would set it
+    bulk_update(
+        session,
+        Participant,
+        ["bpjs_status", "bpjs_status_date", "updated_at"],
+        [
+            (int(i), str(st), None if pd.isna(d) else d, stamp)
+            for i, st, d in zip(
+                listed.loc[changed, "id"],
+                listed.loc[changed, "bpjs_status"],
+                dates[changed],
+                strict=True,
+            )
+        ],
+    )
     return int(isin_text(status_list["nik"], now["nik"]).sum())
 
 
