@@ -139,6 +139,11 @@ def _counter_page(n: Notification, path: Path, files: list[Path]) -> dict[str, s
             "label": "Peserta desa yang ditagih bulan ini",
             "path": links.village_workers(period),
         }
+    return _bkad_page(n)
+
+
+def _bkad_page(n: Notification) -> dict[str, str]:
+    """BKAD's download of the invoice's detail sheet; its invoice list for a digest of several."""
     if n.invoice_id is not None:
         return {"label": "Rincian peserta (XLSX)", "path": links.invoice(n.invoice_id, "xlsx")}
     return {"label": "Daftar tagihan dan rinciannya", "path": links.invoices()}
@@ -160,11 +165,7 @@ def at_the_counter(n: Notification, loket_url: str = "") -> tuple[list[Path], li
     kept = [p for p, page in pages.items() if page is None]
     linked = [page for page in pages.values() if page is not None]
     if n.template in BKAD_INVOICE_MAIL and n.idempotency_key.endswith(":bkad") and not linked:
-        linked.append(
-            {"label": "Rincian peserta (XLSX)", "path": links.invoice(n.invoice_id, "xlsx")}
-            if n.invoice_id is not None
-            else {"label": "Daftar tagihan dan rinciannya", "path": links.invoices()}
-        )
+        linked.append(_bkad_page(n))
     unique = {page["path"]: page["label"] for page in linked}
     return kept, [
         {"label": label, "url": links.absolute(loket_url, p)} for p, label in unique.items()
