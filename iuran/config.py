@@ -12,6 +12,7 @@ Prefect's home lies before Prefect is imported; Prefect's own PREFECT_* variable
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -30,6 +31,8 @@ APPROVAL_TIMEOUT = dt.timedelta(hours=72)  # how long a gated program waits for 
 APPROVAL_POLL_SECONDS = 10
 PREFECT_PORT = 4200  # `make up`
 WORK_POOL = "iuran"
+
+log = logging.getLogger("iuran.config")
 
 
 def prefect_defaults() -> None:
@@ -72,7 +75,9 @@ class Settings:
     cycle_lease: dt.timedelta = CYCLE_LEASE
     approval_timeout: dt.timedelta = APPROVAL_TIMEOUT
     approval_poll_seconds: int = APPROVAL_POLL_SECONDS
-    documents_url: str = ""  # where IURAN_OUT is served over HTTP; "" links to the files
+    # The counter's public address (`https://loket.lebakkab.go.id`): e-mails and artifacts link to
+    # its pages instead of attaching or pointing at files; "" (the demo): attachments and file links
+    loket_url: str = ""
     sqlite: SqliteOptions = field(default_factory=SqliteOptions)
     # The deployment scripts' (`deployments/`): where deployments take their code from (a path or a
     # git URL), their work pool, the port of `make up`'s server, the crash-detection window.
@@ -89,6 +94,25 @@ class Settings:
 def _number(env: Mapping[str, str], name: str, default: float) -> float:
     value = env.get(name, "").strip()
     return float(value) if value else default
+
+
+def loket_url(env: Mapping[str, str]) -> str:
+    """`IURAN_LOKET_URL` without its trailing `/`; ValueError when it is not an http(s) address.
+
+    `IURAN_DOCUMENTS_URL` (the documents folder behind a web server) is not read any more, not even
+    as an alias: its links named files under a folder, the counter's name routes, and a folder served
+    as it is hands every detail sheet (full NIKs) to anyone with the address. Still set, it gets a
+    warning, so whoever deployed it learns to take the folder off the web server.
+    """
+    if env.get("IURAN_DOCUMENTS_URL", "").strip():
+        log.warning(
+            "IURAN_DOCUMENTS_URL is no longer read: documents are served by the counter "
+            "(set IURAN_LOKET_URL) and the documents folder must not be served over HTTP"
+        )
+    url = env.get("IURAN_LOKET_URL", "").strip().rstrip("/")
+    if url and not url.lower().startswith(("https://", "http://")):
+        raise ValueError(f"IURAN_LOKET_URL must be an http(s) address, not {url!r}")
+    return url
 
 
 def load_settings(
@@ -138,7 +162,7 @@ def load_settings(
         approval_poll_seconds=int(
             _number(env, "IURAN_APPROVAL_POLL_SECONDS", APPROVAL_POLL_SECONDS)
         ),
-        documents_url=env.get("IURAN_DOCUMENTS_URL", ""),
+        loket_url=loket_url(env),
         sqlite=sqlite,
         source=env.get("IURAN_SOURCE") or str(ROOT),
         work_pool=env.get("IURAN_WORK_POOL", WORK_POOL),

@@ -89,7 +89,7 @@ def recall_unchanged(
     return key, recall(database_url, program, period, key, out_dir)
 
 
-def nothing_to_publish(summary: dict[str, Any], villages: pd.DataFrame, documents_url: str) -> None:
+def nothing_to_publish(summary: dict[str, Any], villages: pd.DataFrame, loket_url: str) -> None:
     """Publishing outside Prefect: the answer is the return value, there is no UI to show it in."""
 
 
@@ -120,7 +120,9 @@ class Steps:
     deliver: Callable[
         [Settings, str], DeliveryReport
     ]  # (settings, the program whose mail it sends)
-    publish: Callable[[dict[str, Any], pd.DataFrame, str], None]  # (summary, villages, links' base)
+    publish: Callable[
+        [dict[str, Any], pd.DataFrame, str], None
+    ]  # (summary, villages, IURAN_LOKET_URL)
     remember: Callable[[str, Program, Period, str, dict[str, Any], pd.DataFrame, str], None]
 
 
@@ -170,7 +172,7 @@ def run_month(
     if not dry_run:  # most reruns change nothing: answer them from the last complete run
         key, kept = steps.recall(url, program, period, folder, out_dir)
         if kept is not None:
-            steps.publish(kept.summary, kept.villages, settings.documents_url)
+            steps.publish(kept.summary, kept.villages, settings.loket_url)
             return Answer(kept.summary, kept.inputs)
     rosters = steps.collect(
         str(folder),
@@ -207,7 +209,7 @@ def run_month(
         program, period, rosters, checked, decided, recorded, sent, waiting(url, program, period)
     )
     villages = village_table(rosters, rejected, decided)
-    steps.publish(summary, villages, settings.documents_url)
+    steps.publish(summary, villages, settings.loket_url)
     if key is not None and recorded.status != "stopped":
         steps.remember(url, program, period, key, summary, villages, inputs)
     return Answer(summary, inputs)

@@ -73,6 +73,7 @@ def summarize(
         "total_due": recorded.total_due,
         "invoices": [
             {
+                "id": o.invoice_id,  # the counter's links (`iuran.web.links.invoice`)
                 "number": o.number,
                 "payer": o.payer_key,
                 "total": o.total,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import pandas as pd
 from prefect import task
@@ -13,6 +12,7 @@ from prefect.cache_policies import NO_CACHE
 
 from iuran.money import rupiah
 from iuran.status import undelivered_lines
+from iuran.web import links
 
 
 def undelivered_markdown(summary: dict[str, Any]) -> list[str]:
@@ -30,17 +30,19 @@ def artifact_key(summary: dict[str, Any], what: str) -> str:
     return f"{summary['program']}-{summary['period']}-{preview}{what}".lower()
 
 
-def document_link(pdf: str, program: str, period: str, documents_url: str = "") -> str:
-    """Where an operator opens a document: under `documents_url` (IURAN_DOCUMENTS_URL) when the
-    documents folder is served (shared storage behind a web server), else the file's own `file://`
-    address."""
-    base = documents_url.rstrip("/")
-    if base:
-        return f"{base}/{quote(program)}/{quote(period)}/{quote(Path(pdf).name)}"
-    return Path(pdf).resolve().as_uri()
+def document_link(invoice: dict[str, Any], kind: str, loket_url: str = "") -> str:
+    """Where an operator opens an invoice's PDF or XLSX (`kind`): its download at the counter
+    (`IURAN_LOKET_URL`, BKAD's login), or BKAD's invoice page for a kept summary written before
+    summaries held the invoice's id; without the counter (the demo), the file's `file://` address.
+    The documents folder is never linked over HTTP: its detail sheets hold full NIKs."""
+    if loket_url:
+        ident = invoice.get("id")
+        path = links.invoice(ident, kind) if ident is not None else links.invoices()
+        return links.absolute(loket_url, path)
+    return Path(invoice["pdf"]).with_suffix(f".{kind}").resolve().as_uri()
 
 
-def documents_markdown(summary: dict[str, Any], documents_url: str = "") -> str:
+def documents_markdown(summary: dict[str, Any], loket_url: str = "") -> str:
     """The invoices of the period with links to their PDF and XLSX detail sheet."""
     program, period = summary["program"], summary["period"]
     lines = [
@@ -50,16 +52,15 @@ def documents_markdown(summary: dict[str, Any], documents_url: str = "") -> str:
         "| --- | ---: | --- | --- | ---: | ---: | --- | --- |",
     ]
     for inv in summary["invoices"]:
-        pdf = inv.get("pdf")
-        links = (
-            f"[PDF]({document_link(pdf, program, period, documents_url)}) | "
-            f"[XLSX]({document_link(str(Path(pdf).with_suffix('.xlsx')), program, period, documents_url)})"
-            if pdf
+        cells = (
+            f"[PDF]({document_link(inv, 'pdf', loket_url)}) | "
+            f"[XLSX]({document_link(inv, 'xlsx', loket_url)})"
+            if inv.get("pdf")
             else "- | -"
         )
         lines.append(
             f"| {inv['number']} | {inv['revision']} | {inv['status']} | {inv['payer']} | "
-            f"{inv['participants']} | {rupiah(inv['total'])} | {links} |"
+            f"{inv['participants']} | {rupiah(inv['total'])} | {cells} |"
         )
     if not summary["invoices"]:
         lines.append("| - | | | | | | | |")
@@ -67,7 +68,7 @@ def documents_markdown(summary: dict[str, Any], documents_url: str = "") -> str:
 
 
 @task(name="publish-artifacts", cache_policy=NO_CACHE)
-def publish(summary: dict[str, Any], villages: pd.DataFrame, documents_url: str = "") -> None:
+def publish(summary: dict[str, Any], villages: pd.DataFrame, loket_url: str = "") -> None:
     b = summary["budget"]
     rows = summary["rows"]
     p = summary["participants"]
@@ -113,7 +114,7 @@ def publish(summary: dict[str, Any], villages: pd.DataFrame, documents_url: str 
     )
     create_markdown_artifact(
         key=artifact_key(summary, "dokumen"),
-        markdown=documents_markdown(summary, documents_url),
+        markdown=documents_markdown(summary, loket_url),
         description="Tagihan periode ini dengan tautan ke PDF dan rincian XLSX",
     )
     create_table_artifact(

@@ -2,7 +2,9 @@
 
 Pure: nothing here touches the database or the network, so the outbox can check a template exists
 when it queues a row and the sender can build the same message on every attempt (the Message-ID is
-derived from the idempotency key, so a resend is recognisably the same mail).
+derived from the idempotency key, so a resend is recognisably the same mail). With the counter's
+address (`IURAN_LOKET_URL`) the documents with full NIKs stay at the counter and the message links
+there (`at_the_counter`); the outbox row is the same either way.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from iuran.db.session import as_utc
 from iuran.money import angka, rupiah, terbilang
 from iuran.nik import mask
 from iuran.periods import BULAN
+from iuran.web import links
 
 EMAIL_TEMPLATES = TEMPLATES / "email"
 
@@ -113,15 +116,73 @@ def message_id(key: str, mail_from: str) -> str:
     return f"<iuran.{digest}@{mail_domain(mail_from)}>"
 
 
+#: The invoice messages BKAD reads (the key's last part is the recipient: `iuran.invoicing`)
+BKAD_INVOICE_MAIL = ("invoice_issued", "invoice_revised")
+
+
+def _detail_sheet(path: Path, files: list[Path]) -> bool:
+    """An invoice's XLSX detail sheet (full NIKs): written beside its PDF, and attached with it."""
+    return path.suffix.lower() == ".xlsx" and path.with_suffix(".pdf") in files
+
+
+def _counter_page(n: Notification, path: Path, files: list[Path]) -> dict[str, str] | None:
+    """The counter's page that stands in for attachment `path` of `n` when it holds full NIKs;
+    None for a document that may travel (masked NIKs or counts only: an invoice PDF, a correction
+    list, the data-quality table, the program report)."""
+    period = n.period or ""
+    if n.template == "mutation_list" and path.suffix.lower() == ".xlsx":
+        return {"label": "Daftar mutasi peserta (XLSX)", "path": links.mutation_list(period)}
+    if not _detail_sheet(path, files):
+        return None
+    if n.template == "invoice_village":  # the counter serves a village no detail sheet
+        return {
+            "label": "Peserta desa yang ditagih bulan ini",
+            "path": links.village_workers(period),
+        }
+    return _bkad_page(n)
+
+
+def _bkad_page(n: Notification) -> dict[str, str]:
+    """BKAD's download of the invoice's detail sheet; its invoice list for a digest of several."""
+    if n.invoice_id is not None:
+        return {"label": "Rincian peserta (XLSX)", "path": links.invoice(n.invoice_id, "xlsx")}
+    return {"label": "Daftar tagihan dan rinciannya", "path": links.invoices()}
+
+
+def at_the_counter(n: Notification, loket_url: str = "") -> tuple[list[Path], list[dict[str, str]]]:
+    """The attachments that travel with `n`, and the counter's links ({label, url}) in its body.
+
+    With the counter's address (`loket_url`, IURAN_LOKET_URL) a document with full NIKs (an
+    invoice's XLSX detail sheet, the mutation list) stays at the counter, behind the login of the
+    role that may open it, and the message links there; BKAD's invoice messages also link to the
+    invoice's downloads. Without it (the demo's file outbox) every attachment travels as before.
+    Decided from the outbox row alone, so every attempt builds the same message.
+    """
+    files = [Path(a) for a in n.attachments]
+    if not loket_url:
+        return files, []
+    pages = {p: _counter_page(n, p, files) for p in files}
+    kept = [p for p, page in pages.items() if page is None]
+    linked = [page for page in pages.values() if page is not None]
+    if n.template in BKAD_INVOICE_MAIL and n.idempotency_key.endswith(":bkad") and not linked:
+        linked.append(_bkad_page(n))
+    unique = {page["path"]: page["label"] for page in linked}
+    return kept, [
+        {"label": label, "url": links.absolute(loket_url, p)} for p, label in unique.items()
+    ]
+
+
 def build_message(
-    n: Notification, mail_from: str, *, now: dt.datetime | None = None
+    n: Notification, mail_from: str, *, now: dt.datetime | None = None, loket_url: str = ""
 ) -> EmailMessage:
-    """The complete message for a notification: text + HTML alternatives, then the attachments.
+    """The complete message for a notification: text + HTML alternatives, then the attachments;
+    with `loket_url`, links to the counter instead of the attachments with full NIKs.
 
     Raises jinja2.TemplateError when the template cannot be rendered and OSError when an attachment
     cannot be read (a document not rendered yet).
     """
-    subject, text, html = render(n.template, n.context)
+    attachments, counter_links = at_the_counter(n, loket_url)
+    subject, text, html = render(n.template, {**n.context, "counter_links": counter_links})
     msg = EmailMessage()
     msg["Subject"] = subject
     msg["From"] = mail_from
@@ -135,7 +196,7 @@ def build_message(
     # quoted-printable keeps the parts 7-bit: safe on servers without 8BITMIME
     msg.set_content(text, cte="quoted-printable")
     msg.add_alternative(html, subtype="html", cte="quoted-printable")
-    for path in map(Path, n.attachments):
+    for path in attachments:
         maintype, subtype = content_type(path)
         msg.add_attachment(path.read_bytes(), maintype, subtype, filename=path.name)
     return msg

@@ -353,7 +353,7 @@ async def deliver_pending(
                 if unavailable is not None:
                     raise Unavailable(unavailable)
                 try:
-                    msg = build_message(n, cfg.mail_from, now=moment)
+                    msg = build_message(n, cfg.mail_from, now=moment, loket_url=settings.loket_url)
                 except jinja2.TemplateError as exc:
                     raise PermanentError(f"template {n.template}: {_describe(exc)}") from None
                 except OSError as exc:

@@ -21,6 +21,7 @@ MOVED = (
     "IURAN_APPROVAL_TIMEOUT_HOURS",
     "IURAN_APPROVAL_POLL_SECONDS",
     "IURAN_DOCUMENTS_URL",
+    "IURAN_LOKET_URL",
     "IURAN_SQLITE_BUSY_TIMEOUT",
     "IURAN_SQLITE_CACHE_MB",
     "IURAN_SOURCE",
@@ -67,7 +68,7 @@ def test_the_documented_defaults() -> None:
     assert settings.cycle_lease == dt.timedelta(minutes=15)
     assert settings.approval_timeout == dt.timedelta(hours=72)
     assert settings.approval_poll_seconds == 10
-    assert settings.documents_url == ""
+    assert settings.loket_url == ""
     assert settings.sqlite == SqliteOptions(busy_timeout=30.0, cache_mb=256)
     assert settings.source == str(ROOT)
     assert settings.work_pool == "iuran"
@@ -78,7 +79,7 @@ def test_the_documented_defaults() -> None:
 
 def test_each_setting_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name, value in {
-        "IURAN_DOCUMENTS_URL": "https://dokumen.example.go.id/iuran",
+        "IURAN_LOKET_URL": "https://loket.lebakkab.go.id/",
         "IURAN_SQLITE_BUSY_TIMEOUT": "1.5",
         "IURAN_SQLITE_CACHE_MB": "64",
         "IURAN_SOURCE": "https://git.example.go.id/disnaker/iuran.git",
@@ -90,7 +91,7 @@ def test_each_setting_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> N
     }.items():
         monkeypatch.setenv(name, value)
     settings = load_settings()
-    assert settings.documents_url == "https://dokumen.example.go.id/iuran"
+    assert settings.loket_url == "https://loket.lebakkab.go.id"  # no trailing slash
     assert settings.sqlite == SqliteOptions(busy_timeout=1.5, cache_mb=64)
     assert settings.source == "https://git.example.go.id/disnaker/iuran.git"
     assert settings.work_pool == "iuran-prod"
@@ -126,21 +127,41 @@ def test_functions_called_without_settings_use_the_documented_defaults() -> None
     assert approval["poll_seconds"].default == 10
 
 
-def test_document_links_go_under_the_documents_url_when_there_is_one(tmp_path: Path) -> None:
+def test_the_counters_address_must_be_a_web_address(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IURAN_LOKET_URL", "loket.lebakkab.go.id")
+    with pytest.raises(ValueError, match="IURAN_LOKET_URL"):
+        load_settings()
+
+
+def test_the_documents_folder_address_is_no_longer_read(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """IURAN_DOCUMENTS_URL served the documents folder (full NIKs) to anyone with the address: it is
+    not taken as the counter's address, and whoever still sets it is told why."""
+    monkeypatch.setenv("IURAN_DOCUMENTS_URL", "https://dokumen.example.go.id/iuran")
+    with caplog.at_level("WARNING", logger="iuran.config"):
+        settings = load_settings()
+    assert settings.loket_url == ""
+    assert "IURAN_DOCUMENTS_URL is no longer read" in caplog.text
+
+
+def test_artifact_links_go_to_the_counter_when_there_is_one(tmp_path: Path) -> None:
     pdf = tmp_path / "lebak" / "2026-01" / "TAG 001.pdf"
-    assert document_link(str(pdf), "lebak", "2026-01") == pdf.resolve().as_uri()
-    served = "https://dokumen.example.go.id/iuran/"
-    assert (
-        document_link(str(pdf), "lebak", "2026-01", served)
-        == "https://dokumen.example.go.id/iuran/lebak/2026-01/TAG%20001.pdf"
-    )
     summary = {
         "program": "lebak",
         "period": "2026-01",
         "invoices": [
-            {"number": "001", "revision": 0, "status": "issued", "payer": "kabupaten",
+            {"id": 7, "number": "001", "revision": 0, "status": "issued", "payer": "kabupaten",
              "participants": 3, "total": 100, "pdf": str(pdf)},
         ],
     }  # fmt: skip
-    assert "TAG%20001.xlsx" in documents_markdown(summary, served)
+    invoice = summary["invoices"][0]
+    assert document_link(invoice, "pdf") == pdf.resolve().as_uri()
     assert pdf.with_suffix(".xlsx").resolve().as_uri() in documents_markdown(summary)
+    loket = "https://loket.lebakkab.go.id"
+    assert document_link(invoice, "pdf", loket) == f"{loket}/bkad/tagihan/7/pdf"
+    markdown = documents_markdown(summary, loket)
+    assert f"[XLSX]({loket}/bkad/tagihan/7/xlsx)" in markdown
+    assert "file://" not in markdown and str(tmp_path) not in markdown
+    kept = invoice | {"id": None}  # a kept summary from before summaries held the invoice's id
+    assert document_link(kept, "xlsx", loket) == f"{loket}/bkad"
