@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import typst
 from sqlalchemy import select
@@ -41,7 +42,7 @@ from iuran.money import angka, as_amount, rupiah, rupiah_sen, terbilang
 from iuran.nik import mask
 from iuran.periods import BULAN, Period
 from iuran.programs import Payee, Program, Signatory
-from iuran.render import processes_for, write_all
+from iuran.render import prepare, processes_for, write_all
 from iuran.wilayah import villages
 
 INVOICE_TEMPLATE = TEMPLATES / "invoice.typ"
@@ -248,14 +249,11 @@ def income_bands(lines: pd.DataFrame) -> pd.DataFrame:
     """The lines grouped by what each worker's amount is made of (applied income, JKK, JKM, JHT,
     discount): per group the count and the subtotal, so an auditor can recompute every Rupiah of
     the page (count × per-worker total) without the detail sheet. Sum of `jumlah` == the total."""
-    bands = (
-        lines[BAND_KEYS]
-        .astype("int64")
-        .groupby(BAND_KEYS, sort=True)
-        .size()
-        .rename("peserta")
-        .reset_index()
-    )
+    # np.unique over the rows, not a pandas groupby: the same groups in the same (ascending) order,
+    # ~0.1 ms instead of ~3 ms an invoice, a tenth of the Python time of its documents.
+    keys, counts = np.unique(lines[BAND_KEYS].to_numpy(dtype="int64"), axis=0, return_counts=True)
+    bands = pd.DataFrame(keys.reshape(-1, len(BAND_KEYS)), columns=BAND_KEYS)
+    bands["peserta"] = counts.astype("int64")
     bands["jumlah"] = bands["total"] * bands["peserta"]
     return bands
 
@@ -590,6 +588,8 @@ def render_pending(
         pending = [i for i in live_invoices(session, program, period) if needs_rendering(i)]
         if not pending:
             return written
+        processes = processes_for(len(pending), render_workers() if workers is None else workers)
+        prepare(processes)
         result = session.execute(
             select(
                 ContributionLine.invoice_id,
@@ -678,7 +678,6 @@ def render_pending(
             sweep_temps(folder)
 
         jobs = [(doc, Path(inv.pdf_path or "")) for inv, doc in docs]
-        processes = processes_for(len(jobs), render_workers() if workers is None else workers)
         with write_all(write_job, jobs, processes, warm_compiler, RENDER_THREADS) as paths:
             for (inv, _), pdf in zip(docs, paths, strict=True):
                 faults.point("documents.written")

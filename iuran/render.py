@@ -22,12 +22,14 @@ from __future__ import annotations
 
 import math
 import multiprocessing
+import multiprocessing.context
 import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
+from multiprocessing import forkserver
 from typing import TypeVar
 
 Job = TypeVar("Job")
@@ -63,6 +65,20 @@ def _start(environment: dict[str, str], warm: Callable[[], object]) -> None:
     warm()
 
 
+def _context() -> multiprocessing.context.ForkServerContext:
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(PRELOAD)
+    return context
+
+
+def prepare(processes: int) -> None:
+    """Start the fork server now if workers will be needed, so that it imports the rendering code
+    while the caller reads the invoices (the first render of a process would otherwise wait ~1 s)."""
+    if processes > 1:
+        _context()
+        forkserver.ensure_running()
+
+
 @contextmanager
 def write_all(
     write: Callable[[Job], Done],
@@ -84,11 +100,9 @@ def write_all(
     """
     pool: Executor
     if processes > 1:
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(PRELOAD)
         pool = ProcessPoolExecutor(
             max_workers=processes,
-            mp_context=context,
+            mp_context=_context(),
             initializer=_start,
             initargs=(dict(os.environ), warm),
         )
