@@ -24,6 +24,7 @@ import math
 import multiprocessing
 import multiprocessing.context
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -42,6 +43,15 @@ MIN_PER_WORKER = 8
 CHUNKS_PER_WORKER = 4
 #: The modules the fork server imports once, before it forks any worker.
 PRELOAD = ["iuran.documents"]
+
+
+def _preload() -> list[str]:
+    """`PRELOAD` and the main module: a worker imports the main script (or `-m` module) again, as
+    multiprocessing does, and with what the script imports already loaded that costs nothing (the
+    `iuran` command imports its CLI, the Prefect engine all of Prefect: ~1 s a worker otherwise)."""
+    main = getattr(sys.modules["__main__"].__spec__, "name", None)
+    named = [main] if main and not main.endswith("__main__") else []
+    return ["__main__", *named, *PRELOAD]
 
 
 def processes_for(jobs: int, workers: int) -> int:
@@ -67,7 +77,7 @@ def _start(environment: dict[str, str], warm: Callable[[], object]) -> None:
 
 def _context() -> multiprocessing.context.ForkServerContext:
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(PRELOAD)
+    context.set_forkserver_preload(_preload())
     return context
 
 
