@@ -36,9 +36,10 @@ from typing import TypeVar
 Job = TypeVar("Job")
 Done = TypeVar("Done")
 
-#: Fewer invoices than this a worker are written in the calling process: a worker's start-up and
-#: its first compile (~0.2 s together) would cost more than the core it adds saves.
-MIN_PER_WORKER = 8
+#: Fewer invoices than this a worker are written in the calling process: the pool's start (the fork
+#: server's imports ~1 s the first time in a process, then ~0.2 s a worker with its first compile)
+#: would cost more than the core it adds saves (~12 ms an invoice on two cores).
+MIN_PER_WORKER = 40
 #: Chunks a worker gets: a few, so that a worker that drew large invoices does not finish last alone.
 CHUNKS_PER_WORKER = 4
 #: The modules the fork server imports once, before it forks any worker.
@@ -46,12 +47,13 @@ PRELOAD = ["iuran.documents"]
 
 
 def _preload() -> list[str]:
-    """`PRELOAD` and the main module: a worker imports the main script (or `-m` module) again, as
-    multiprocessing does, and with what the script imports already loaded that costs nothing (the
-    `iuran` command imports its CLI, the Prefect engine all of Prefect: ~1 s a worker otherwise)."""
-    main = getattr(sys.modules["__main__"].__spec__, "name", None)
-    named = [main] if main and not main.endswith("__main__") else []
-    return ["__main__", *named, *PRELOAD]
+    """`PRELOAD` and the main module's imports: a worker runs the main script (or `-m` module) again,
+    as multiprocessing does, and with what it imports already loaded that costs little (the `iuran`
+    command imports its CLI, the Prefect engine all of Prefect: ~1 s a worker otherwise). A `-m`
+    module's package, not the module: runpy warns when it runs a module already imported."""
+    main = getattr(sys.modules["__main__"].__spec__, "name", None) or ""
+    package = main.rpartition(".")[0]
+    return ["__main__", *([package] if package else []), *PRELOAD]
 
 
 def processes_for(jobs: int, workers: int) -> int:

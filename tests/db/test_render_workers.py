@@ -9,16 +9,17 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
+from iuran import render
 from iuran.db.models import Invoice
 from iuran.db.session import session_scope
 from iuran.documents import render_pending
 from iuran.generate import generate_rosters
 from iuran.periods import Period
 from iuran.programs import load_program
-from iuran.render import MIN_PER_WORKER
 from tests.pipeline import run
 
 MONTH = "2026-01"
+MIN_PER_WORKER = 4  # a worker for fewer invoices than the cycle's threshold: a small, quick month
 VILLAGES = 2 * MIN_PER_WORKER + 2  # enough for two worker processes
 
 
@@ -44,8 +45,9 @@ def unrender(url: str, out: Path) -> None:
 
 
 @pytest.fixture
-def month(database_url: str, tmp_path: Path) -> tuple[str, Path]:
+def month(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[str, Path]:
     """A Lahat month recorded, nothing rendered: one invoice a village."""
+    monkeypatch.setattr(render, "MIN_PER_WORKER", MIN_PER_WORKER)
     inbox, out = tmp_path / "inbox", tmp_path / "out"
     lahat = load_program("lahat")
     generate_rosters(
