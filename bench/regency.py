@@ -14,6 +14,10 @@ task runs' own durations, read back from the API, give a second estimate.
 
 The plain cycles run once more with PostgreSQL as the registry (`on_postgres`), beside SQLite's.
 
+The render step's worker processes (`iuran/render.py`, one a core) against the cycle's own process:
+the first cycle once more as plain calls with `IURAN_RENDER_WORKERS=1` on a third copy
+(`render_serial`), its render step beside the plain first cycle's.
+
 Must run in its own process (`python -m bench.run regency`): the Prefect settings are read at import.
 """
 
@@ -240,6 +244,29 @@ def run(workdir: Path, quick: bool = False) -> dict[str, Any]:
         runs[name] = {"flow": flow_cycle(flow_dir), "plain": plain_cycle(plain_dir)}
     result["runs"] = runs
     result["postgres"] = on_postgres(workdir, lahat.inbox)
+
+    from iuran.config import render_workers
+
+    result["render_workers"] = render_workers()
+    serial_dir = _fresh(workdir, lahat.inbox, "serial")
+    upgrade(serial_dir["db"])
+    setting = os.environ.get("IURAN_RENDER_WORKERS")
+    os.environ["IURAN_RENDER_WORKERS"] = "1"
+    try:
+        serial = plain_cycle(serial_dir)
+    finally:
+        os.environ.pop("IURAN_RENDER_WORKERS")
+        if setting is not None:
+            os.environ["IURAN_RENDER_WORKERS"] = setting
+    parallel_render = runs["first"]["plain"]["steps_s"]["render"]
+    result["render_serial"] = {
+        "wall_s": serial["wall_s"],
+        "render_s": serial["steps_s"]["render"],
+        "parallel_render_s": parallel_render,
+        "ratio": round(serial["steps_s"]["render"] / parallel_render, 2)
+        if parallel_render
+        else 0.0,
+    }
 
     small_dir = _fresh(workdir, small.inbox, "small")
     upgrade(small_dir["db"])

@@ -115,6 +115,17 @@ def loket_url(env: Mapping[str, str]) -> str:
     return url
 
 
+def render_workers(env: Mapping[str, str] = os.environ) -> int:
+    """How many processes may render invoice documents (`IURAN_RENDER_WORKERS`): by default the
+    cores this process may use; 1 renders in the cycle's own process, as before."""
+    value = env.get("IURAN_RENDER_WORKERS", "").strip()
+    if value:
+        return max(1, int(value))
+    return max(
+        1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    )
+
+
 def load_settings(
     database_url: str | None = None,
     inbox: Path | str | None = None,

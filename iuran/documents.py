@@ -21,18 +21,18 @@ import json
 import os
 import re
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import typst
 from sqlalchemy import select
 
 from iuran import faults, xlsx
 from iuran.budget import compute_budget
-from iuran.config import TEMPLATES
+from iuran.config import TEMPLATES, render_workers
 from iuran.contacts import Contacts, read_contacts
 from iuran.db.models import ContributionLine, Invoice, Participant
 from iuran.db.session import session_scope
@@ -42,6 +42,7 @@ from iuran.money import angka, as_amount, rupiah, rupiah_sen, terbilang
 from iuran.nik import mask
 from iuran.periods import BULAN, Period
 from iuran.programs import Payee, Program, Signatory
+from iuran.render import prepare, processes_for, write_all
 from iuran.wilayah import villages
 
 INVOICE_TEMPLATE = TEMPLATES / "invoice.typ"
@@ -248,14 +249,11 @@ def income_bands(lines: pd.DataFrame) -> pd.DataFrame:
     """The lines grouped by what each worker's amount is made of (applied income, JKK, JKM, JHT,
     discount): per group the count and the subtotal, so an auditor can recompute every Rupiah of
     the page (count × per-worker total) without the detail sheet. Sum of `jumlah` == the total."""
-    bands = (
-        lines[BAND_KEYS]
-        .astype("int64")
-        .groupby(BAND_KEYS, sort=True)
-        .size()
-        .rename("peserta")
-        .reset_index()
-    )
+    # np.unique over the rows, not a pandas groupby: the same groups in the same (ascending) order,
+    # ~0.1 ms instead of ~3 ms an invoice, a tenth of the Python time of its documents.
+    keys, counts = np.unique(lines[BAND_KEYS].to_numpy(dtype="int64"), axis=0, return_counts=True)
+    bands = pd.DataFrame(keys.reshape(-1, len(BAND_KEYS)), columns=BAND_KEYS)
+    bands["peserta"] = counts.astype("int64")
     bands["jumlah"] = bands["total"] * bands["peserta"]
     return bands
 
@@ -558,18 +556,40 @@ def needs_rendering(inv: Invoice) -> bool:
     return inv.rendered_at is None or not (pdf.is_file() and pdf.with_suffix(".xlsx").is_file())
 
 
-#: Threads that render invoice documents (typst releases the GIL while it compiles).
+#: Threads that render invoice documents in the cycle's own process (typst releases the GIL while it
+#: compiles): when there are too few invoices for worker processes, or `IURAN_RENDER_WORKERS=1`.
 RENDER_THREADS = max(1, min(4, os.cpu_count() or 1))
 
 
-def render_pending(database_url: str, program: Program, period: Period) -> list[str]:
+def write_job(job: tuple[InvoiceDocument, Path]) -> Path:
+    """One invoice's files at the PDF path its record names (the folder already swept): the job a
+    render thread or worker process does."""
+    doc, pdf = job
+    write_invoice_files(doc, pdf.parent, pdf.stem, sweep=False)
+    return pdf
+
+
+def warm_compiler() -> None:
+    """A render worker's start: the typst compiler parses the template and loads its fonts once."""
+    _compiler(INVOICE_TEMPLATE)
+
+
+def render_pending(
+    database_url: str, program: Program, period: Period, workers: int | None = None
+) -> list[str]:
     """Write the PDF and detail sheet of every live invoice not rendered yet, or whose files are gone
-    (a rerun after a crash, or after someone deleted a document, picks up exactly what is missing)."""
+    (a rerun after a crash, or after someone deleted a document, picks up exactly what is missing).
+
+    Spread over `workers` processes (default `IURAN_RENDER_WORKERS`, the cores: `iuran.render`) when
+    there are enough invoices; the invoices are marked rendered in their order as their files land,
+    in the one transaction, whichever process wrote them."""
     written: list[str] = []
     with session_scope(database_url) as session:
         pending = [i for i in live_invoices(session, program, period) if needs_rendering(i)]
         if not pending:
             return written
+        processes = processes_for(len(pending), render_workers() if workers is None else workers)
+        prepare(processes)
         result = session.execute(
             select(
                 ContributionLine.invoice_id,
@@ -657,15 +677,9 @@ def render_pending(database_url: str, program: Program, period: Period) -> list[
             folder.mkdir(parents=True, exist_ok=True)
             sweep_temps(folder)
 
-        def write(item: tuple[Invoice, InvoiceDocument]) -> Path:
-            inv, doc = item
-            pdf = Path(inv.pdf_path or "")
-            write_invoice_files(doc, pdf.parent, pdf.stem, sweep=False)
-            return pdf
-
-        # typst compiles with the GIL released: a second thread renders ~1.4x as many invoices
-        with ThreadPoolExecutor(max_workers=RENDER_THREADS) as pool:
-            for (inv, _), pdf in zip(docs, pool.map(write, docs), strict=True):
+        jobs = [(doc, Path(inv.pdf_path or "")) for inv, doc in docs]
+        with write_all(write_job, jobs, processes, warm_compiler, RENDER_THREADS) as paths:
+            for (inv, _), pdf in zip(docs, paths, strict=True):
                 faults.point("documents.written")
                 inv.rendered_at = dt.datetime.now(dt.UTC)
                 written.append(str(pdf))
