@@ -5,7 +5,7 @@ village each time. Its PDF is the cover page plus a one-page attachment (the 10 
 documents rendered divided by the CPU seconds the process used (typst may use a second thread), or
 by the wall seconds if that is larger.
 
-Then the cycle's render step as `iuran.documents.render_pending` runs it (`iuran.render.write_all`):
+Then the cycle's render step as `iuran.render.render_pending` runs it (`iuran.render.write_all`):
 other pairs in the cycle's own process (threads, `IURAN_RENDER_WORKERS=1`) and others again in one
 worker process a core; the pool's start-up (fork server, typst compiler) is timed apart. Each set
 is new to the process that renders it (typst memoises), so the three rates compare like with like.

@@ -10,8 +10,8 @@ Before anything is written the document is checked for internal consistency (bre
 summary and detail lines must all add up to the total): an invoice whose attachment disagrees with
 its own total is rejected by the finance office, so it is better never produced.
 
-`render_pending` is the cycle's render step: the documents of every live invoice that has none yet
-(or lost a file), read from the records, so a rerun after a crash picks up exactly what is missing.
+The cycle's render step (`iuran.render.render_pending`) builds these documents from the records and
+runs `write_job` for each, in worker processes.
 """
 
 from __future__ import annotations
@@ -28,22 +28,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import typst
-from sqlalchemy import select
 
 from iuran import faults, xlsx
-from iuran.budget import compute_budget
-from iuran.config import TEMPLATES, render_workers
-from iuran.contacts import Contacts, read_contacts
-from iuran.db.models import ContributionLine, Invoice, Participant
-from iuran.db.session import session_scope
-from iuran.files import sweep_temps, temp_beside
-from iuran.invoicing import live_invoices
+from iuran.config import TEMPLATES
+from iuran.contacts import Contacts
+from iuran.files import temp_beside
 from iuran.money import angka, as_amount, rupiah, rupiah_sen, terbilang
 from iuran.nik import mask
-from iuran.periods import BULAN, Period
+from iuran.periods import BULAN
 from iuran.programs import Payee, Program, Signatory
-from iuran.render import prepare, processes_for, write_all
-from iuran.wilayah import villages
 
 INVOICE_TEMPLATE = TEMPLATES / "invoice.typ"
 KINDS = ("regular", "supplementary")
@@ -550,12 +543,6 @@ def signatory_of(
     return Signatory(name=name, title=f"{SIGNER_TITLES[program.signed_by]} {nama}")
 
 
-def needs_rendering(inv: Invoice) -> bool:
-    """Not rendered yet, or a file of it is gone (someone may have deleted one)."""
-    pdf = Path(inv.pdf_path or "")
-    return inv.rendered_at is None or not (pdf.is_file() and pdf.with_suffix(".xlsx").is_file())
-
-
 #: Threads that render invoice documents in the cycle's own process (typst releases the GIL while it
 #: compiles): when there are too few invoices for worker processes, or `IURAN_RENDER_WORKERS=1`.
 RENDER_THREADS = max(1, min(4, os.cpu_count() or 1))
@@ -572,117 +559,3 @@ def write_job(job: tuple[InvoiceDocument, Path]) -> Path:
 def warm_compiler() -> None:
     """A render worker's start: the typst compiler parses the template and loads its fonts once."""
     _compiler(INVOICE_TEMPLATE)
-
-
-def render_pending(
-    database_url: str, program: Program, period: Period, workers: int | None = None
-) -> list[str]:
-    """Write the PDF and detail sheet of every live invoice not rendered yet, or whose files are gone
-    (a rerun after a crash, or after someone deleted a document, picks up exactly what is missing).
-
-    Spread over `workers` processes (default `IURAN_RENDER_WORKERS`, the cores: `iuran.render`) when
-    there are enough invoices; the invoices are marked rendered in their order as their files land,
-    in the one transaction, whichever process wrote them."""
-    written: list[str] = []
-    with session_scope(database_url) as session:
-        pending = [i for i in live_invoices(session, program, period) if needs_rendering(i)]
-        if not pending:
-            return written
-        processes = processes_for(len(pending), render_workers() if workers is None else workers)
-        prepare(processes)
-        result = session.execute(
-            select(
-                ContributionLine.invoice_id,
-                Participant.nik,
-                Participant.nama,
-                Participant.tanggal_lahir,
-                Participant.jenis_kelamin,
-                ContributionLine.kode_desa,
-                ContributionLine.pekerjaan,
-                ContributionLine.penghasilan_dilaporkan,
-                ContributionLine.penghasilan,
-                ContributionLine.jkk,
-                ContributionLine.jkm,
-                ContributionLine.jht,
-                ContributionLine.discount,
-                ContributionLine.total,
-                ContributionLine.rule_id,
-            )
-            .join(Participant, Participant.id == ContributionLine.participant_id)
-            .where(ContributionLine.invoice_id.in_([i.id for i in pending]))
-            .order_by(ContributionLine.invoice_id, ContributionLine.kode_desa, Participant.nama)
-        )
-        all_lines = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
-        names = villages(program.regency).set_index("kode_desa")
-        all_lines["nama_desa"] = all_lines["kode_desa"].map(names["nama_desa"]).fillna("")
-        all_lines["nama_kecamatan"] = all_lines["kode_desa"].map(names["nama_kecamatan"]).fillna("")
-        # Grouped once for all invoices: a groupby per invoice costs ~10 ms, as much as its PDF.
-        at = all_lines.groupby("invoice_id", sort=False).indices
-        detail = all_lines.drop(columns="invoice_id")
-        parts = ["jkk", "jkm", "jht", "discount"]
-        sums = all_lines.groupby("invoice_id")[parts].sum().astype("int64").to_dict("index")
-        village_rows = (
-            all_lines.groupby(
-                ["invoice_id", "kode_desa", "nama_desa", "nama_kecamatan"], sort=True
-            )["total"]
-            .agg(["size", "sum"])
-            .reset_index()
-        )
-        summaries: dict[int, list[VillageSummary]] = {}
-        for r in village_rows.itertuples():
-            summaries.setdefault(int(r.invoice_id), []).append(
-                VillageSummary(r.kode_desa, r.nama_desa, r.nama_kecamatan, int(r.size), int(r.sum))
-            )
-        budget = compute_budget(
-            session,
-            program,
-            period,
-            sum(i.total for i in pending if i.kind == "regular"),
-            sum(i.participants for i in pending if i.kind == "regular"),
-        )
-        contacts = read_contacts(program) if program.payer == "village" else None
-        docs: list[tuple[Invoice, InvoiceDocument]] = []
-        for inv in pending:
-            lines = detail.iloc[at.get(inv.id, [])].reset_index(drop=True)
-            totals = sums.get(inv.id, dict.fromkeys(parts, 0))
-            doc = InvoiceDocument(
-                number=inv.number,
-                revision=inv.revision,
-                kind=inv.kind,
-                program_name=program.name,
-                regency_name=program.regency_name,
-                funding_source=program.year_of(period).funding_source,
-                discount_note=program.discount_note(period),
-                credit_applied=int(inv.credit_applied or 0),
-                payer_name=inv.payer_name,
-                period_label=period.label,
-                issue_date=inv.issue_date,
-                due_date=inv.due_date,
-                total=inv.total,
-                participants=inv.participants,
-                jkk_total=int(totals["jkk"]),
-                jkm_total=int(totals["jkm"]),
-                jht_total=int(totals["jht"]),
-                discount_total=int(totals["discount"]),
-                villages=tuple(summaries.get(inv.id, ())),
-                lines=lines,
-                payee=program.payee,
-                signatory=signatory_of(program, contacts, inv.payer_key, names["nama_desa"]),
-                budget=budget.as_dict() if program.payer == "regency" else None,
-                change_note=inv.change_note,
-            )
-            docs.append((inv, doc))
-
-        for folder in {Path(inv.pdf_path or "").parent for inv, _ in docs}:
-            folder.mkdir(parents=True, exist_ok=True)
-            sweep_temps(folder)
-
-        jobs = [(doc, Path(inv.pdf_path or "")) for inv, doc in docs]
-        with write_all(write_job, jobs, processes, warm_compiler, RENDER_THREADS) as paths:
-            for (inv, _), pdf in zip(docs, paths, strict=True):
-                faults.point("documents.written")
-                inv.rendered_at = dt.datetime.now(dt.UTC)
-                written.append(str(pdf))
-                faults.point("documents.marked")
-        faults.point("documents.before_commit")
-    return written

@@ -126,7 +126,7 @@ def acquire(
     Taking it again under the same holder succeeds (a retried task of the same run). Taking over a
     stale lease also takes over what its dead holder's process had claimed in the outbox for this
     cycle (`iuran.mail.outbox.release_claims`): those messages are due again at once. Documents
-    have no claim: a run renders whatever is missing (`documents.render_pending`).
+    have no claim: a run renders whatever is missing (`render.render_pending`).
     """
     now = now or _now()
     holder = holder[:HOLDER_MAX]

@@ -27,7 +27,6 @@ from iuran.cycle import Recorded, record_cycle
 from iuran.cycle_reports import write_reports
 from iuran.db.models import Participant
 from iuran.db.session import session_scope
-from iuran.documents import render_pending
 from iuran.mail.deliver import DeliveryReport, deliver_outbox
 from iuran.mail.outbox import recipient_roles, undelivered
 from iuran.periods import Period
@@ -35,6 +34,7 @@ from iuran.pricing import price_lines
 from iuran.programs import Program
 from iuran.reconcile import Reconciled
 from iuran.registry import decide
+from iuran.render import render_pending
 from iuran.rerun import Kept, inputs_key, recall, remember
 from iuran.rosters.columns import Collected
 from iuran.rosters.kept import kept_read_path

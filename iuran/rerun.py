@@ -44,11 +44,11 @@ from iuran.db.models import (
     NotificationStatus,
 )
 from iuran.db.session import session_scope
-from iuran.documents import needs_rendering
 from iuran.invoicing import live_invoices
 from iuran.mail.outbox import recipient_roles, undelivered
 from iuran.periods import Period
 from iuran.programs import Program
+from iuran.render import needs_rendering
 from iuran.rosters.folder import folder_digest
 
 #: Bump when what a cycle computes from the same inputs changes in a way the version does not show.

@@ -12,8 +12,8 @@ from prefect.cache_policies import NO_CACHE
 from iuran import month
 from iuran.cycle import record_cycle
 from iuran.cycle_reports import write_reports
-from iuran.documents import render_pending
 from iuran.pricing import price_lines
+from iuran.render import render_pending
 from tasks.retry import at_the_edge
 
 recall_unchanged = at_the_edge(month.recall_unchanged, "recall-unchanged")

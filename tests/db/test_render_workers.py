@@ -12,10 +12,10 @@ from sqlalchemy import select, update
 from iuran import render
 from iuran.db.models import Invoice
 from iuran.db.session import session_scope
-from iuran.documents import render_pending
 from iuran.generate import generate_rosters
 from iuran.periods import Period
 from iuran.programs import load_program
+from iuran.render import render_pending
 from tests.pipeline import run
 
 MONTH = "2026-01"

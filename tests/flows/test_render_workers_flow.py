@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from flows.monthly_cycle import monthly_cycle
-from iuran import documents, render
+from iuran import render
 from iuran.db.models import Invoice
 from iuran.db.session import session_scope
 from iuran.generate import generate_rosters
@@ -27,13 +27,13 @@ def test_the_flow_renders_in_worker_processes(
     monkeypatch.setenv("IURAN_RENDER_WORKERS", "2")
     monkeypatch.setattr(render, "MIN_PER_WORKER", 1)  # a worker for so few invoices
     used: list[int] = []
-    original: Callable[..., AbstractContextManager[Iterator[Any]]] = documents.write_all
+    original: Callable[..., AbstractContextManager[Iterator[Any]]] = render.write_all
 
     def spy(*args: Any) -> AbstractContextManager[Iterator[Any]]:
         used.append(args[2])  # processes
         return original(*args)
 
-    monkeypatch.setattr(documents, "write_all", spy)
+    monkeypatch.setattr(render, "write_all", spy)
     inbox, out = tmp_path / "inbox", tmp_path / "out"
     lahat = load_program("lahat")
     generate_rosters(lahat, Period(2026, 1), inbox, villages=4, per_village=3, faults=0, seed=19)
