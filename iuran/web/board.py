@@ -167,6 +167,31 @@ def report(out: Path, program: Program, period: Period, kind: str, role: str) ->
     return Path(real)
 
 
+def correction_list(out: Path, program: Program, period: Period, kode_desa: str) -> Path | None:
+    """The correction list the month wrote for one village (`penolakan-<kode_desa>.xlsx`: its
+    rejected rows with the reasons in Indonesian and masked NIKs, `iuran.reports`), when it exists
+    inside the documents folder; None otherwise (nothing to correct, or the cycle has not run)."""
+    folder = ReportPaths.of(program, period, out / program.code / str(period)).village_reports
+    path = folder / f"penolakan-{kode_desa}.xlsx"
+    real, root = os.path.realpath(path), os.path.realpath(out)
+    if os.path.commonpath([real, root]) != root or not os.path.isfile(real):
+        return None
+    return Path(real)
+
+
+def correction_lists(
+    out: Path, program: Program, villages: Sequence[str]
+) -> list[tuple[Period, str]]:
+    """(month, village) of every correction list the program's months wrote for `villages`, the
+    latest month first: what a village operator may download after the cycle."""
+    return [
+        (period, kode)
+        for period in reversed(program_periods(program))
+        for kode in villages
+        if correction_list(out, program, period, kode) is not None
+    ]
+
+
 def billed_workers(
     session: Session, program: Program, period: Period, villages: Sequence[str]
 ) -> pd.DataFrame:

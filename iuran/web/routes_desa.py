@@ -25,6 +25,8 @@ from iuran.web.counter import (
     VILLAGE_ROLES,
     XLSX,
     Counter,
+    Denied,
+    chosen,
     chosen_period,
     now,
     open_periods,
@@ -42,6 +44,7 @@ def router(c: Counter) -> APIRouter:
         with session_scope(c.url) as session:
             past = upload.past_uploads(session, user)
         context.setdefault("verdict", None)
+        corrections = board.correction_lists(c.settings.out, program, user.villages)
         return c.page(
             request,
             "desa.html",
@@ -51,6 +54,7 @@ def router(c: Counter) -> APIRouter:
             program=program,
             periods=open_periods(program),
             past=past,
+            corrections=corrections,
             batas_mb=LIMITS.max_bytes // 2**20,
             **context,
         )
@@ -116,6 +120,21 @@ def router(c: Counter) -> APIRouter:
         c.note(request, user, "unduh", object="templat-roster.xlsx")
         return c.attachment(request, visit, template_bytes(), "templat-roster.xlsx", XLSX)
 
+    @routes.get("/desa/penolakan/{periode}/{kode_desa}")
+    def correction_list(request: Request, periode: str, kode_desa: str) -> Response:
+        """A village's correction list of a month, as the cycle wrote it: only the account's own
+        villages (another village's is refused as any page the account may not open)."""
+        visit, user = c.visitor(request, *VILLAGE_ROLES)
+        if kode_desa not in user.villages:
+            raise Denied(login=False)
+        program = load_program(user.program)
+        period = chosen(board.program_periods(program), periode)
+        path = period and board.correction_list(c.settings.out, program, period, kode_desa)
+        if not path:
+            return c.not_found(request, visit, user, NO_CORRECTIONS)
+        c.note(request, user, "unduh", object=f"{program.code}/{period}/{path.name}")
+        return c.attachment(request, visit, path.read_bytes(), path.name, XLSX)
+
     @routes.get("/desa/peserta", response_class=HTMLResponse)
     def covered(request: Request) -> Response:
         visit, user = c.visitor(request, *VILLAGE_ROLES)
@@ -129,3 +148,8 @@ def router(c: Counter) -> APIRouter:
         )  # fmt: skip
 
     return routes
+
+
+NO_CORRECTIONS = (
+    "Daftar perbaikan bulan ini tidak ada: siklus belum berjalan atau tidak ada baris yang ditolak."
+)
