@@ -1,5 +1,6 @@
 """A village's routes (desa and OPD accounts): the roster upload with its verdict, the Excel
-template, and, after the cycle, its billed workers. Only the account's own villages."""
+template, and, after the cycle, its correction lists and billed workers; where villages pay their
+own premiums (Lahat), its invoices. Only the account's own villages."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.datastructures import UploadFile
 
 from iuran.db.session import session_scope
-from iuran.programs import load_program
+from iuran.money import rupiah
+from iuran.programs import load_program, today
 from iuran.rosters.read import LIMITS
-from iuran.web import audit, board, upload
+from iuran.web import audit, bkad, board, upload
 from iuran.web.accounts import User
 from iuran.web.cookies import Visit, csrf_ok
 from iuran.web.counter import (
@@ -45,6 +47,8 @@ def router(c: Counter) -> APIRouter:
             past = upload.past_uploads(session, user)
         context.setdefault("verdict", None)
         corrections = board.correction_lists(c.settings.out, program, user.villages)
+        with session_scope(c.url) as session:
+            invoices = bkad.village_invoices(session, program, user.villages, today())
         return c.page(
             request,
             "desa.html",
@@ -55,6 +59,8 @@ def router(c: Counter) -> APIRouter:
             periods=open_periods(program),
             past=past,
             corrections=corrections,
+            invoices=invoices,
+            rupiah=rupiah,
             batas_mb=LIMITS.max_bytes // 2**20,
             **context,
         )
@@ -135,6 +141,23 @@ def router(c: Counter) -> APIRouter:
         c.note(request, user, "unduh", object=f"{program.code}/{period}/{path.name}")
         return c.attachment(request, visit, path.read_bytes(), path.name, XLSX)
 
+    @routes.get("/desa/tagihan/{invoice_id}")
+    def village_invoice(request: Request, invoice_id: int) -> Response:
+        """The PDF of an invoice addressed to one of the account's villages, where villages pay
+        their own; where BKAD pays (Lebak) a village sees no invoice at all."""
+        visit, user = c.visitor(request, *VILLAGE_ROLES)
+        program = load_program(user.program)
+        if program.payer != "village":
+            raise Denied(login=False)
+        with session_scope(c.url) as session:
+            path = bkad.document(
+                session, program.code, invoice_id, "pdf", c.settings.out, payers=user.villages
+            )
+        if path is None:
+            return c.not_found(request, visit, user, NO_INVOICE)
+        c.note(request, user, "unduh", object=f"{program.code}/{path.name}")
+        return c.attachment(request, visit, path.read_bytes(), path.name, bkad.KINDS["pdf"])
+
     @routes.get("/desa/peserta", response_class=HTMLResponse)
     def covered(request: Request) -> Response:
         visit, user = c.visitor(request, *VILLAGE_ROLES)
@@ -150,6 +173,7 @@ def router(c: Counter) -> APIRouter:
     return routes
 
 
+NO_INVOICE = "Tagihan ini tidak ada atau bukan tagihan desa Anda."
 NO_CORRECTIONS = (
     "Daftar perbaikan bulan ini tidak ada: siklus belum berjalan atau tidak ada baris yang ditolak."
 )

@@ -17,6 +17,7 @@ BRANCH = frozenset({"bpjs"})
 TREASURY = frozenset({"bkad"})
 #: the accounts of the village a path names (`kode_desa`: `DESA`)
 OWN_VILLAGE = frozenset(n for n, (_, villages) in ACCOUNTS.items() if DESA in villages)
+NOBODY: frozenset[str] = frozenset()
 PUBLIC = None  # the login form: open to all
 #: (method, path) -> the accounts that may use it
 ALLOWED: dict[tuple[str, str], frozenset[str] | None] = {
@@ -28,6 +29,7 @@ ALLOWED: dict[tuple[str, str], frozenset[str] | None] = {
     ("POST", "/desa/unggah"): VILLAGES,
     ("GET", "/desa/templat"): VILLAGES,
     ("GET", "/desa/peserta"): VILLAGES,
+    ("GET", "/desa/tagihan/{invoice_id}"): NOBODY,  # Lebak: BKAD pays, villages see no invoice
     ("GET", "/desa/penolakan/{periode}/{kode_desa}"): OWN_VILLAGE,
     ("GET", "/disnaker"): DISNAKER,
     ("GET", "/disnaker/audit"): DISNAKER,
