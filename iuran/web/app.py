@@ -106,7 +106,7 @@ def create_app(settings: Settings, prefect: Prefect | None = None) -> FastAPI:
             message = TOO_MANY if limited else WRONG_PASSWORD
             return c.page(request, "masuk.html", visit, 429 if limited else 401, pesan=message)
         response = RedirectResponse("/", status_code=303)
-        c.keep(response, request, new_visit(user.id))  # a new session: a new token
+        c.keep(response, request, new_visit(user.id, user.session_epoch))  # a new token
         return response
 
     @app.post("/keluar")
@@ -117,6 +117,8 @@ def create_app(settings: Settings, prefect: Prefect | None = None) -> FastAPI:
             return c.page(
                 request, "pesan.html", visit, 400, judul="Formulir kedaluwarsa", pesan=STALE_FORM
             )
+        with session_scope(c.url) as session:  # this session and any copy of its cookie end
+            accounts.revoke_sessions(session, user.id)
         c.note(request, user, "keluar")
         response = RedirectResponse("/masuk", status_code=303)
         response.headers.update(HEADERS)

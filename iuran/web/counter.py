@@ -117,7 +117,7 @@ class Counter:
             raise Denied(login=True)
         with session_scope(self.url) as session:
             user = accounts.get_user(session, visit.user_id)
-        if user is None:
+        if user is None or user.session_epoch != visit.epoch:  # gone, or the session revoked
             raise Denied(login=True)
         if user.role not in roles:
             raise Denied(login=False)
