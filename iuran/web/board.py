@@ -126,6 +126,43 @@ def village_rows(session: Session, program: Program, period: Period) -> pd.DataF
     return table
 
 
+#: the board's filters (`?status=`): what each keeps of `village_rows`
+FILTERS = {
+    "belum": "belum menyerahkan",
+    "ditolak": "ada yang ditolak",
+    "kurang": "di bawah target",
+}
+PER_PAGE = 50
+
+
+@dataclass(frozen=True)
+class Shown:
+    """One page of the board's villages: the rows, how many villages the filter keeps, the page
+    and how many pages there are."""
+
+    villages: pd.DataFrame
+    matching: int
+    page: int
+    pages: int
+
+
+def shown_villages(
+    villages: pd.DataFrame, status: str | None, page: int, per_page: int = PER_PAGE
+) -> Shown:
+    """The villages of `village_rows` a filter keeps (`FILTERS`: not handed in; a file or rows
+    refused; billed below the target), one page of them; an unknown filter keeps all, a page past
+    the last is the last. Lebak's 345 villages are seven pages, not one."""
+    keep = {
+        "belum": villages["keadaan"].eq(NOT_YET),
+        "ditolak": villages["keadaan"].eq(REFUSED) | villages["ditolak"].gt(0),
+        "kurang": villages["kurang"].gt(0),
+    }.get(status or "")
+    kept = villages.loc[keep] if keep is not None else villages
+    pages = max(1, -(-len(kept) // per_page))
+    page = min(max(page, 1), pages)
+    return Shown(kept.iloc[(page - 1) * per_page : page * per_page], len(kept), page, pages)
+
+
 def month(session: Session, program: Program, period: Period) -> Month:
     villages = village_rows(session, program, period)
     cycle = session.scalar(

@@ -33,9 +33,14 @@ def router(c: Counter) -> APIRouter:
             state = board.month(session, program, period)
         runs = c.prefect.recent(program.code)
         context.setdefault("started", None)
+        query = request.query_params
+        filter_ = query.get("status") if query.get("status") in board.FILTERS else None
+        page = query.get("hal", "1")
+        shown = board.shown_villages(state.villages, filter_, int(page) if page.isdigit() else 1)
         return c.page(
             request, "disnaker.html", visit, status, user=user, program=program, m=state,
-            periods=board.program_periods(program), runs=runs, rupiah=rupiah, **context,
+            periods=board.program_periods(program), runs=runs, rupiah=rupiah, shown=shown,
+            filters=board.FILTERS, filter=filter_, **context,
         )  # fmt: skip
 
     @routes.get("/disnaker", response_class=HTMLResponse)
