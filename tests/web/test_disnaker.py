@@ -40,6 +40,16 @@ def _upload(client: TestClient, data: bytes, name: str = "r.xlsx") -> None:
     )
 
 
+def _this_months_uploads(client: TestClient) -> None:
+    """This month's uploads: one landed with two refused rows, one refused whole (another
+    village's rows)."""
+    village = TestClient(client.app, follow_redirects=False)
+    log_in(village, "desa-cilangkahan")
+    _upload(village, roster(bad=True))
+    log_in(village, "desa-pagelaran")
+    _upload(village, roster(DESA))
+
+
 def test_the_board_shows_each_village_and_the_month(
     settings: Settings, client: TestClient, january: dict[str, object]
 ) -> None:
@@ -53,11 +63,7 @@ def test_the_board_shows_each_village_and_the_month(
     assert re.search(r'id="siklus">Siklus: <strong>\w+</strong>, dijalankan 1 kali', html)
     assert "Pagu Rp" in html and "Januari 2026" in html
     # this month's uploads: one landed with a refused row, one refused whole (another village's rows)
-    village = TestClient(client.app, follow_redirects=False)
-    log_in(village, "desa-cilangkahan")
-    _upload(village, roster(bad=True))
-    log_in(village, "desa-pagelaran")
-    _upload(village, roster(DESA))
+    _this_months_uploads(client)
     now = client.get(f"/disnaker?periode={period()}").text
     assert _village(now, DESA) == ("diterima", ["4", "2", "0"])
     assert _village(now, OTHER_DESA)[0] == "berkas ditolak"
@@ -152,11 +158,7 @@ def test_the_board_pages_and_filters_its_villages(
     below = client.get("/disnaker?periode=2026-01&status=kurang").text
     assert _rows(below) == [] and 'value="kurang"' not in below  # Lebak sets no target
     # this month: one village with refused rows, one whose file was refused whole
-    village = TestClient(client.app, follow_redirects=False)
-    log_in(village, "desa-cilangkahan")
-    _upload(village, roster(bad=True))
-    log_in(village, "desa-pagelaran")
-    _upload(village, roster(DESA))
+    _this_months_uploads(client)
     refused = client.get(f"/disnaker?periode={period()}&status=ditolak").text
     assert _rows(refused) == [DESA, OTHER_DESA] and "2 desa." in refused
     unknown = client.get(f"/disnaker?periode={period()}&status=<script>").text
