@@ -589,6 +589,9 @@ class WebUser(Base):
     villages: Mapped[list[str]] = mapped_column(JSON, default=list)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    #: the generation of the account's sessions: a cookie of another generation is refused;
+    #: logging out and a new password raise it (`iuran.web.accounts.revoke_sessions`)
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class LoginAttempt(Base):

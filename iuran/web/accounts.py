@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import pandas as pd
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from iuran.db.models import LoginAttempt, Role, WebUser
@@ -41,6 +41,7 @@ class User:
     role: Role
     program: str
     villages: tuple[str, ...]
+    session_epoch: int = 0
 
     @property
     def hands_in_rosters(self) -> bool:
@@ -53,7 +54,10 @@ class User:
 
 
 def _user(row: WebUser) -> User:
-    return User(row.id, row.username, Role(row.role), row.program, tuple(row.villages))
+    return User(
+        row.id, row.username, Role(row.role), row.program, tuple(row.villages),
+        row.session_epoch or 0,
+    )  # fmt: skip
 
 
 def add_user(
@@ -113,6 +117,26 @@ def get_user(session: Session, user_id: int) -> User | None:
     return _user(row) if row is not None and row.active else None
 
 
+def revoke_sessions(session: Session, user_id: int) -> None:
+    """End every session of the account, on every device: the cookies it was given are refused
+    from now on (a new generation, `web_user.session_epoch`)."""
+    session.execute(
+        update(WebUser).where(WebUser.id == user_id).values(session_epoch=WebUser.session_epoch + 1)
+    )
+
+
+def set_password(session: Session, username: str, password: str) -> None:
+    """A new password for an existing account; its open sessions end (`revoke_sessions`)."""
+    if len(password) < MIN_PASSWORD:
+        raise AccountError(f"password: at least {MIN_PASSWORD} characters")
+    row = session.scalar(select(WebUser).where(WebUser.username == username))
+    if row is None:
+        raise AccountError(f"no account {username}")
+    row.password_hash = _hasher.hash(password)
+    session.flush()
+    revoke_sessions(session, row.id)
+
+
 def too_many_failures(session: Session, username: str, address: str, now: dt.datetime) -> bool:
     failures = session.scalar(
         select(func.count())
@@ -160,10 +184,9 @@ def demo_accounts(session: Session, program: Program) -> dict[str, str]:
     passwords: dict[str, str] = {}
     for username, (role, villages) in DEMO_ACCOUNTS.items():
         password = secrets.token_urlsafe(12)
-        row = session.scalar(select(WebUser).where(WebUser.username == username))
-        if row is None:
+        if session.scalar(select(WebUser.id).where(WebUser.username == username)) is None:
             add_user(session, username, password, role.value, program, villages)
         else:
-            row.password_hash = _hasher.hash(password)
+            set_password(session, username, password)
         passwords[username] = password
     return passwords

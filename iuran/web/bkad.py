@@ -1,4 +1,4 @@
-"""BKAD at the counter: the program's invoices with their payment state, their PDF and XLSX served
+"""BKAD at the counter (and a village that pays its own invoices): the program's invoices with their payment state, their PDF and XLSX served
 through the counter only, and an SP2D list (the SIPD export) recorded by the payment day's own
 import (`iuran.payments.imports.import_file`), whose answer says what each SP2D paid and what stays
 unmatched and why.
@@ -10,6 +10,7 @@ import datetime as dt
 import os
 import shutil
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -22,6 +23,7 @@ from iuran.intake.refusal import FileRefused
 from iuran.payments.imports import import_file
 from iuran.payments.read import LIMITS
 from iuran.payments.rules import PAYMENT, RESULT_LABELS, STATUS_LABELS
+from iuran.programs import Program
 from iuran.status import STATE_LABELS, display_states, load_invoices
 
 KINDS = {
@@ -37,11 +39,31 @@ def invoices(session: Session, program: str, today: dt.date) -> list[dict[str, A
     return frame.to_dict("records")
 
 
-def document(session: Session, program: str, invoice_id: int, kind: str, out: Path) -> Path | None:
-    """An invoice's PDF or XLSX, when the invoice is the program's and the file lies inside the
-    documents folder (`out`); None otherwise: a download never leaves its folder."""
+def village_invoices(
+    session: Session, program: Program, villages: Sequence[str], today: dt.date
+) -> list[dict[str, Any]]:
+    """The live invoices addressed to `villages` (`payer_key`), where the program's villages pay
+    their own (`payer: village`, Lahat); none where BKAD pays for all of them (Lebak)."""
+    if program.payer != "village":
+        return []
+    return [i for i in invoices(session, program.code, today) if i["payer_key"] in villages]
+
+
+def document(
+    session: Session,
+    program: str,
+    invoice_id: int,
+    kind: str,
+    out: Path,
+    payers: Sequence[str] | None = None,
+) -> Path | None:
+    """An invoice's PDF or XLSX, when the invoice is the program's (and, with `payers`, addressed
+    to one of them: a village's own) and the file lies inside the documents folder (`out`); None
+    otherwise: a download never leaves its folder."""
     invoice = session.get(Invoice, invoice_id)
     if invoice is None or invoice.program != program or kind not in KINDS or not invoice.pdf_path:
+        return None
+    if payers is not None and invoice.payer_key not in payers:
         return None
     path = Path(invoice.pdf_path).with_suffix(f".{kind}")
     real, root = os.path.realpath(path), os.path.realpath(out)

@@ -126,6 +126,43 @@ def village_rows(session: Session, program: Program, period: Period) -> pd.DataF
     return table
 
 
+#: the board's filters (`?status=`): what each keeps of `village_rows`
+FILTERS = {
+    "belum": "belum menyerahkan",
+    "ditolak": "ada yang ditolak",
+    "kurang": "di bawah target",
+}
+PER_PAGE = 50
+
+
+@dataclass(frozen=True)
+class Shown:
+    """One page of the board's villages: the rows, how many villages the filter keeps, the page
+    and how many pages there are."""
+
+    villages: pd.DataFrame
+    matching: int
+    page: int
+    pages: int
+
+
+def shown_villages(
+    villages: pd.DataFrame, status: str | None, page: int, per_page: int = PER_PAGE
+) -> Shown:
+    """The villages of `village_rows` a filter keeps (`FILTERS`: not handed in; a file or rows
+    refused; billed below the target), one page of them; an unknown filter keeps all, a page past
+    the last is the last. Lebak's 345 villages are seven pages, not one."""
+    keep = {
+        "belum": villages["keadaan"].eq(NOT_YET),
+        "ditolak": villages["keadaan"].eq(REFUSED) | villages["ditolak"].gt(0),
+        "kurang": villages["kurang"].gt(0),
+    }.get(status or "")
+    kept = villages.loc[keep] if keep is not None else villages
+    pages = max(1, -(-len(kept) // per_page))
+    page = min(max(page, 1), pages)
+    return Shown(kept.iloc[(page - 1) * per_page : page * per_page], len(kept), page, pages)
+
+
 def month(session: Session, program: Program, period: Period) -> Month:
     villages = village_rows(session, program, period)
     cycle = session.scalar(
@@ -165,6 +202,31 @@ def report(out: Path, program: Program, period: Period, kind: str, role: str) ->
     if os.path.commonpath([real, root]) != root or not os.path.isfile(real):
         return None
     return Path(real)
+
+
+def correction_list(out: Path, program: Program, period: Period, kode_desa: str) -> Path | None:
+    """The correction list the month wrote for one village (`penolakan-<kode_desa>.xlsx`: its
+    rejected rows with the reasons in Indonesian and masked NIKs, `iuran.reports`), when it exists
+    inside the documents folder; None otherwise (nothing to correct, or the cycle has not run)."""
+    folder = ReportPaths.of(program, period, out / program.code / str(period)).village_reports
+    path = folder / f"penolakan-{kode_desa}.xlsx"
+    real, root = os.path.realpath(path), os.path.realpath(out)
+    if os.path.commonpath([real, root]) != root or not os.path.isfile(real):
+        return None
+    return Path(real)
+
+
+def correction_lists(
+    out: Path, program: Program, villages: Sequence[str]
+) -> list[tuple[Period, str]]:
+    """(month, village) of every correction list the program's months wrote for `villages`, the
+    latest month first: what a village operator may download after the cycle."""
+    return [
+        (period, kode)
+        for period in reversed(program_periods(program))
+        for kode in villages
+        if correction_list(out, program, period, kode) is not None
+    ]
 
 
 def billed_workers(

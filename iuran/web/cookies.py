@@ -1,5 +1,8 @@
 """Sessions of the counter: a cookie signed with the server's secret (itsdangerous) that expires
-(`MAX_AGE`), holding the account's id and the visit's CSRF token; every form posts that token back.
+(`MAX_AGE`), holding the account's id, its session generation and the visit's CSRF token; every
+form posts that token back. A cookie of an older generation than the account's is refused
+(`web_user.session_epoch`: logging out and a password change raise it), so a copied cookie dies
+with the session it was copied from.
 
 A visitor who has not logged in gets a session too (no account, a token), so the login form is
 protected like the others; logging in starts a new session with a new token.
@@ -23,14 +26,16 @@ SECRET_FILE = "web-secret"
 
 @dataclass(frozen=True)
 class Visit:
-    """What a session cookie says: the account (None before login) and the CSRF token."""
+    """What a session cookie says: the account (None before login), the CSRF token and the
+    account's session generation when it logged in."""
 
     user_id: int | None
     csrf: str
+    epoch: int = 0
 
 
-def new_visit(user_id: int | None = None) -> Visit:
-    return Visit(user_id, secrets.token_urlsafe(32))
+def new_visit(user_id: int | None = None, epoch: int = 0) -> Visit:
+    return Visit(user_id, secrets.token_urlsafe(32), epoch)
 
 
 def csrf_ok(visit: Visit | None, token: str | None) -> bool:
@@ -44,7 +49,7 @@ class Signer:
         self._serializer = URLSafeTimedSerializer(secret, salt="loket-sesi")
 
     def dump(self, visit: Visit) -> str:
-        return self._serializer.dumps({"u": visit.user_id, "c": visit.csrf})
+        return self._serializer.dumps({"u": visit.user_id, "c": visit.csrf, "e": visit.epoch})
 
     def load(self, value: str | None) -> Visit | None:
         """The visit a cookie holds; None when absent, forged or older than `MAX_AGE`."""
@@ -56,8 +61,12 @@ class Signer:
             return None
         if not isinstance(data, dict) or not isinstance(data.get("c"), str):
             return None
-        user = data.get("u")
-        return Visit(user if isinstance(user, int) else None, data["c"])
+        user, epoch = data.get("u"), data.get("e")
+        return Visit(
+            user if isinstance(user, int) else None,
+            data["c"],
+            epoch if isinstance(epoch, int) else -1,  # no generation: never the account's
+        )
 
 
 def server_secret(private: Path, configured: str = "") -> str:

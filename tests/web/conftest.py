@@ -128,3 +128,14 @@ def january(settings: Settings) -> dict[str, object]:
     invoice = summary["invoices"][0]
     assert isinstance(invoice, dict)
     return invoice
+
+
+@pytest.fixture
+def corrected_january(settings: Settings) -> None:
+    """Lebak's January run on two villages' rosters with two bad rows each (Excel rows 3 and 5):
+    the month writes a correction list for each of them."""
+    folder = settings.inbox / "lebak" / "2026-01"
+    folder.mkdir(parents=True)
+    for village in (DESA, OTHER_DESA):
+        (folder / f"{village}.xlsx").write_bytes(roster(village, bad=True))
+    run(settings.database_url, load_program("lebak"), "2026-01", settings.inbox, settings.out)

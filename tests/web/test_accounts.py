@@ -14,7 +14,14 @@ from iuran.config import Settings
 from iuran.db.models import AuditEvent, LoginAttempt, WebUser
 from iuran.db.session import session_scope
 from iuran.programs import load_program
-from iuran.web.accounts import DEMO_ACCOUNTS, MAX_FAILURES, AccountError, add_user, demo_accounts
+from iuran.web.accounts import (
+    DEMO_ACCOUNTS,
+    MAX_FAILURES,
+    AccountError,
+    add_user,
+    demo_accounts,
+    set_password,
+)
 from iuran.web.app import create_app
 from iuran.web.cookies import COOKIE
 from tests.web.conftest import PASSWORD, csrf_of, log_in
@@ -137,3 +144,31 @@ def test_demo_accounts_one_per_role_with_passwords_that_work(
         assert log_in(client, username, first[username]) == 401
         assert log_in(client, username, password) == 303
         assert client.get("/").headers["location"] == homes[DEMO_ACCOUNTS[username][0].value]
+
+
+def test_logging_out_revokes_the_session_and_its_copies(
+    settings: Settings, client: TestClient
+) -> None:
+    log_in(client, "desa-cilangkahan")
+    copied = client.cookies[COOKIE]
+    thief = TestClient(create_app(settings), follow_redirects=False)
+    thief.cookies.set(COOKIE, copied)
+    assert thief.get("/desa").status_code == 200  # a copy works while the session lives
+    page = client.get("/desa")
+    assert client.post("/keluar", data={"csrf": csrf_of(page.text)}).status_code == 303
+    refused = thief.get("/desa")
+    assert refused.status_code == 303 and refused.headers["location"] == "/masuk"
+    assert log_in(client, "desa-cilangkahan") == 303  # logging in again starts a new session
+    assert client.get("/desa").status_code == 200
+    assert thief.get("/desa").status_code == 303
+
+
+def test_a_new_password_ends_the_accounts_sessions(settings: Settings, client: TestClient) -> None:
+    log_in(client, "disnaker")
+    assert client.get("/disnaker").status_code == 200
+    with session_scope(settings.database_url) as session:
+        set_password(session, "disnaker", "kata-sandi-baru-456")
+    assert client.get("/disnaker").status_code == 303
+    assert log_in(client, "disnaker") == 401  # the old password no longer
+    assert log_in(client, "disnaker", "kata-sandi-baru-456") == 303
+    assert client.get("/disnaker").status_code == 200

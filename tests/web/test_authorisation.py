@@ -8,13 +8,16 @@ import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
-from tests.web.conftest import ACCOUNTS, csrf_of, log_in, period, roster
+from tests.web.conftest import ACCOUNTS, DESA, csrf_of, log_in, period, roster
 
 EVERYONE = frozenset(ACCOUNTS)
 VILLAGES = frozenset(n for n, (role, _) in ACCOUNTS.items() if role in ("desa", "opd"))
 DISNAKER = frozenset({"disnaker"})
 BRANCH = frozenset({"bpjs"})
 TREASURY = frozenset({"bkad"})
+#: the accounts of the village a path names (`kode_desa`: `DESA`)
+OWN_VILLAGE = frozenset(n for n, (_, villages) in ACCOUNTS.items() if DESA in villages)
+NOBODY: frozenset[str] = frozenset()
 PUBLIC = None  # the login form: open to all
 #: (method, path) -> the accounts that may use it
 ALLOWED: dict[tuple[str, str], frozenset[str] | None] = {
@@ -26,6 +29,8 @@ ALLOWED: dict[tuple[str, str], frozenset[str] | None] = {
     ("POST", "/desa/unggah"): VILLAGES,
     ("GET", "/desa/templat"): VILLAGES,
     ("GET", "/desa/peserta"): VILLAGES,
+    ("GET", "/desa/tagihan/{invoice_id}"): NOBODY,  # Lebak: BKAD pays, villages see no invoice
+    ("GET", "/desa/penolakan/{periode}/{kode_desa}"): OWN_VILLAGE,
     ("GET", "/disnaker"): DISNAKER,
     ("GET", "/disnaker/audit"): DISNAKER,
     ("GET", "/disnaker/laporan/{periode}/{kind}"): DISNAKER,
@@ -50,7 +55,7 @@ def _routes(client: TestClient) -> set[tuple[str, str]]:
 
 
 def _call(client: TestClient, method: str, route: str, token: str) -> int:
-    path = route.format(invoice_id=1, kind="pdf", periode=str(period()))
+    path = route.format(invoice_id=1, kind="pdf", periode=str(period()), kode_desa=DESA)
     if method == "GET":
         return client.get(path).status_code
     files = {"berkas": ("r.xlsx", roster(), "application/octet-stream")}
@@ -91,6 +96,7 @@ def test_nobody_logged_out_sees_anything(client: TestClient) -> None:
     for (method, path), allowed in ALLOWED.items():
         if allowed is PUBLIC:
             continue
-        response = client.request(method, path.format(invoice_id=1, kind="pdf", periode="2026-01"))
+        where = path.format(invoice_id=1, kind="pdf", periode="2026-01", kode_desa=DESA)
+        response = client.request(method, where)
         assert response.status_code == 303 and response.headers["location"] == "/masuk"
         assert response.content == b""

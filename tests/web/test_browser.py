@@ -23,7 +23,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from iuran.config import Settings
 from iuran.web.app import create_app
 from iuran.web.runs import Prefect
-from tests.web.conftest import PASSWORD, niks, roster
+from tests.web.conftest import DESA, PASSWORD, niks, roster
 
 CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 SHOTS = Path(__file__).resolve().parents[2] / "test-output" / "web"
@@ -109,7 +109,12 @@ def _upload(browser: webdriver.Chrome, path: Path) -> None:
 
 
 def test_a_village_operator_fixes_a_roster(
-    server: str, browser: webdriver.Chrome, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    server: str,
+    browser: webdriver.Chrome,
+    tmp_path: Path,
+    downloads: Path,
+    caplog: pytest.LogCaptureFixture,
+    corrected_january: None,
 ) -> None:
     caplog.set_level(logging.DEBUG)
     browser.get(server + "/desa")
@@ -143,6 +148,15 @@ def test_a_village_operator_fixes_a_roster(
     history = browser.find_elements(By.CSS_SELECTOR, "#riwayat tbody tr")
     assert len(history) == 2
     _shoot(browser, "3-diterima")
+    # January's cycle refused two rows of the village: its correction list, from the village page
+    browser.find_element(By.ID, f"perbaikan-2026-01-{DESA}").click()
+    deadline = time.monotonic() + 60
+    while not [p for p in downloads.glob("penolakan-*.xlsx")]:
+        assert time.monotonic() < deadline, "the correction list was not downloaded"
+        time.sleep(0.2)
+    time.sleep(0.5)  # Chromium renames the .crdownload when it is whole
+    listed = next(downloads.glob("penolakan-*.xlsx"))
+    assert listed.name == f"penolakan-{DESA}.xlsx" and listed.read_bytes().startswith(b"PK")
     # the server's log: every request, never a NIK
     assert "POST /desa/unggah" in caplog.text
     assert not any(nik in caplog.text for nik in niks())
