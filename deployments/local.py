@@ -5,7 +5,9 @@
     python -m deployments.local status
 
 The server keeps its state in `var/prefect-server/` (PREFECT_HOME of the server process; SQLite),
-listens on 127.0.0.1:4200 (IURAN_PREFECT_PORT to change it) and logs to `var/log/`. Both processes
+listens on 127.0.0.1:4200 (IURAN_PREFECT_PORT to change it), writes its API address to
+`var/run/prefect-api-url` (`iuran cycle` and the other commands find it there and run their flows on
+it while it answers) and logs to `var/log/`. Both processes
 run detached in their own session, so `make up` returns; `down` stops exactly the processes whose
 ids `up` wrote, after checking each is still the process it started. The counter (Loket, `iuran
 web`) runs beside them on 127.0.0.1:8400 (IURAN_WEB_PORT), pointed at the server, so Disnaker can
@@ -27,7 +29,7 @@ import urllib.request
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from iuran.config import PREFECT_PORT, VAR, WORK_POOL, load_settings
+from iuran.config import PREFECT_PORT, SERVER_FILE, VAR, WORK_POOL, load_settings
 
 RUN = VAR / "run"
 LOGS = VAR / "log"
@@ -205,6 +207,7 @@ def up(pool: str = WORK_POOL, at_port: int = PREFECT_PORT) -> int:
             (RUN / "prefect-server.pid").unlink(missing_ok=True)
             return 1
         print(f"prefect server up in {time.monotonic() - started:.1f} s (log {server_log})")
+    announce(url)
 
     env = client_env(url, CLIENT_HOME)
     root = str(Path(__file__).resolve().parent.parent)
@@ -262,7 +265,16 @@ Stop:        make down"""
     return 0
 
 
+def announce(url: str, file: Path = SERVER_FILE) -> None:
+    """Write where the server listens, for the command line (`iuran.config.use_running_server`)."""
+    file.parent.mkdir(parents=True, exist_ok=True)
+    partial = file.with_name(f".{file.name}.{os.getpid()}")
+    partial.write_text(f"{url}\n", encoding="utf-8")
+    partial.replace(file)  # whole or absent, never half-written
+
+
 def down() -> int:
+    SERVER_FILE.unlink(missing_ok=True)
     stopped = False
     for name in ("loket", "prefect-worker", "prefect-server"):
         pid = _pid(name)

@@ -8,11 +8,16 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from iuran.config import VAR, load_settings, prefect_defaults
+from iuran.config import VAR, load_settings, prefect_defaults, use_running_server
+
+if TYPE_CHECKING:
+    from iuran.config import Settings
+    from iuran.periods import Period
+    from iuran.programs import Program
 
 prefect_defaults()
 
@@ -120,16 +125,26 @@ def run_cycle(
     dry_run: bool = False,
     today: dt.date | None = None,
 ) -> dict[str, Any]:
-    from flows.monthly_cycle import monthly_cycle
+    """The month as a Prefect flow run: on `make up`'s server while it answers (the run is kept
+    where operations see it), else on Prefect's temporary server. On the embedded default an
+    unchanged month is answered before Prefect starts (`answer_unchanged`)."""
     from iuran.db.session import upgrade
     from iuran.month import refuse_outside
     from iuran.periods import Period
     from iuran.programs import load_program
 
     # Refused before a flow run starts (the month refuses it again, for every other caller).
-    refuse_outside(load_program(program), Period.parse(period))
+    plan, month = load_program(program), Period.parse(period)
+    refuse_outside(plan, month)
     settings = load_settings(db, inbox, out)
     upgrade(settings.database_url)
+    if not dry_run and use_running_server() is None:
+        kept = answer_unchanged(settings, plan, month)
+        if kept is not None:
+            return kept
+
+    from flows.monthly_cycle import monthly_cycle
+
     # Only what the operator typed goes into the run's parameters: Prefect stores and shows them,
     # and a URL from IURAN_DATABASE_URL may carry a password.
     return monthly_cycle(
@@ -141,6 +156,38 @@ def run_cycle(
         dry_run=dry_run,
         today=today,
     )
+
+
+def answer_unchanged(settings: Settings, plan: Program, month: Period) -> dict[str, Any] | None:
+    """An unchanged month's answer without a flow run, or None: the flow runs the month.
+
+    Only on the embedded default: there a flow run goes to a temporary server that lives as long as
+    the command and shows no UI, so nobody could see the run, and starting it is most of the
+    command's time (6-8 s of 9). The answer is the one the flow's recall step gives, taken under
+    the cycle's lease like a run's; a month another run holds, or one that changed, goes to the flow.
+    """
+    from iuran.locks import CycleBusy, default_holder, held
+    from iuran.month import unchanged_answer
+
+    try:
+        with held(
+            settings.database_url,
+            plan.code,
+            str(month),
+            default_holder("iuran cycle"),
+            stale_after=settings.cycle_lease,
+        ):
+            answer = unchanged_answer(settings, plan, month)
+    except CycleBusy:
+        return None
+    if answer is None:
+        return None
+    typer.echo(
+        f"{plan.code} {month}: unchanged since its last complete run; answered without a Prefect "
+        "run (no server up: `make up` keeps every run in the Prefect UI)",
+        err=True,
+    )
+    return answer.summary
 
 
 @app.command("cycle")
