@@ -170,7 +170,34 @@ def rows(cases: dict[str, Any]) -> list[dict[str, str]]:
         add(case, "cycles run meanwhile", str(w["cycles_meanwhile"]))
     elif w:
         add("7 Loket rush", "error", w.get("error", "?"))
+    startup_rows(cases.get("startup", {}), add)
     return out
+
+
+def startup_rows(s: dict[str, Any], add: Any) -> None:
+    """Case 8 (issue 19, part 1): each command as an admin meets it, the median of three runs."""
+    if "error" in s:
+        add("8 Start-up", "error", s["error"])
+    if "cycle_embedded" not in s:
+        return
+    case = f"8 Start-up, from the shell (median of 3; {s['month']['billed']} workers billed)"
+    add(case, "`iuran --help` / `iuran status`", f"{s['help']['median_s']:.1f} / "
+        f"{s['status']['median_s']:.1f} s", "reported")  # fmt: skip
+    e = s["cycle_embedded"]["median_s"]
+    add(case, "unchanged `iuran cycle`, embedded default (answered before Prefect starts)",
+        f"{e:.1f} s", "≤ 3 s", e <= 3)  # fmt: skip
+    if "cycle_server" in s:
+        c = s["cycle_server"]["median_s"]
+        add(case, "unchanged `iuran cycle` against a running server (a flow run each)",
+            f"{c:.1f} s", "≤ 2 s", c <= 2)  # fmt: skip
+    w = s.get("worker")
+    if w:
+        add(case, "deployment run through a process worker: submitted → Completed",
+            f"{w['submitted_to_completed_s_median']:.1f} s (the run itself "
+            f"{w['run_s_median']:.1f} s)", "reported")  # fmt: skip
+        adds = w["worker_adds_s_median"]
+        add(case, "… what the worker adds (submitted → Running: poll, process, imports)",
+            f"{adds:.1f} s", "≤ 3 s", adds <= 3)  # fmt: skip
 
 
 def province_rows(p: dict[str, Any], add: Any) -> None:

@@ -37,6 +37,10 @@ SERVER_HOME = VAR / "prefect-server"  # the server's database and settings
 CLIENT_HOME = VAR / "prefect"  # worker and flow runs: local result storage
 PREFECT = [sys.executable, "-m", "prefect"]
 LOKET = [sys.executable, "-m", "iuran.cli", "web"]
+#: How often a worker asks the server for runs to start (Prefect's default: 10 s, so a run an admin
+#: submits waited 5 s on average before its process started); one small query a second is nothing
+#: to a server. PREFECT_WORKER_QUERY_SECONDS in the environment still decides.
+WORKER_POLL_SECONDS = 1
 #: pid file name -> what its process's command line holds (a stranger reusing the id does not)
 MARKERS = {"prefect-server": b"prefect", "prefect-worker": b"prefect", "loket": b"iuran.cli web"}
 
@@ -112,7 +116,8 @@ def start_worker(
     in `log`."""
     worker = name or f"iuran-{socket.gethostname()}"
     command = [*PREFECT, "worker", "start", "--pool", pool, "--name", worker, "--type", "process"]
-    return _detached([*command, *(["--limit", str(limit)] if limit else [])], env, log)
+    polling = {"PREFECT_WORKER_QUERY_SECONDS": str(WORKER_POLL_SECONDS), **env}
+    return _detached([*command, *(["--limit", str(limit)] if limit else [])], polling, log)
 
 
 def start_counter(env: Mapping[str, str], at_port: int, log: Path) -> subprocess.Popen[bytes]:
