@@ -116,3 +116,23 @@ def test_a_changed_month_and_a_dry_run_go_to_the_flow(month: dict[str, Any]) -> 
     village = next(p for p in (month["inbox"] / "lebak" / str(PERIOD)).iterdir() if p.is_file())
     village.write_bytes(village.read_bytes() + b"\n")
     assert cli(month)[0] == {"flow_ran": True, "api": None}
+
+
+def test_the_command_line_ends_quickly_with_its_whole_answer_and_its_exit_code(
+    month: dict[str, Any],
+) -> None:
+    """`python -m iuran.cli` (`QuickExit` armed): the JSON whole on stdout and exit 0; a refused
+    period still exits 2 with its message."""
+    iuran = [sys.executable, "-m", "iuran.cli"]
+    done = subprocess.run(
+        [*iuran, *month["args"]], env=month["env"], cwd=ROOT, capture_output=True, text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["status"] == "unchanged"
+    refused = [*month["args"]]
+    refused[refused.index(str(PERIOD))] = "2031-01"
+    done = subprocess.run(
+        [*iuran, *refused], env=month["env"], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 2 and "2031-01" in done.stderr and done.stdout == ""
