@@ -180,16 +180,25 @@ def startup_rows(s: dict[str, Any], add: Any) -> None:
         add("8 Start-up", "error", s["error"])
     if "cycle_embedded" not in s:
         return
-    case = f"8 Start-up, from the shell (median of 3; {s['month']['billed']} workers billed)"
-    add(case, "`iuran --help` / `iuran status`", f"{s['help']['median_s']:.1f} / "
-        f"{s['status']['median_s']:.1f} s", "reported")  # fmt: skip
-    e = s["cycle_embedded"]["median_s"]
+    case = (
+        f"8 Start-up, from the shell (median of 3; {s['month']['billed']} workers billed; measured "
+        f"{s['measured'][:16].replace('T', ' ')} UTC, load average {s['load_average']:.1f})"
+    )
+
+    def took(c: dict[str, Any]) -> str:
+        return f"{c['median_s']:.1f} s" + (
+            f" (CPU {c['cpu_median_s']:.1f} s)" if "cpu_s" in c else ""
+        )
+
+    add(case, "`iuran --help` / `iuran status`", f"{took(s['help'])} / {took(s['status'])}",
+        "reported")  # fmt: skip
+    e = s["cycle_embedded"]
     add(case, "unchanged `iuran cycle`, embedded default (answered before Prefect starts)",
-        f"{e:.1f} s", "≤ 3 s", e <= 3)  # fmt: skip
+        took(e), "≤ 3 s", e["median_s"] <= 3)  # fmt: skip
     if "cycle_server" in s:
-        c = s["cycle_server"]["median_s"]
+        c = s["cycle_server"]
         add(case, "unchanged `iuran cycle` against a running server (a flow run each)",
-            f"{c:.1f} s", "≤ 2 s", c <= 2)  # fmt: skip
+            took(c), "≤ 2 s", c["median_s"] <= 2)  # fmt: skip
     w = s.get("worker")
     if w:
         add(case, "deployment run through a process worker: submitted → Completed",

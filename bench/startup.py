@@ -2,7 +2,7 @@
 
 A small month (Lebak January, 20 villages × 10 workers; 5 × 10 with --quick) is billed once with plain
 calls, then each command an admin types is timed from a new process, as from the shell, the median
-of three runs:
+of three runs (the CPU time of each beside it: on a shared machine the steadier figure):
 
 * `iuran --help` and `iuran status --program lebak --period 2026-01`;
 * `iuran cycle` on the unchanged month on the embedded default (no server: answered from the last
@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -93,23 +94,28 @@ def bill_once(env: dict[str, str], villages: int) -> dict[str, Any]:
     }
 
 
-def timed(args: list[str], env: dict[str, str]) -> tuple[float, subprocess.CompletedProcess[str]]:
-    t = time.perf_counter()
+def timed(
+    args: list[str], env: dict[str, str]
+) -> tuple[float, float, subprocess.CompletedProcess[str]]:
+    """Wall time and CPU time (user + system, the command and the processes it waited for: on a
+    shared machine the steadier figure) of `iuran <args>`."""
+    t, before = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
     done = subprocess.run(
         [*IURAN, *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=600
     )
-    seconds = time.perf_counter() - t
+    seconds, after = time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         raise RuntimeError(f"iuran {' '.join(args)}: exit {done.returncode}\n{done.stderr[-2000:]}")
-    return seconds, done
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    return seconds, cpu, done
 
 
 def command(args: list[str], env: dict[str, str], check: str | None = None) -> dict[str, Any]:
     """`RUNS` runs of `iuran <args>`: each one's wall time and the median; `check`: a text the
     stderr of every run must hold (how the run was answered)."""
-    times = []
+    times, cpu = [], []
     for _ in range(RUNS):
-        seconds, done = timed(args, env)
+        seconds, used, done = timed(args, env)
         if args[0] == "cycle":
             status = json.loads(done.stdout)["status"]
             if status != "unchanged":
@@ -117,7 +123,8 @@ def command(args: list[str], env: dict[str, str], check: str | None = None) -> d
         if check is not None and check not in done.stderr:
             raise RuntimeError(f"iuran {' '.join(args)}: {check!r} not in\n{done.stderr[-2000:]}")
         times.append(round(seconds, 2))
-    return {"runs_s": times, "median_s": median(times)}
+        cpu.append(round(used, 2))
+    return {"runs_s": times, "median_s": median(times), "cpu_s": cpu, "cpu_median_s": median(cpu)}
 
 
 def free_port() -> int:
