@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from bench.machine import timestamp
+from bench.province import free_port
 from deployments.local import (
     announce,
     api_url,
@@ -125,14 +126,6 @@ def command(args: list[str], env: dict[str, str], check: str | None = None) -> d
         times.append(round(seconds, 2))
         cpu.append(round(used, 2))
     return {"runs_s": times, "median_s": median(times), "cpu_s": cpu, "cpu_median_s": median(cpu)}
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def deploy_cycle(url: str) -> str:
