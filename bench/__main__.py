@@ -3,7 +3,7 @@ write `bench/results.json`.
 
     python -m bench                    # everything (about 8 minutes on 2 cores once the data exists)
     python -m bench --only regency     # one case: documents | regency | orchestration | layouts
-                                       #   | national | province | loket
+                                       #   | national | province | loket | startup
     python -m bench --quick            # a small smoke version (results in bench/data/results-quick.json)
     python -m bench --readme           # also put the table into README.md's Performance section
 
@@ -28,7 +28,9 @@ RESULTS = data.ROOT / "results.json"
 #: The national case's share of the 15 minutes `make bench` may take; if it has not finished by then,
 #: the rest is projected from its latest rate (and the table says so).
 BUDGET = 540.0
-ORDER = ("prepare", "documents", "regency", "layouts", "national", "bare", "province", "loket")
+ORDER = (
+    "prepare", "documents", "regency", "layouts", "national", "bare", "province", "loket", "startup",
+)  # fmt: skip
 WANTS = {
     "documents": ("documents",),
     "regency": ("regency",),
@@ -37,6 +39,7 @@ WANTS = {
     "national": ("national", "bare"),
     "province": ("province",),
     "loket": ("loket",),
+    "startup": ("startup",),
 }
 
 

@@ -171,6 +171,7 @@ def rows(cases: dict[str, Any]) -> list[dict[str, str]]:
         add(case, "cycles run meanwhile", str(w["cycles_meanwhile"]))
     elif w:
         add("7 Loket rush", "error", w.get("error", "?"))
+    startup_rows(cases.get("startup", {}), add)
     return out
 
 
@@ -195,6 +196,41 @@ def postgres_rows(r: dict[str, Any], case: str, add: Any) -> None:
         case, "… unchanged rerun / one village changed, PostgreSQL",
         f"{pg['unchanged']['wall_s']:.2f} s / {pg['one_village']['wall_s']:.1f} s", "reported",
     )  # fmt: skip
+
+
+def startup_rows(s: dict[str, Any], add: Any) -> None:
+    """Case 8 (issue 19, part 1): each command as an admin meets it, the median of three runs."""
+    if "error" in s:
+        add("8 Start-up", "error", s["error"])
+    if "cycle_embedded" not in s:
+        return
+    case = (
+        f"8 Start-up, from the shell (median of 3; {s['month']['billed']} workers billed; measured "
+        f"{s['measured'][:16].replace('T', ' ')} UTC, load average {s['load_average']:.1f})"
+    )
+
+    def took(c: dict[str, Any]) -> str:
+        return f"{c['median_s']:.1f} s" + (
+            f" (CPU {c['cpu_median_s']:.1f} s)" if "cpu_s" in c else ""
+        )
+
+    add(case, "`iuran --help` / `iuran status`", f"{took(s['help'])} / {took(s['status'])}",
+        "reported")  # fmt: skip
+    e = s["cycle_embedded"]
+    add(case, "unchanged `iuran cycle`, embedded default (answered before Prefect starts)",
+        took(e), "≤ 3 s", e["median_s"] <= 3)  # fmt: skip
+    if "cycle_server" in s:
+        c = s["cycle_server"]
+        add(case, "unchanged `iuran cycle` against a running server (a flow run each)",
+            took(c), "≤ 2 s", c["median_s"] <= 2)  # fmt: skip
+    w = s.get("worker")
+    if w:
+        add(case, "deployment run through a process worker: submitted → Completed",
+            f"{w['submitted_to_completed_s_median']:.1f} s (the run itself "
+            f"{w['run_s_median']:.1f} s)", "reported")  # fmt: skip
+        adds = w["worker_adds_s_median"]
+        add(case, "… what the worker adds (submitted → Running: poll, process, imports)",
+            f"{adds:.1f} s", "≤ 3 s", adds <= 3)  # fmt: skip
 
 
 def province_rows(p: dict[str, Any], add: Any) -> None:

@@ -15,7 +15,9 @@ from typing import Any
 
 from bench import data
 
-CASES = ("prepare", "documents", "regency", "layouts", "national", "bare", "province", "loket")
+CASES = (
+    "prepare", "documents", "regency", "layouts", "national", "bare", "province", "loket", "startup",
+)  # fmt: skip
 
 
 def prefect_env() -> None:
@@ -85,6 +87,10 @@ def main(argv: list[str] | None = None) -> int:
         from bench import layouts
 
         result = layouts.run(runs / "layouts", args.quick)
+    elif args.case == "startup":
+        from bench import startup
+
+        result = startup.run(runs / "startup", args.quick)
     elif args.case == "loket":
         from bench import loket
 

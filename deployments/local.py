@@ -5,7 +5,9 @@
     python -m deployments.local status
 
 The server keeps its state in `var/prefect-server/` (PREFECT_HOME of the server process; SQLite),
-listens on 127.0.0.1:4200 (IURAN_PREFECT_PORT to change it) and logs to `var/log/`. Both processes
+listens on 127.0.0.1:4200 (IURAN_PREFECT_PORT to change it), writes its API address to
+`var/run/prefect-api-url` (`iuran cycle` and the other commands find it there and run their flows on
+it while it answers) and logs to `var/log/`. Both processes
 run detached in their own session, so `make up` returns; `down` stops exactly the processes whose
 ids `up` wrote, after checking each is still the process it started. The counter (Loket, `iuran
 web`) runs beside them on 127.0.0.1:8400 (IURAN_WEB_PORT), pointed at the server, so Disnaker can
@@ -27,7 +29,7 @@ import urllib.request
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from iuran.config import PREFECT_PORT, VAR, WORK_POOL, load_settings
+from iuran.config import PREFECT_PORT, SERVER_FILE, VAR, WORK_POOL, load_settings
 
 RUN = VAR / "run"
 LOGS = VAR / "log"
@@ -35,6 +37,10 @@ SERVER_HOME = VAR / "prefect-server"  # the server's database and settings
 CLIENT_HOME = VAR / "prefect"  # worker and flow runs: local result storage
 PREFECT = [sys.executable, "-m", "prefect"]
 LOKET = [sys.executable, "-m", "iuran.cli", "web"]
+#: How often a worker asks the server for runs to start (Prefect's default: 10 s, so a run an admin
+#: submits waited 5 s on average before its process started); one small query a second is nothing
+#: to a server. PREFECT_WORKER_QUERY_SECONDS in the environment still decides.
+WORKER_POLL_SECONDS = 1
 #: pid file name -> what its process's command line holds (a stranger reusing the id does not)
 MARKERS = {"prefect-server": b"prefect", "prefect-worker": b"prefect", "loket": b"iuran.cli web"}
 
@@ -110,7 +116,8 @@ def start_worker(
     in `log`."""
     worker = name or f"iuran-{socket.gethostname()}"
     command = [*PREFECT, "worker", "start", "--pool", pool, "--name", worker, "--type", "process"]
-    return _detached([*command, *(["--limit", str(limit)] if limit else [])], env, log)
+    polling = {"PREFECT_WORKER_QUERY_SECONDS": str(WORKER_POLL_SECONDS), **env}
+    return _detached([*command, *(["--limit", str(limit)] if limit else [])], polling, log)
 
 
 def start_counter(env: Mapping[str, str], at_port: int, log: Path) -> subprocess.Popen[bytes]:
@@ -205,6 +212,7 @@ def up(pool: str = WORK_POOL, at_port: int = PREFECT_PORT) -> int:
             (RUN / "prefect-server.pid").unlink(missing_ok=True)
             return 1
         print(f"prefect server up in {time.monotonic() - started:.1f} s (log {server_log})")
+    announce(url)
 
     env = client_env(url, CLIENT_HOME)
     root = str(Path(__file__).resolve().parent.parent)
@@ -262,7 +270,16 @@ Stop:        make down"""
     return 0
 
 
+def announce(url: str, file: Path = SERVER_FILE) -> None:
+    """Write where the server listens, for the command line (`iuran.config.use_running_server`)."""
+    file.parent.mkdir(parents=True, exist_ok=True)
+    partial = file.with_name(f".{file.name}.{os.getpid()}")
+    partial.write_text(f"{url}\n", encoding="utf-8")
+    partial.replace(file)  # whole or absent, never half-written
+
+
 def down() -> int:
+    SERVER_FILE.unlink(missing_ok=True)
     stopped = False
     for name in ("loket", "prefect-worker", "prefect-server"):
         pid = _pid(name)

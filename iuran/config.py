@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,9 @@ APPROVAL_TIMEOUT = dt.timedelta(hours=72)  # how long a gated program waits for 
 APPROVAL_POLL_SECONDS = 10
 PREFECT_PORT = 4200  # `make up`
 WORK_POOL = "iuran"
+#: Where `make up` writes the API address of the Prefect server it started (`deployments/local.py`):
+#: the command line runs its flows there while that server answers (`use_running_server`).
+SERVER_FILE = VAR / "run" / "prefect-api-url"
 
 log = logging.getLogger("iuran.config")
 
@@ -41,6 +45,37 @@ def prefect_defaults() -> None:
     Path(os.environ["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
+
+
+def running_server(file: Path = SERVER_FILE, timeout: float = 1.0) -> str | None:
+    """The API address `make up` wrote in `file`, if the server there says it is healthy; None when
+    there is no file, or the file is stale (the server is gone, or something else answers there)."""
+    try:
+        url = file.read_text(encoding="utf-8").strip()
+    except OSError:
+        return None
+    if not url.startswith(("http://", "https://")):
+        return None
+    direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback, no proxy
+    try:
+        with direct.open(f"{url}/health", timeout=timeout) as answer:
+            healthy = answer.status == 200 and answer.read(16).strip() == b"true"
+    except (OSError, ValueError):
+        return None
+    return url if healthy else None
+
+
+def use_running_server(file: Path = SERVER_FILE) -> str | None:
+    """Point Prefect at `make up`'s server while it answers, so a command's flow run is kept where
+    operations see it and no temporary server is started; call before `import prefect`. An explicit
+    PREFECT_API_URL (an empty one: the embedded default) is left as it is. The API address used, or
+    None for the embedded default."""
+    if "PREFECT_API_URL" in os.environ:
+        return os.environ["PREFECT_API_URL"] or None
+    url = running_server(file)
+    if url is not None:
+        os.environ["PREFECT_API_URL"] = url
+    return url
 
 
 def _default_db_url() -> str:

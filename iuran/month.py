@@ -21,7 +21,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import select
 
-from iuran.claims import import_month_claims
+from iuran.claims import ClaimsImport, import_month_claims
 from iuran.config import Settings
 from iuran.cycle import Recorded, record_cycle
 from iuran.cycle_reports import write_reports
@@ -165,12 +165,10 @@ def run_month(
     folder = settings.inbox / program.code / str(period)
     out_dir = settings.out / program.code / str(period)
     url = settings.database_url
-    key = None
-    # BPJS's claims list in the folder is stored first (idempotent): a death it reports is then in
-    # the registry, and so in the rerun key and in this month's decision (`iuran.claims`)
-    claims = [] if dry_run else import_month_claims(url, program.code, folder)
+    key: str | None = None
+    claims: list[ClaimsImport] = []
     if not dry_run:  # most reruns change nothing: answer them from the last complete run
-        key, kept = steps.recall(url, program, period, folder, out_dir)
+        claims, key, kept = recall_month(steps, settings, program, period)
         if kept is not None:
             steps.publish(kept.summary, kept.villages, settings.loket_url)
             return Answer(kept.summary, kept.inputs)
@@ -213,6 +211,30 @@ def run_month(
     if key is not None and recorded.status != "stopped":
         steps.remember(url, program, period, key, summary, villages, inputs)
     return Answer(summary, inputs)
+
+
+def recall_month(
+    steps: Steps, settings: Settings, program: Program, period: Period
+) -> tuple[list[ClaimsImport], str | None, Kept | None]:
+    """The start of every month that writes: BPJS's claims list in the folder stored first
+    (idempotent: a death it reports is then in the registry, and so in the rerun key and in this
+    month's decision, `iuran.claims`), then the key of the month's inputs and the last complete
+    run's answer if the key is the same."""
+    folder = settings.inbox / program.code / str(period)
+    claims = import_month_claims(settings.database_url, program.code, folder)
+    key, kept = steps.recall(
+        settings.database_url, program, period, folder, settings.out / program.code / str(period)
+    )
+    return claims, key, kept
+
+
+def unchanged_answer(settings: Settings, program: Program, period: Period) -> Answer | None:
+    """The month's answer when nothing it depends on changed since its last complete run, taken
+    the way `run_month` takes it but without its steps' machinery (the command line asks this
+    before it starts Prefect on the embedded default); None: the month must be run."""
+    refuse_outside(program, period)
+    _, _, kept = recall_month(PLAIN, settings, program, period)
+    return None if kept is None else Answer(kept.summary, kept.inputs)
 
 
 def registered(database_url: str, niks: pd.Series) -> pd.DataFrame:
