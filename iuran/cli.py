@@ -694,6 +694,32 @@ def users_add(
     typer.echo(f"account {user.username} ({user.role}, {user.program}) created")
 
 
+@users_app.command("password")
+def users_password(
+    username: Annotated[str, typer.Argument(help="the account's login name")],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="read the password from standard input")
+    ] = False,
+    db: DbOpt = None,
+) -> None:
+    """A new password for an account (forgotten, or handed to someone else); every open session of
+    the account ends, on every device."""
+    from iuran.db.session import session_scope
+    from iuran.web.accounts import AccountError, set_password
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt("new password", hide_input=True, confirmation_prompt=True)
+    try:
+        with session_scope(load_settings(db).database_url) as session:
+            set_password(session, username, password)
+    except AccountError as exc:
+        _fail(str(exc))
+        raise
+    typer.echo(f"password of {username} changed; its sessions ended")
+
+
 @users_app.command("list")
 def users_list(db: DbOpt = None) -> None:
     """The counter's accounts: name, role, program, villages."""

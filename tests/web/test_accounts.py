@@ -125,6 +125,29 @@ def test_users_command_line(settings: Settings) -> None:
     assert short.returncode == 2 and "at least 10 characters" in short.stderr
 
 
+def test_a_new_password_from_the_command_line_ends_the_open_sessions(
+    settings: Settings, client: TestClient
+) -> None:
+    """An admin resets a village operator's password (`iuran users password`): the old password
+    and the session already open on the operator's phone stop working, the new one logs in."""
+    assert log_in(client, "desa-cilangkahan", PASSWORD) == 303
+    assert client.get("/desa", follow_redirects=False).status_code == 200
+    run = [sys.executable, "-m", "iuran.cli", "users", "password"]
+    changed = subprocess.run(
+        [*run, "desa-cilangkahan", "--password-stdin", "--db", settings.database_url],
+        input="sandi-baru-yang-panjang\n", capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert changed.returncode == 0, changed.stderr
+    assert client.get("/desa", follow_redirects=False).status_code in (303, 401)
+    assert log_in(client, "desa-cilangkahan", PASSWORD) == 401
+    assert log_in(client, "desa-cilangkahan", "sandi-baru-yang-panjang") == 303
+    unknown = subprocess.run(
+        [*run, "tidak-ada", "--password-stdin", "--db", settings.database_url],
+        input="sandi-baru-yang-panjang\n", capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert unknown.returncode == 2 and "no account tidak-ada" in unknown.stderr
+
+
 def test_demo_accounts_one_per_role_with_passwords_that_work(
     settings: Settings, client: TestClient
 ) -> None:
