@@ -215,6 +215,8 @@ def up(pool: str = WORK_POOL, at_port: int = PREFECT_PORT) -> int:
     announce(url)
 
     env = client_env(url, CLIENT_HOME)
+    # the month's e-mails link to this counter instead of carrying detail sheets (unless set)
+    env.setdefault("IURAN_LOKET_URL", f"http://127.0.0.1:{web_port()}")
     root = str(Path(__file__).resolve().parent.parent)
     migrated = subprocess.run(
         [sys.executable, "-m", "iuran.cli", "db", "upgrade"], env=env, cwd=root, check=False
