@@ -663,6 +663,13 @@ def _demo_counter(database_url: str) -> None:
     typer.echo("start it:  .venv/bin/iuran web   then open http://127.0.0.1:8400/masuk")
 
 
+def _password(from_stdin: bool, prompt: str) -> str:
+    """An account's password: one line of standard input (scripts), else asked twice, hidden."""
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    return str(typer.prompt(prompt, hide_input=True, confirmation_prompt=True))
+
+
 @users_app.command("add")
 def users_add(
     username: Annotated[str, typer.Argument(help="login name: a-z 0-9 . _ -")],
@@ -681,10 +688,7 @@ def users_add(
     from iuran.programs import ProgramError, load_program
     from iuran.web.accounts import AccountError, add_user
 
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\n")
-    else:
-        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    password = _password(password_stdin, "password")
     try:
         with session_scope(load_settings(db).database_url) as session:
             user = add_user(session, username, password, role, load_program(program), desa or [])
@@ -707,10 +711,7 @@ def users_password(
     from iuran.db.session import session_scope
     from iuran.web.accounts import AccountError, set_password
 
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\n")
-    else:
-        password = typer.prompt("new password", hide_input=True, confirmation_prompt=True)
+    password = _password(password_stdin, "new password")
     try:
         with session_scope(load_settings(db).database_url) as session:
             set_password(session, username, password)
