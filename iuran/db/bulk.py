@@ -55,11 +55,13 @@ _NUL = "\x00"
 def _cells(values: tuple[Any, ...]) -> list[str] | None:
     """One column as COPY text cells, spelled for the whole column at once; None when a value
     is of a type not spelled here (or a text holds a NUL, which PostgreSQL cannot store)."""
-    kinds = set(map(type, values)) - {type(None)}
+    kinds = set(map(type, values))
+    nulls = type(None) in kinds
+    kinds.discard(type(None))
     if len(kinds) > 1:
         return None
     kind = next(iter(kinds), str)
-    present = [v for v in values if v is not None]
+    present = [v for v in values if v is not None] if nulls else values
     if kind is str:
         joined = _NUL.join(present)
         if joined.count(_NUL) != max(0, len(present) - 1):
@@ -71,15 +73,16 @@ def _cells(values: tuple[Any, ...]) -> list[str] | None:
     elif kind is int:
         cells = list(map(str, present))
     elif kind is bool:
-        cells = ["t" if v else "f" for v in present]
-    elif kind in (dt.date, dt.datetime):
-        cells = [v.isoformat() for v in present]
+        cells = list(map({True: "t", False: "f"}.__getitem__, present))
+    elif kind in (dt.date, dt.datetime):  # few distinct values (a run's clock, birth dates)
+        spelled = {v: v.isoformat() for v in set(present)}
+        cells = list(map(spelled.__getitem__, present))
     else:
         return None
-    if len(present) == len(values):
+    if not nulls:
         return cells
-    spelled = iter(cells)
-    return ["\\N" if v is None else next(spelled) for v in values]
+    spelled_in_turn = iter(cells)
+    return ["\\N" if v is None else next(spelled_in_turn) for v in values]
 
 
 def copy_text(rows: Sequence[Sequence[Any]]) -> str | None:
@@ -90,7 +93,7 @@ def copy_text(rows: Sequence[Sequence[Any]]) -> str | None:
     writer's CPU on PostgreSQL); the column's type is decided once here instead of once a value."""
     if not rows:
         return ""
-    columns = [_cells(tuple(c)) for c in zip(*rows, strict=True)]
+    columns = [_cells(c) for c in zip(*rows, strict=True)]
     if any(c is None for c in columns):
         return None
     return "\n".join(map("\t".join, zip(*columns, strict=True))) + "\n"
