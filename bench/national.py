@@ -335,23 +335,17 @@ def run(
 
 
 def on_postgres(
-    inbox: Path,
-    programs: list[Program],
-    workdir: Path,
-    workers: int | None = None,
-    budget: float = 0.0,
-    profile: Path | None = None,
-    total_rows: int = 0,
+    inbox: Path, programs: list[Program], workdir: Path, **options: Any
 ) -> dict[str, Any]:
-    """`run` with PostgreSQL as the registry (`bench.postgres`: the bench's server or a throwaway
-    one), a fresh database; or why it was skipped."""
+    """`run` (with its `options`) and PostgreSQL as the registry (`bench.postgres`: the bench's
+    server or a throwaway one), a fresh database; or why it was skipped."""
     from bench.postgres import fresh_database, server
 
     with server() as (found, how):
         if found is None:
             return {"skipped": how}
         url = fresh_database(found, "iuran_bench_national")
-        result = run(inbox, programs, workdir, workers, budget, profile, total_rows, url=url)
+        result = run(inbox, programs, workdir, url=url, **options)
         return {"server": how, **result}
 
 
@@ -381,8 +375,9 @@ def both(
             result.update(one)
         else:
             one = on_postgres(
-                inbox, programs, workdir / "postgres", workers, budget, own, total_rows
-            )
+                inbox, programs, workdir / "postgres", workers=workers, budget=budget,
+                profile=own, total_rows=total_rows,
+            )  # fmt: skip
             (workdir / "postgres.json").write_text(json.dumps(one, indent=1, default=str))
             result["postgres"] = {k: v for k, v in one.items() if k not in _LISTS}
         done = one.get("programs_done", [])
