@@ -1,17 +1,25 @@
-"""Case 2: the national data plane. 514 regency programs, one SQLite database, no documents.
+"""Case 2: the national data plane. 514 regency programs, one registry database, no documents:
+SQLite, then (`on_postgres`) the same run with PostgreSQL as the registry, a fresh database.
 
 Each regency goes through the cycle's plain step functions, as `tests/pipeline.py` calls them:
 collect → validate → decide (registry + reconcile) → price → record (persist). Design, for 2 cores:
 
 * a process pool (`workers`, default cores − 1) reads and validates regencies ahead of the writer:
   both steps are pure (files in, frames out), so a worker may run them for any regency at any time;
-* the main process decides, prices and records one regency after the other, in one SQLite database.
+* the main process decides, prices and records one regency after the other, in one database.
   Deciding reads the registry that earlier regencies wrote (double funding across programs), so it
-  stays in the writer, in order; SQLite has one writer anyway.
+  stays in the writer, in order; SQLite has one writer anyway. PostgreSQL would take two writers,
+  but not two deciders: `decide` rejects a worker already billed this period by another program
+  (`NIK_PROGRAM_LAIN`, from `load_registry`'s `elsewhere`: the current lines of the other programs),
+  so two regencies deciding at once would each miss the other's lines and bill a worker listed in
+  both twice. Deciding N+1 needs N recorded (committed), so on either database the writer is one.
 
 At most `workers + 1` regencies are read ahead, which bounds memory. Regencies run in a fixed
 shuffled order, so a run stopped by `budget` has processed a mixed sample of the country and its
 projection (rows left / measured rows per second) is fair.
+
+`profile` runs cProfile in the writer on its CPU clock (the pool's and the database server's own
+CPU are counted apart: `worker_cpu_s`, `server_cpu_s`).
 
 The bare read is the limit to compare with: the same files read in one process with nothing else
 (pyarrow for CSV, every column as text; python-calamine for XLSX, the first sheet as cells).
@@ -19,9 +27,12 @@ The bare read is the limit to compare with: the same files read in one process w
 
 from __future__ import annotations
 
+import cProfile
 import datetime as dt
 import io
+import json
 import os
+import pstats
 import time
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -40,8 +51,12 @@ TODAY = dt.date(2026, 1, 5)
 # ------------------------------------------------------------------------------------ bare read
 
 
-def bare_read(inbox: Path, programs: list[Program]) -> dict[str, Any]:
-    """Every roster file once, in one process: seconds and rows per program folder."""
+def bare_read(
+    inbox: Path, programs: list[Program], subsets: dict[str, list[str]] | None = None
+) -> dict[str, Any]:
+    """Every roster file once, in one process: seconds and rows per program folder; with
+    `subsets`, also the seconds of each subset's programs (each registry's run got through its own
+    number of regencies: the same shuffled order, so one is a prefix of the other)."""
     import pyarrow as pa
     import pyarrow.csv as pcsv
     from python_calamine import CalamineWorkbook
@@ -65,8 +80,13 @@ def bare_read(inbox: Path, programs: list[Program]) -> dict[str, Any]:
                 files += 1
             per_program[program.code] = (time.perf_counter() - t0, files, rows)
     rows = sum(r for _, _, r in per_program.values())
+    seconds_of = {
+        name: round(sum(per_program[c][0] for c in codes if c in per_program), 2)
+        for name, codes in (subsets or {}).items()
+    }
     return {
         "seconds": round(total.wall, 2),
+        "seconds_of": seconds_of,
         "files": sum(f for _, f, _ in per_program.values()),
         "rows": rows,
         "rows_per_s": round(rows / total.wall) if total.wall else 0,
@@ -160,18 +180,21 @@ def run(
     budget: float = 0.0,
     profile: Path | None = None,
     total_rows: int = 0,
+    url: str | None = None,
 ) -> dict[str, Any]:
     """The data plane over every program; `budget` > 0 stops after that many seconds and projects
-    the rest from `total_rows` (the rows of every program's files)."""
+    the rest from `total_rows` (the rows of every program's files). `url`: an empty registry
+    database (PostgreSQL); none, a fresh SQLite file in `workdir`."""
     from iuran.db.session import get_engine, upgrade
 
     if workers is None:
         workers = max(1, (os.cpu_count() or 2) - 1)
     workdir.mkdir(parents=True, exist_ok=True)
     db = workdir / "national.db"
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{db}{suffix}").unlink(missing_ok=True)
-    url = f"sqlite:///{db}"
+    if url is None:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{db}{suffix}").unlink(missing_ok=True)
+        url = f"sqlite:///{db}"
     upgrade(url)
     out = workdir / "out"
     month = data.NATIONAL_PERIOD
@@ -182,12 +205,10 @@ def run(
     done: list[str] = []
     trace: list[tuple[int, float, float, float, float]] = []  # rows, read, decide, record, at
 
-    profiler = None
-    if profile is not None:
-        from pyinstrument import Profiler
-
-        profiler = Profiler()
-        profiler.start()
+    # the writer's CPU, not its waits: a wait on the database server is the server's CPU
+    profiler = cProfile.Profile(time.process_time) if profile is not None else None
+    if profiler is not None:
+        profiler.enable()
 
     def folder(p: Program) -> Path:
         return inbox / p.code / str(month)
@@ -257,10 +278,11 @@ def run(
             if pool is not None:
                 pool.shutdown(wait=True, cancel_futures=True)
     if profiler is not None and profile is not None:
-        profiler.stop()
-        profile.parent.mkdir(parents=True, exist_ok=True)
-        profile.write_text(profiler.output_text(show_all=False))
+        profiler.disable()
+        write_profile(profiler, profile)
+    server_cpu = server_cpu_seconds(url)
     next_month = _next_month(url, sample, folder, out) if sample and not stopped else {}
+    db_mb = database_mb(url)
     get_engine(url).dispose()
 
     wall = clock.wall
@@ -284,16 +306,18 @@ def run(
         )
     result: dict[str, Any] = {
         **counts,
+        "registry": get_engine(url).dialect.name,
         "regencies_total": len(programs),
         "workers": workers,
         "wall_s": round(wall, 2),
         "main_cpu_s": round(clock.cpu, 2),
         "worker_cpu_s": round(worker_cpu, 2),
+        "server_cpu_s": server_cpu,
         "rows_per_s": round(counts["rows"] / wall) if wall else 0,
         "peak_rss_gb": round(memory.peak / 2**30, 2),
         "rusage_max_gb": {k: round(v / 2**30, 2) for k, v in memory.rusage_max().items()},
         "steps_s": {k: round(v, 2) for k, v in steps.items()},
-        "db_mb": round(sum(Path(f"{db}{s}").stat().st_size for s in ("",) if db.exists()) / 2**20),
+        "db_mb": db_mb,
         "partial": stopped,
         "projected_wall_s": round(projected, 1),
         "us_per_row_by_quarter": quarters,
@@ -305,3 +329,112 @@ def run(
         },
     }
     return result
+
+
+# ----------------------------------------------------------------------------------- PostgreSQL
+
+
+def on_postgres(
+    inbox: Path, programs: list[Program], workdir: Path, **options: Any
+) -> dict[str, Any]:
+    """`run` (with its `options`) and PostgreSQL as the registry (`bench.postgres`: the bench's
+    server or a throwaway one), a fresh database; or why it was skipped."""
+    from bench.postgres import fresh_database, server
+
+    with server() as (found, how):
+        if found is None:
+            return {"skipped": how}
+        url = fresh_database(found, "iuran_bench_national")
+        result = run(inbox, programs, workdir, url=url, **options)
+        return {"server": how, **result}
+
+
+#: Per-regency lists kept out of the PostgreSQL run's part of the case's result (in its own file)
+_LISTS = ("programs_done", "trace")
+
+
+def both(
+    inbox: Path,
+    programs: list[Program],
+    workdir: Path,
+    registries: tuple[str, ...] = ("sqlite", "postgres"),
+    workers: int | None = None,
+    budget: float = 0.0,
+    profile: Path | None = None,
+    total_rows: int = 0,
+) -> dict[str, Any]:
+    """The case on each registry, each with its own `budget`: SQLite's figures at the top (as
+    before), PostgreSQL's under "postgres". `programs_done` is the longer run's list (both follow
+    the same order), and `done_by_registry` says how many of it each got through, for the bare read
+    of the same files."""
+    result: dict[str, Any] = {}
+    for registry in registries:
+        own = profile.with_name(f"{profile.stem}-{registry}{profile.suffix}") if profile else None
+        if registry == "sqlite":
+            one = run(inbox, programs, workdir / "sqlite", workers, budget, own, total_rows)
+            result.update(one)
+        else:
+            one = on_postgres(
+                inbox, programs, workdir / "postgres", workers=workers, budget=budget,
+                profile=own, total_rows=total_rows,
+            )  # fmt: skip
+            (workdir / "postgres.json").write_text(json.dumps(one, indent=1, default=str))
+            result["postgres"] = {k: v for k, v in one.items() if k not in _LISTS}
+        done = one.get("programs_done", [])
+        if len(done) > len(result.get("programs_done", [])):
+            result["programs_done"] = done
+        result.setdefault("done_by_registry", {})[registry] = len(done)
+    return result
+
+
+def server_cpu_seconds(url: str) -> float | None:
+    """CPU seconds of the PostgreSQL backends serving this database now (the writer's pooled
+    connections, open since its first regency), from /proc: the work the writer waited on. None on
+    SQLite (its work is the writer's own) or when the server's processes are not on this machine."""
+    from sqlalchemy import text
+
+    from iuran.db.session import get_engine
+
+    engine = get_engine(url)
+    if engine.dialect.name != "postgresql":
+        return None
+    with engine.connect() as conn:
+        pids = conn.scalars(
+            text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+        ).all()
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        total += (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
+    return round(total, 2)
+
+
+def database_mb(url: str) -> int:
+    from sqlalchemy import text
+
+    from iuran.db.session import get_engine
+
+    engine = get_engine(url)
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            size = conn.scalar(text("SELECT pg_database_size(current_database())"))
+        return round(int(size or 0) / 2**20)
+    db = Path(engine.url.database or "")
+    return round(db.stat().st_size / 2**20) if db.is_file() else 0
+
+
+def write_profile(profiler: cProfile.Profile, path: Path) -> None:
+    """The writer's CPU profile: the raw stats (`path`.prof, for snakeviz / pstats) and the top
+    functions by own and by cumulative time as text."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    profiler.dump_stats(path.with_suffix(".prof"))
+    text = io.StringIO()
+    stats = pstats.Stats(profiler, stream=text)
+    for order in ("tottime", "cumulative"):
+        text.write(f"\n==== by {order} (CPU seconds of the writer) ====\n")
+        stats.sort_stats(order).print_stats(45)
+    path.write_text(text.getvalue())

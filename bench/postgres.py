@@ -28,8 +28,8 @@ def server() -> Iterator[tuple[str | None, str]]:
     if not any(Path("/usr/lib/postgresql").glob("*/bin/initdb")):
         yield None, f"no {ENV} and no PostgreSQL server under /usr/lib/postgresql/*/bin"
         return
-    with postgres() as cluster:
-        yield cluster, "throwaway cluster (initdb, free port)"
+    with postgres() as throwaway:
+        yield throwaway, "throwaway cluster (initdb, free port)"
 
 
 def fresh_database(server_url: str, name: str) -> str:

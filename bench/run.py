@@ -45,9 +45,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", type=Path, default=None)
     parser.add_argument("--programs-from", type=Path, default=None)
     parser.add_argument(
+        "--registry", choices=("sqlite", "postgres"), action="append",
+        help="national: the registry database(s) to run on (default both, SQLite first)",
+    )  # fmt: skip
+    parser.add_argument(
         "--limit", type=int, default=None, help="province: runs a worker takes at once"
     )
     args = parser.parse_args(argv)
+    args.registry = args.registry or ["sqlite", "postgres"]
     runs = data.DATA / "runs"
 
     result: dict[str, Any]
@@ -99,17 +104,20 @@ def main(argv: list[str] | None = None) -> int:
         from bench import national
 
         dataset, programs = national_data(args.quick)
+        subsets: dict[str, list[str]] = {}
         if args.programs_from is not None:  # the programs the national case got through
-            done = set(json.loads(args.programs_from.read_text()).get("programs_done", []))
-            programs = [p for p in programs if p.code in done]
-        result = national.bare_read(dataset.inbox, programs)
+            ran = json.loads(args.programs_from.read_text())
+            order = ran.get("programs_done", [])
+            subsets = {k: order[:n] for k, n in ran.get("done_by_registry", {}).items()}
+            programs = [p for p in programs if p.code in set(order)]
+        result = national.bare_read(dataset.inbox, programs, subsets)
     else:
         from bench import national
 
         dataset, programs = national_data(args.quick)
-        result = national.run(
-            dataset.inbox, programs, runs / "national", args.workers, args.budget, args.profile,
-            total_rows=dataset.rows,
+        result = national.both(
+            dataset.inbox, programs, runs / "national", tuple(args.registry), args.workers,
+            args.budget, args.profile, total_rows=dataset.rows,
         )  # fmt: skip
         result["generate_s"] = round(dataset.seconds, 1)
         result["generated_files"] = dataset.files

@@ -14,6 +14,7 @@ already a loop inside one statement.
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 from collections.abc import Sequence
 from typing import Any
@@ -30,15 +31,72 @@ def _quote(conn: Connection, name: str) -> str:
 
 def _copy(conn: Connection, table: str, columns: list[str], rows: Sequence[Sequence[Any]]) -> None:
     """`COPY table (columns) FROM STDIN` with these rows (plain values: int, str, bool, date,
-    datetime, None), on the connection's own psycopg connection and so inside its transaction."""
+    datetime, None), on the connection's own psycopg connection and so inside its transaction.
+    As one block of COPY's text format when every column spells (`copy_text`), else row by row."""
     names = ", ".join(_quote(conn, c) for c in columns)
     raw = conn.connection.driver_connection
+    block = copy_text(rows)
     with (
         raw.cursor() as cursor,  # type: ignore[union-attr]
         cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy,
     ):
+        if block is not None:
+            copy.write(block)
+            return
         for row in rows:
             copy.write_row(row)
+
+
+#: COPY text format's escapes for a text value (`\N` is NULL, so a backslash is doubled first)
+_ESCAPES = (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r"))
+_NUL = "\x00"
+
+
+def _cells(values: tuple[Any, ...]) -> list[str] | None:
+    """One column as COPY text cells, spelled for the whole column at once; None when a value
+    is of a type not spelled here (or a text holds a NUL, which PostgreSQL cannot store)."""
+    kinds = set(map(type, values))
+    nulls = type(None) in kinds
+    kinds.discard(type(None))
+    if len(kinds) > 1:
+        return None
+    kind = next(iter(kinds), str)
+    present = [v for v in values if v is not None] if nulls else values
+    if kind is str:
+        joined = _NUL.join(present)
+        if joined.count(_NUL) != max(0, len(present) - 1):
+            return None
+        for char, escaped in _ESCAPES:
+            if char in joined:
+                joined = joined.replace(char, escaped)
+        cells = joined.split(_NUL) if present else []
+    elif kind is int:
+        cells = list(map(str, present))
+    elif kind is bool:
+        cells = list(map({True: "t", False: "f"}.__getitem__, present))
+    elif kind in (dt.date, dt.datetime):  # few distinct values (a run's clock, birth dates)
+        spelled = {v: v.isoformat() for v in set(present)}
+        cells = list(map(spelled.__getitem__, present))
+    else:
+        return None
+    if not nulls:
+        return cells
+    spelled_in_turn = iter(cells)
+    return ["\\N" if v is None else next(spelled_in_turn) for v in values]
+
+
+def copy_text(rows: Sequence[Sequence[Any]]) -> str | None:
+    """The rows in COPY's text format (tab between values, a line a row, `\\N` for NULL), built
+    column by column with joins and C-level maps; None when a column holds a type not spelled here.
+
+    Why: psycopg's `write_row` formats each value in Python (~4 µs a row, a sixth of the national
+    writer's CPU on PostgreSQL); the column's type is decided once here instead of once a value."""
+    if not rows:
+        return ""
+    columns = [_cells(c) for c in zip(*rows, strict=True)]
+    if any(c is None for c in columns):
+        return None
+    return "\n".join(map("\t".join, zip(*columns, strict=True))) + "\n"
 
 
 def _stage(conn: Connection, table: str, columns: list[str], rows: Sequence[Sequence[Any]]) -> str:
