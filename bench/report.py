@@ -161,7 +161,11 @@ def national_rows(
     it got through, beside their targets; `on` prefixes the figures (PostgreSQL's)."""
     wall = n["wall_s"]
     if n.get("partial"):
-        share = 100 * n["rows"] / max(1, n.get("generated_rows") or n["rows"])
+        share = (  # PostgreSQL's part of the result has no `generated_rows`: its regencies then
+            100 * n["rows"] / n["generated_rows"]
+            if n.get("generated_rows")
+            else 100 * n["regencies"] / max(1, n["regencies_total"])
+        )
         wall = n["projected_wall_s"]
         add(
             case, f"{on}wall, projected (stopped at the {n['wall_s']:.0f} s budget, {share:.0f} % done)",
