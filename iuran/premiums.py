@@ -16,9 +16,11 @@ note while their lines stay: that money was paid for them). Money paid to an inv
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from iuran.db.models import ContributionLine, Invoice, PaymentAllocation
@@ -31,14 +33,19 @@ SHARE_COLUMNS = ["kode_desa", "premi"]
 _SAFE = 2**62
 
 
-def premiums_paid(session: Session, program: str) -> int:
-    """Premiums paid to date: the SP2D money allocated to the program's invoices. A credit note's
-    allocation moves money already paid from one invoice to another and is not counted again."""
-    paid = session.scalar(
-        select(func.coalesce(func.sum(PaymentAllocation.amount), 0))
+def _paid_to(program: str, *columns: Any) -> Select[Any]:
+    """`columns` over the SP2D money allocated to the program's invoices: real payments only, as a
+    credit note's allocation moves money already paid from one invoice to another."""
+    return (
+        select(*columns)
         .join(Invoice, Invoice.id == PaymentAllocation.invoice_id)
         .where(Invoice.program == program, PaymentAllocation.payment_id.is_not(None))
     )
+
+
+def premiums_paid(session: Session, program: str) -> int:
+    """Premiums paid to date: the SP2D money allocated to the program's invoices (`_paid_to`)."""
+    paid = session.scalar(_paid_to(program, func.coalesce(func.sum(PaymentAllocation.amount), 0)))
     return int(paid or 0)
 
 
@@ -90,10 +97,9 @@ def paid_per_invoice(session: Session, program: str) -> pd.DataFrame:
     conn = session.connection()
     paid = read_frame(
         conn,
-        select(PaymentAllocation.invoice_id, func.sum(PaymentAllocation.amount))
-        .join(Invoice, Invoice.id == PaymentAllocation.invoice_id)
-        .where(Invoice.program == program, PaymentAllocation.payment_id.is_not(None))
-        .group_by(PaymentAllocation.invoice_id),
+        _paid_to(
+            program, PaymentAllocation.invoice_id, func.sum(PaymentAllocation.amount)
+        ).group_by(PaymentAllocation.invoice_id),
     )
     paid.columns = pd.Index(["invoice_id", "paid"])
     return paid.astype({"invoice_id": "int64", "paid": "int64"})
